@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.tokens.claims import DEFAULT_LEEWAY, now_seconds
+from hubbub.tokens.claims import DEFAULT_LEEWAY, check_leeway, now_seconds
 from hubbub.tokens.errors import TokenError
 from hubbub.tokens.verify import VerifiedToken, check_claims, decode_unverified, parse, verify
 
@@ -80,6 +80,7 @@ def explain(
     leeway: int = DEFAULT_LEEWAY,
 ) -> Report:
     """Decode ``token`` for display and check as much of it as the inputs allow."""
+    check_leeway(leeway)
     if now is None:
         now = now_seconds()
     token = token.strip()
