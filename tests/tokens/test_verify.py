@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 from typing import Any
 
@@ -416,3 +417,19 @@ def test_tokens_without_a_chat_grant_need_no_identity() -> None:
     result = verify(craft(claims(grants={"video": {"room": "r"}})), SECRETS, now=NOW)
     assert result.identity is None
     assert result.chat_service_sid is None
+
+
+def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The package re-exports the function verify(), which hides the module of the same name.
+    module = importlib.import_module("hubbub.tokens.verify")
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(module.hmac, "compare_digest", spy)
+    verify(craft(), SECRETS, now=NOW)
+    rejected(craft(secret="other"), 20107)
+    assert len(compared) == 2

@@ -26,6 +26,7 @@ from hubbub.tokens.grants import (
     VideoGrant,
     VoiceGrant,
 )
+from hubbub.tokens.minter import Minter
 from hubbub.tokens.verify import VerifiedToken, decode_unverified, verify
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "InvalidSignature",
     "LifetimeTooLong",
     "MalformedToken",
+    "Minter",
     "PlaybackGrant",
     "SyncGrant",
     "TaskRouterGrant",

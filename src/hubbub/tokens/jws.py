@@ -65,13 +65,6 @@ def sign(secret: str | bytes, algorithm: str, signing_input: bytes) -> bytes:
     return digest
 
 
-def signature_matches(
-    secret: str | bytes, algorithm: str, signing_input: bytes, signature: bytes
-) -> bool:
-    """Constant-time check of ``signature`` against the HMAC of ``signing_input``."""
-    return hmac.compare_digest(sign(secret, algorithm, signing_input), signature)
-
-
 _headers: dict[tuple[str, str | None], bytes] = {}
 
 
