@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from hubbub import __version__
+from hubbub.server_cli import CommandError, add_commands
 from hubbub.tokens import AccessToken, ChatGrant, TokenError
 from hubbub.tokens.claims import DEFAULT_LEEWAY, DEFAULT_TTL, relative, span
 from hubbub.tokens.explain import Report, explain
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     inspect.set_defaults(handler=cmd_token_inspect)
+    add_commands(commands)
     return parser
 
 
@@ -199,6 +201,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UsageError as exc:
         print(f"hubbub: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandError as exc:
+        print(f"hubbub: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except TokenError as exc:
         print(f"hubbub: {exc}", file=sys.stderr)
         return EXIT_INVALID

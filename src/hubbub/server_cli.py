@@ -1,0 +1,212 @@
+"""``hubbub init``, ``hubbub serve`` and ``hubbub keys``: the commands that need a database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from hubbub.crypto import SecretBox
+    from hubbub.service.provision import Credentials
+    from hubbub.store import Store
+
+# The storage and server stacks are imported inside the commands: `hubbub token` needs neither.
+
+DEFAULT_DB = "sqlite:///hubbub.db"
+DEFAULT_KEY_FILE = "hubbub-master.key"
+CREDENTIALS_FILE = "hubbub-credentials.json"
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message says why in one line."""
+
+
+def add_commands(commands: Any) -> None:
+    """Register the database commands on the ``hubbub`` parser's subcommands."""
+
+    def database_options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--db",
+            default=os.environ.get("HUBBUB_DB", DEFAULT_DB),
+            help=f"database URL, sqlite:///path or postgresql://… (default {DEFAULT_DB})",
+        )
+        parser.add_argument(
+            "--master-key-file",
+            default=os.environ.get("HUBBUB_MASTER_KEY_FILE", DEFAULT_KEY_FILE),
+            help="the key that encrypts API key secrets (HUBBUB_MASTER_KEY overrides it)",
+        )
+
+    init = commands.add_parser("init", help="create an account, an API key and a Chat Service")
+    database_options(init)
+    init.add_argument("--name", default="hubbub", help="a name for the account")
+    init.add_argument("--json", action="store_true", help="print the credentials as JSON")
+    init.set_defaults(handler=cmd_init)
+
+    serve = commands.add_parser("serve", help="run the Chat Service")
+    database_options(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.set_defaults(handler=cmd_serve)
+
+    keys = commands.add_parser("keys", help="manage API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
+    for name, handler, text in (
+        ("create", cmd_keys_create, "create an API key and print its secret (shown once)"),
+        ("list", cmd_keys_list, "list the account's API keys"),
+        ("revoke", cmd_keys_revoke, "revoke an API key"),
+    ):
+        sub = key_commands.add_parser(name, help=text)
+        database_options(sub)
+        sub.add_argument("--account-sid", help="the account (default: the only one)")
+        if name == "create":
+            sub.add_argument("--name", default="", help="a friendly name for the key")
+        if name == "revoke":
+            sub.add_argument("key_sid", help="the key to revoke (SK…)")
+        sub.set_defaults(handler=handler)
+
+
+def _open(args: argparse.Namespace) -> tuple[Store, SecretBox]:
+    from hubbub.crypto import SecretBox, load_master_key
+    from hubbub.store import open_store
+
+    try:
+        store = open_store(args.db)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return store, SecretBox(load_master_key(Path(args.master_key_file)))
+
+
+def _print_credentials(creds: Credentials, out: TextIO, as_json: bool) -> None:
+    if as_json:
+        json.dump(creds.to_dict(), out, indent=2)
+        out.write("\n")
+        return
+    for name, value in creds.to_dict().items():
+        out.write(f"{name:<18} {value}\n")
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.service.provision import new_account
+
+    store, box = _open(args)
+    try:
+        _print_credentials(new_account(store, box, name=args.name), out, args.json)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import uvicorn
+
+    from hubbub.service.provision import new_account
+
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    store, box = _open(args)
+    try:
+        if not store.list_accounts(limit=1).items:
+            creds = new_account(store, box)
+            path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
+            out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
+        else:
+            out.write(f"hubbub: serving the accounts in {args.db}\n")
+    finally:
+        store.close()  # migrations ran above; each worker opens its own connections
+    out.write(
+        f"hubbub: listening on http://{args.host}:{args.port} with {args.workers} worker(s)\n"
+    )
+    out.flush()
+    os.environ["HUBBUB_DB"] = args.db
+    os.environ["HUBBUB_MASTER_KEY_FILE"] = args.master_key_file
+    uvicorn.run(
+        "hubbub.web.app:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,  # request lines carry query strings; tokens are never logged
+    )
+    return 0
+
+
+def _write_private(path: Path, text: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    return path.resolve()
+
+
+def _account(store: Store, given: str | None) -> str:
+    from hubbub.store import NotFound
+
+    if given:
+        try:
+            return store.get_account(given).sid
+        except NotFound:
+            raise CommandError(f"no account {given}") from None
+    accounts = store.list_accounts(limit=2).items
+    if len(accounts) != 1:
+        raise CommandError(
+            "no account yet: run hubbub init"
+            if not accounts
+            else "several accounts: pass --account-sid"
+        )
+    return accounts[0].sid
+
+
+def cmd_keys_create(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.service.provision import new_api_secret
+
+    store, box = _open(args)
+    try:
+        secret = new_api_secret()
+        key = store.create_api_key(
+            _account(store, args.account_sid),
+            friendly_name=args.name,
+            encrypted_secret=box.encrypt(secret),
+        )
+    finally:
+        store.close()
+    out.write(f"api_key_sid     {key.sid}\napi_key_secret  {secret}\n")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, out: TextIO) -> int:
+    store, _ = _open(args)
+    try:
+        account_sid = _account(store, args.account_sid)
+        cursor: str | None = None
+        while True:
+            page = store.list_api_keys(account_sid, limit=100, cursor=cursor)
+            for key in page.items:
+                state = "revoked" if key.revoked else "active"
+                created = key.date_created.strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.write(f"{key.sid}  {state:<7}  {created}  {key.friendly_name}\n")
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.store import NotFound
+
+    store, _ = _open(args)
+    try:
+        account_sid = _account(store, args.account_sid)
+        try:
+            store.update_api_key(account_sid, args.key_sid, revoked=True)
+        except NotFound:
+            raise CommandError(f"no API key {args.key_sid} in account {account_sid}") from None
+    finally:
+        store.close()
+    out.write(f"revoked {args.key_sid}\n")
+    return 0

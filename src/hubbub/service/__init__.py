@@ -1,0 +1,1 @@
+"""Chat domain rules shared by the REST API and the real-time gateway."""

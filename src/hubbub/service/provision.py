@@ -1,0 +1,40 @@
+"""Setting up an account with everything a chat application needs to start."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hubbub.crypto import SecretBox, hash_auth_token
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What ``hubbub init`` prints: enough to mint tokens and call the REST API."""
+
+    account_sid: str
+    auth_token: str
+    api_key_sid: str
+    api_key_secret: str
+    chat_service_sid: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def new_api_secret() -> str:
+    """32 random characters, the length of a Twilio API key secret."""
+    return secrets.token_hex(16)
+
+
+def new_account(store: Any, box: SecretBox, *, name: str = "hubbub") -> Credentials:
+    """An account with an auth token, one API key and one Chat Service."""
+    auth_token = secrets.token_hex(16)
+    account = store.create_account(friendly_name=name, auth_token_hash=hash_auth_token(auth_token))
+    secret = new_api_secret()
+    key = store.create_api_key(
+        account.sid, friendly_name=f"{name} key", encrypted_secret=box.encrypt(secret)
+    )
+    service = store.create_service(account.sid, friendly_name=f"{name} chat")
+    return Credentials(account.sid, auth_token, key.sid, secret, service.sid)

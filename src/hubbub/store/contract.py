@@ -1,0 +1,400 @@
+"""The storage contract every backend honours, and that the one contract test suite checks.
+
+Conventions shared by every method:
+
+- Scoping: an account owns services and API keys; a service owns roles, users and channels; a
+  channel owns members, messages and invites. Every call names the parents, and a resource outside
+  them is :class:`~hubbub.store.errors.NotFound`, exactly like one that does not exist.
+- References: ``channel`` is a channel SID or unique name; a user or member ``ref`` is a SID or an
+  identity. A value shaped like the SID is taken as the SID (natural keys may not look like SIDs).
+- Lists return a :class:`~hubbub.store.records.Page` of at most ``limit`` items; pass its
+  ``next_cursor`` back as ``cursor`` for the next page. Resources sort by ``(date_created, sid)``,
+  messages by index.
+- Updates take :data:`~hubbub.store.records.UNSET` for "leave as is"; every update stamps
+  ``date_updated`` unless given. Explicit dates must be timezone-aware; they are kept in UTC,
+  truncated to whole seconds.
+- Errors: ``NotFound``, ``Conflict`` (a unique key is taken, or a role is in use),
+  ``LimitExceeded`` (service limits), ``InvalidCursor``; ``ValueError`` for arguments the caller
+  should have validated.
+- Every call is one transaction. Calls are blocking; the store is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from hubbub.store.records import (
+    UNSET,
+    Account,
+    AccountStatus,
+    ApiKey,
+    Channel,
+    ChannelType,
+    Invite,
+    Member,
+    Message,
+    MessageMedia,
+    NotificationLevel,
+    Order,
+    Page,
+    Role,
+    RoleType,
+    Service,
+    ServiceConfig,
+    Unset,
+    User,
+    UserChannel,
+)
+
+
+class Store(Protocol):
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection; the store is unusable afterwards."""
+
+    # Accounts and API keys ------------------------------------------------------------------------
+
+    def create_account(
+        self,
+        *,
+        friendly_name: str,
+        auth_token_hash: str,
+        status: AccountStatus = "active",
+        sid: str | None = None,
+    ) -> Account:
+        """Create an account; ``sid`` may be given (bootstrap), else a new ``AC`` SID is made."""
+        ...
+
+    def get_account(self, sid: str) -> Account: ...
+
+    def list_accounts(self, *, limit: int = 50, cursor: str | None = None) -> Page[Account]: ...
+
+    def update_account(
+        self,
+        sid: str,
+        *,
+        friendly_name: str | Unset = UNSET,
+        auth_token_hash: str | Unset = UNSET,
+        status: AccountStatus | Unset = UNSET,
+    ) -> Account: ...
+
+    def delete_account(self, sid: str) -> None:
+        """Delete the account with its API keys and services (and everything under them)."""
+
+    def create_api_key(
+        self,
+        account_sid: str,
+        *,
+        friendly_name: str,
+        encrypted_secret: str,
+        sid: str | None = None,
+    ) -> ApiKey:
+        """Store a key whose secret the caller sealed with :class:`hubbub.crypto.SecretBox`."""
+        ...
+
+    def get_api_key(self, sid: str) -> ApiKey:
+        """Look a key up by SID alone, as authentication must; compare ``account_sid`` yourself."""
+        ...
+
+    def list_api_keys(
+        self, account_sid: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ApiKey]: ...
+
+    def update_api_key(
+        self,
+        account_sid: str,
+        sid: str,
+        *,
+        friendly_name: str | Unset = UNSET,
+        revoked: bool | Unset = UNSET,
+    ) -> ApiKey: ...
+
+    def delete_api_key(self, account_sid: str, sid: str) -> None: ...
+
+    # Services and roles ---------------------------------------------------------------------------
+
+    def create_service(self, account_sid: str, *, friendly_name: str) -> Service:
+        """Create a service with Twilio's default configuration and its four default roles."""
+        ...
+
+    def get_service(self, account_sid: str, sid: str) -> Service: ...
+
+    def list_services(
+        self, account_sid: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Service]: ...
+
+    def update_service(
+        self,
+        account_sid: str,
+        sid: str,
+        *,
+        friendly_name: str | Unset = UNSET,
+        config: ServiceConfig | Unset = UNSET,
+    ) -> Service:
+        """Replace the configuration whole (build it with ``dataclasses.replace``).
+
+        Default role SIDs in it must name roles of this service (else NotFound).
+        """
+        ...
+
+    def delete_service(self, account_sid: str, sid: str) -> None:
+        """Delete the service and everything in it."""
+
+    def create_role(
+        self,
+        service_sid: str,
+        *,
+        friendly_name: str,
+        type: RoleType,
+        permissions: Sequence[str],
+    ) -> Role: ...
+
+    def get_role(self, service_sid: str, sid: str) -> Role: ...
+
+    def list_roles(
+        self, service_sid: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Role]: ...
+
+    def update_role(
+        self,
+        service_sid: str,
+        sid: str,
+        *,
+        friendly_name: str | Unset = UNSET,
+        permissions: Sequence[str] | Unset = UNSET,
+    ) -> Role: ...
+
+    def delete_role(self, service_sid: str, sid: str) -> None:
+        """Conflict while the role is a service default or held by a user, member or invite."""
+
+    # Users ----------------------------------------------------------------------------------------
+
+    def create_user(
+        self,
+        service_sid: str,
+        identity: str,
+        *,
+        role_sid: str | None = None,
+        friendly_name: str | None = None,
+        attributes: str = "{}",
+    ) -> User:
+        """Create a user; the role defaults to the service's default service role.
+
+        Conflict when the identity is taken.
+        """
+        ...
+
+    def get_user(self, service_sid: str, ref: str) -> User: ...
+
+    def list_users(
+        self, service_sid: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[User]: ...
+
+    def update_user(
+        self,
+        service_sid: str,
+        ref: str,
+        *,
+        role_sid: str | Unset = UNSET,
+        friendly_name: str | Unset | None = UNSET,
+        attributes: str | Unset = UNSET,
+        is_online: bool | Unset = UNSET,
+        is_notifiable: bool | Unset = UNSET,
+    ) -> User: ...
+
+    def delete_user(self, service_sid: str, ref: str) -> None:
+        """Delete the user and its memberships, keeping channel member counts right."""
+
+    def list_user_channels(
+        self, service_sid: str, user: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[UserChannel]:
+        """The channels the user has joined, oldest membership first."""
+        ...
+
+    def get_user_channel(self, service_sid: str, user: str, channel: str) -> UserChannel: ...
+
+    # Channels -------------------------------------------------------------------------------------
+
+    def create_channel(
+        self,
+        service_sid: str,
+        *,
+        friendly_name: str | None = None,
+        unique_name: str | None = None,
+        attributes: str = "{}",
+        type: ChannelType = "public",
+        created_by: str = "system",
+        date_created: datetime | None = None,
+        date_updated: datetime | None = None,
+    ) -> Channel:
+        """Conflict when ``unique_name`` is taken in the service."""
+        ...
+
+    def get_channel(self, service_sid: str, ref: str) -> Channel: ...
+
+    def list_channels(
+        self,
+        service_sid: str,
+        *,
+        types: Collection[ChannelType] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Channel]:
+        """All channels of the service, or only those of the given ``types``."""
+        ...
+
+    def update_channel(
+        self,
+        service_sid: str,
+        ref: str,
+        *,
+        friendly_name: str | Unset | None = UNSET,
+        unique_name: str | Unset | None = UNSET,
+        attributes: str | Unset = UNSET,
+        created_by: str | Unset = UNSET,
+        date_created: datetime | Unset = UNSET,
+        date_updated: datetime | Unset = UNSET,
+    ) -> Channel: ...
+
+    def delete_channel(self, service_sid: str, ref: str) -> None:
+        """Delete the channel with its members, messages and invites."""
+
+    # Members --------------------------------------------------------------------------------------
+
+    def create_member(
+        self,
+        service_sid: str,
+        channel: str,
+        identity: str,
+        *,
+        role_sid: str | None = None,
+        last_consumed_message_index: int | None = None,
+        last_consumption_timestamp: datetime | None = None,
+        attributes: str = "{}",
+        date_created: datetime | None = None,
+        date_updated: datetime | None = None,
+    ) -> Member:
+        """Add ``identity`` to the channel, creating its user on first sight.
+
+        The role defaults to the service's default channel role. Counts the member on the channel
+        and the channel on the user; Conflict (code 50404) when already a member; LimitExceeded
+        past the service's ``channel_members`` or ``user_channels``.
+        """
+        ...
+
+    def get_member(self, service_sid: str, channel: str, ref: str) -> Member: ...
+
+    def list_members(
+        self,
+        service_sid: str,
+        channel: str,
+        *,
+        identities: Collection[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Member]: ...
+
+    def update_member(
+        self,
+        service_sid: str,
+        channel: str,
+        ref: str,
+        *,
+        role_sid: str | Unset = UNSET,
+        last_consumed_message_index: int | Unset | None = UNSET,
+        last_consumption_timestamp: datetime | Unset | None = UNSET,
+        attributes: str | Unset = UNSET,
+        notification_level: NotificationLevel | Unset = UNSET,
+        date_created: datetime | Unset = UNSET,
+        date_updated: datetime | Unset = UNSET,
+    ) -> Member:
+        """Setting ``last_consumed_message_index`` without a timestamp stamps it with now."""
+        ...
+
+    def delete_member(self, service_sid: str, channel: str, ref: str) -> None: ...
+
+    # Messages -------------------------------------------------------------------------------------
+
+    def create_message(
+        self,
+        service_sid: str,
+        channel: str,
+        *,
+        body: str = "",
+        from_: str = "system",
+        attributes: str = "{}",
+        media: MessageMedia | None = None,
+        last_updated_by: str | None = None,
+        date_created: datetime | None = None,
+        date_updated: datetime | None = None,
+    ) -> Message:
+        """Append a message with the channel's next index (atomic across threads and processes)."""
+        ...
+
+    def get_message(self, service_sid: str, channel: str, sid: str) -> Message: ...
+
+    def list_messages(
+        self,
+        service_sid: str,
+        channel: str,
+        *,
+        order: Order = "asc",
+        start_index: int | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Message]:
+        """Messages by index, from ``start_index`` (inclusive) when given, in ``order``."""
+        ...
+
+    def update_message(
+        self,
+        service_sid: str,
+        channel: str,
+        sid: str,
+        *,
+        body: str | Unset = UNSET,
+        attributes: str | Unset = UNSET,
+        from_: str | Unset = UNSET,
+        last_updated_by: str | Unset | None = UNSET,
+        date_created: datetime | Unset = UNSET,
+        date_updated: datetime | Unset = UNSET,
+    ) -> Message:
+        """Changing ``body`` marks the message ``was_edited``."""
+        ...
+
+    def delete_message(self, service_sid: str, channel: str, sid: str) -> None:
+        """Delete one message; its index is never given out again."""
+
+    # Invites --------------------------------------------------------------------------------------
+
+    def create_invite(
+        self,
+        service_sid: str,
+        channel: str,
+        identity: str,
+        *,
+        role_sid: str | None = None,
+        created_by: str | None = None,
+    ) -> Invite:
+        """Conflict when ``identity`` already has an invite to the channel."""
+        ...
+
+    def get_invite(self, service_sid: str, channel: str, sid: str) -> Invite: ...
+
+    def list_invites(
+        self,
+        service_sid: str,
+        channel: str,
+        *,
+        identities: Collection[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Invite]: ...
+
+    def delete_invite(self, service_sid: str, channel: str, sid: str) -> None: ...

@@ -1,0 +1,249 @@
+"""The records the store hands out: frozen, slotted dataclasses, one per stored resource.
+
+Dates are timezone-aware UTC datetimes truncated to whole seconds. ``attributes`` stay the JSON text
+the client sent, because Twilio returns them as a string.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Generic, Literal, TypeVar
+
+#: SID prefixes of the resources this store creates, beyond those in :mod:`hubbub.sids`.
+ROLE = "RL"
+USER = "US"
+CHANNEL = "CH"
+MEMBER = "MB"
+MESSAGE = "IM"
+INVITE = "IN"
+
+AccountStatus = Literal["active", "suspended", "closed"]
+RoleType = Literal["channel", "deployment"]
+ChannelType = Literal["public", "private"]
+MessageType = Literal["text", "media"]
+NotificationLevel = Literal["default", "muted"]
+Order = Literal["asc", "desc"]
+
+
+class Unset(enum.Enum):
+    """Type of :data:`UNSET`, the default of every optional update argument."""
+
+    UNSET = "UNSET"
+
+
+#: "Leave this field as it is" in ``update_*`` calls (``None`` clears a field that may be null).
+UNSET: Final = Unset.UNSET
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list. ``next_cursor`` fetches the next page, ``None`` on the last one."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    sid: str
+    friendly_name: str
+    auth_token_hash: str
+    status: AccountStatus
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key; ``encrypted_secret`` is the secret sealed by :class:`hubbub.crypto.SecretBox`."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    encrypted_secret: str
+    revoked: bool
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLimits:
+    # Defaults as the v2 API description states them; both may be set up to 1,000.
+    channel_members: int = 250
+    user_channels: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSetting:
+    """Push settings for one event; ``badge_count_enabled`` only means something for new
+    messages."""
+
+    enabled: bool = False
+    template: str | None = None
+    sound: str | None = None
+    badge_count_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceNotifications:
+    new_message: NotificationSetting = NotificationSetting()
+    added_to_channel: NotificationSetting = NotificationSetting()
+    removed_from_channel: NotificationSetting = NotificationSetting()
+    invited_to_channel: NotificationSetting = NotificationSetting()
+    log_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMedia:
+    size_limit_mb: int = 150
+    compatibility_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """What ``POST /v2/Services/{Sid}`` may change about a service, with Twilio's defaults.
+
+    The role SIDs are filled in when the service and its default roles are created.
+    """
+
+    default_service_role_sid: str | None = None
+    default_channel_role_sid: str | None = None
+    default_channel_creator_role_sid: str | None = None
+    read_status_enabled: bool = True
+    reachability_enabled: bool = False
+    typing_indicator_timeout: int = 5
+    consumption_report_interval: int = 10
+    pre_webhook_url: str | None = None
+    post_webhook_url: str | None = None
+    webhook_method: str = "POST"
+    webhook_filters: tuple[str, ...] = ()
+    pre_webhook_retry_count: int = 0
+    post_webhook_retry_count: int = 0
+    limits: ServiceLimits = ServiceLimits()
+    notifications: ServiceNotifications = ServiceNotifications()
+    media: ServiceMedia = ServiceMedia()
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    sid: str
+    account_sid: str
+    friendly_name: str
+    config: ServiceConfig
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    sid: str
+    service_sid: str
+    friendly_name: str
+    type: RoleType
+    permissions: tuple[str, ...]
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    sid: str
+    service_sid: str
+    identity: str
+    friendly_name: str | None
+    attributes: str
+    role_sid: str
+    is_online: bool
+    is_notifiable: bool
+    joined_channels_count: int
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A channel; ``next_message_index`` is the next message's index (indexes are never reused)."""
+
+    sid: str
+    service_sid: str
+    unique_name: str | None
+    friendly_name: str | None
+    attributes: str
+    type: ChannelType
+    created_by: str
+    members_count: int
+    messages_count: int
+    next_message_index: int
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    sid: str
+    channel_sid: str
+    service_sid: str
+    identity: str
+    role_sid: str
+    last_consumed_message_index: int | None
+    last_consumption_timestamp: datetime | None
+    attributes: str
+    notification_level: NotificationLevel
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMedia:
+    sid: str
+    content_type: str
+    filename: str | None
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    sid: str
+    channel_sid: str
+    service_sid: str
+    index: int
+    from_: str
+    body: str
+    attributes: str
+    type: MessageType
+    media: MessageMedia | None
+    was_edited: bool
+    last_updated_by: str | None
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    sid: str
+    channel_sid: str
+    service_sid: str
+    identity: str
+    role_sid: str
+    created_by: str | None
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserChannel:
+    """A channel the user is a member of, seen from the user (``/Users/{Sid}/Channels``)."""
+
+    service_sid: str
+    channel_sid: str
+    user_sid: str
+    member_sid: str
+    status: Literal["joined"]
+    last_consumed_message_index: int | None
+    #: ``None`` while the member has no consumption horizon, as Twilio reports it.
+    unread_messages_count: int | None
+    notification_level: NotificationLevel

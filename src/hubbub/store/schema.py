@@ -1,0 +1,232 @@
+"""The tables, defined once for every backend; the migrations must produce exactly these.
+
+Children point at their parents with ``ON DELETE CASCADE``, so deleting an account, service or
+channel removes everything under it in one statement. Lists page by ``(parent, date_created, sid)``
+or by ``(channel_sid, message_index)``, hence the composite indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so that migrations can name what they alter on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that goes in and comes out as an aware UTC datetime, whatever is stored."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes aware datetimes")
+        value = value.astimezone(UTC)
+        # SQLite keeps the text without an offset, so it must be UTC before it is written.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {value!r}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sid(name: str = "sid", **kwargs: Any) -> Column[str]:
+    return Column(name, String(34), **kwargs)
+
+
+def _parent(name: str, table: str) -> Column[str]:
+    return Column(name, String(34), ForeignKey(f"{table}.sid", ondelete="CASCADE"), nullable=False)
+
+
+def _dates() -> list[Column[datetime]]:
+    return [
+        Column("date_created", UTCDateTime(), nullable=False),
+        Column("date_updated", UTCDateTime(), nullable=False),
+    ]
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _sid(primary_key=True),
+    Column("friendly_name", Text, nullable=False),
+    Column("auth_token_hash", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    *_dates(),
+    Index(None, "date_created", "sid"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _sid(primary_key=True),
+    _parent("account_sid", "accounts"),
+    Column("friendly_name", Text, nullable=False),
+    Column("encrypted_secret", Text, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    *_dates(),
+    Index(None, "account_sid", "date_created", "sid"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    _sid(primary_key=True),
+    _parent("account_sid", "accounts"),
+    Column("friendly_name", Text, nullable=False),
+    # No foreign keys to roles: roles point at their service; a cycle would only hinder deletes.
+    _sid("default_service_role_sid"),
+    _sid("default_channel_role_sid"),
+    _sid("default_channel_creator_role_sid"),
+    Column("read_status_enabled", Boolean, nullable=False),
+    Column("reachability_enabled", Boolean, nullable=False),
+    Column("typing_indicator_timeout", Integer, nullable=False),
+    Column("consumption_report_interval", Integer, nullable=False),
+    Column("pre_webhook_url", Text),
+    Column("post_webhook_url", Text),
+    Column("webhook_method", String(8), nullable=False),
+    Column("pre_webhook_retry_count", Integer, nullable=False),
+    Column("post_webhook_retry_count", Integer, nullable=False),
+    # Nested settings as JSON text: read whole, written whole, never queried inside.
+    Column("webhook_filters", Text, nullable=False),
+    Column("limits", Text, nullable=False),
+    Column("notifications", Text, nullable=False),
+    Column("media", Text, nullable=False),
+    *_dates(),
+    Index(None, "account_sid", "date_created", "sid"),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    _sid(primary_key=True),
+    _parent("service_sid", "services"),
+    Column("friendly_name", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("permissions", Text, nullable=False),
+    *_dates(),
+    Index(None, "service_sid", "date_created", "sid"),
+)
+
+
+def _role() -> Column[str]:
+    # No cascade: a role still in use cannot be deleted (the store reports a Conflict first).
+    return Column("role_sid", String(34), ForeignKey("roles.sid"), nullable=False)
+
+
+users = Table(
+    "users",
+    metadata,
+    _sid(primary_key=True),
+    _parent("service_sid", "services"),
+    Column("identity", Text, nullable=False),
+    Column("friendly_name", Text),
+    Column("attributes", Text, nullable=False),
+    _role(),
+    Column("is_online", Boolean, nullable=False),
+    Column("is_notifiable", Boolean, nullable=False),
+    Column("joined_channels_count", Integer, nullable=False),
+    *_dates(),
+    Index(None, "service_sid", "identity", unique=True),
+    Index(None, "service_sid", "date_created", "sid"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    _sid(primary_key=True),
+    _parent("service_sid", "services"),
+    Column("unique_name", Text),
+    Column("friendly_name", Text),
+    Column("attributes", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("members_count", Integer, nullable=False),
+    Column("messages_count", Integer, nullable=False),
+    # Bumped in the same transaction as each message insert: the index source, never reused.
+    Column("next_message_index", Integer, nullable=False),
+    *_dates(),
+    # NULLs never collide in a unique index, on SQLite and PostgreSQL alike.
+    Index(None, "service_sid", "unique_name", unique=True),
+    Index(None, "service_sid", "date_created", "sid"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    _sid(primary_key=True),
+    _parent("channel_sid", "channels"),
+    _parent("service_sid", "services"),
+    Column("identity", Text, nullable=False),
+    _role(),
+    Column("last_consumed_message_index", Integer),
+    Column("last_consumption_timestamp", UTCDateTime()),
+    Column("attributes", Text, nullable=False),
+    Column("notification_level", String(16), nullable=False),
+    *_dates(),
+    Index(None, "channel_sid", "identity", unique=True),
+    Index(None, "channel_sid", "date_created", "sid"),
+    # A user's channels: /Users/{Sid}/Channels and the counters kept when a user goes.
+    Index(None, "service_sid", "identity", "date_created", "sid"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    _sid(primary_key=True),
+    _parent("channel_sid", "channels"),
+    _parent("service_sid", "services"),
+    Column("message_index", Integer, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("media", Text),
+    Column("was_edited", Boolean, nullable=False),
+    Column("last_updated_by", Text),
+    *_dates(),
+    Index(None, "channel_sid", "message_index", unique=True),
+)
+
+invites = Table(
+    "invites",
+    metadata,
+    _sid(primary_key=True),
+    _parent("channel_sid", "channels"),
+    _parent("service_sid", "services"),
+    Column("identity", Text, nullable=False),
+    _role(),
+    Column("created_by", Text),
+    *_dates(),
+    Index(None, "channel_sid", "identity", unique=True),
+    Index(None, "channel_sid", "date_created", "sid"),
+)

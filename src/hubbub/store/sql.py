@@ -1,0 +1,33 @@
+"""The one implementation of :class:`~hubbub.store.contract.Store`, on SQLAlchemy Core.
+
+Each resource lives in its own mixin module; this class only puts them together. What differs
+between SQLite and PostgreSQL is in the :class:`~hubbub.store.db.Backend` it is given.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from hubbub.store.accounts import AccountOps
+from hubbub.store.channels import ChannelOps
+from hubbub.store.invites import InviteOps
+from hubbub.store.members import MemberOps
+from hubbub.store.messages import MessageOps
+from hubbub.store.services import ServiceOps
+from hubbub.store.users import UserOps
+
+
+class SqlStore(AccountOps, ServiceOps, UserOps, ChannelOps, MemberOps, InviteOps, MessageOps):
+    """A :class:`~hubbub.store.contract.Store` over a SQL backend; see that class for the
+    contract."""
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

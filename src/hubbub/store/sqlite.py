@@ -1,0 +1,91 @@
+"""SQLite: a file database in WAL mode, with writers queued (``writelock``) and ``BEGIN IMMEDIATE``.
+
+sqlite3's own transaction handling is switched off (it would begin lazily, and a deferred
+transaction that reads before it writes can fail with "database is locked" without waiting). We emit
+``BEGIN`` for reads and ``BEGIN IMMEDIATE`` for writes, so a writer takes the lock up front and
+waits for it for up to ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Table, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from hubbub.store.db import Backend
+from hubbub.store.writelock import WriteLock
+
+#: How long a writer waits for the write lock before failing, in milliseconds.
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database to WAL, once for good (the mode is stored in the file).
+
+    Switching needs the database to itself and fails at once with "database is locked", without
+    waiting for ``busy_timeout``, when other connections (several processes starting on a new
+    file) are at it too; so retry until one of them has switched.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
+        # In WAL mode NORMAL risks no corruption, only the last commits on power loss, and saves
+        # an fsync per transaction.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _begin(conn: Connection, write: bool) -> None:
+    # Straight to the driver, not through an engine "begin" event: any engine event listener makes
+    # SQLAlchemy dispatch events around every statement, which costs more than the statement.
+    driver = conn.connection.driver_connection
+    if driver is None:  # pragma: no cover - a live checkout always has its DBAPI connection
+        raise RuntimeError("the pooled connection has no SQLite connection")
+    driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _insert_ignore(table: Table, columns: Sequence[str]) -> Insert:
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(columns))
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    name = getattr(exc.orig, "sqlite_errorname", "")
+    return name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
+
+
+def sqlite_backend(url: URL) -> Backend:
+    """A backend on the SQLite file named by ``url`` (``sqlite:///path``), created if missing."""
+    database = url.database or ""
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        raise ValueError(
+            f"hubbub's SQLite store needs a file, like sqlite:///hubbub.db, not {url!s}: "
+            "each pooled connection to an in-memory database would see a different database"
+        )
+    engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8)
+    event.listen(engine, "connect", _on_connect)
+    lock = WriteLock(os.path.abspath(database))
+    return Backend("sqlite", engine, _begin, _insert_ignore, _is_unique_violation, lock.held)

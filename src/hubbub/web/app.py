@@ -1,0 +1,118 @@
+"""The ASGI application: REST API v2, API keys, ``/healthz`` and ``/metrics``.
+
+``create_app`` wires a store and a secret box into routes; ``app_from_environment`` is the
+factory ``hubbub serve`` hands to uvicorn, so every worker process builds its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, cast
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.store import open_store
+from hubbub.store.errors import NotFound, StoreError
+from hubbub.web.auth import BasicAuth
+from hubbub.web.context import Context
+from hubbub.web.endpoint import error_response
+from hubbub.web.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
+from hubbub.web.metrics import Metrics, MetricsMiddleware
+from hubbub.web.rest import channels, keys, services, unsupported, users
+
+log = logging.getLogger("hubbub.web")
+
+
+def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) -> Starlette:
+    """The whole HTTP side of hubbub over ``store``."""
+    metrics = metrics or Metrics()
+
+    def account_token_hash(account_sid: str) -> str | None:
+        try:
+            account = store.get_account(account_sid)
+        except NotFound:
+            return None
+        return account.auth_token_hash if account.status == "active" else None
+
+    def api_key(key_sid: str) -> tuple[str, str] | None:
+        try:
+            key = store.get_api_key(key_sid)
+        except NotFound:
+            return None
+        if key.revoked:
+            return None
+        return key.account_sid, box.decrypt(key.encrypted_secret)
+
+    auth = BasicAuth(account_token_hash, api_key, check_auth_token)
+    ctx = Context(store, box, auth, inline=store.backend == "sqlite")
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def metrics_text(request: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        *services.routes(ctx),
+        *users.routes(ctx),
+        *channels.routes(ctx),
+        *unsupported.routes(ctx),
+        *keys.routes(ctx),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers={
+            ApiError: _api_error,
+            StoreError: _store_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.ctx = ctx
+    app.state.metrics = metrics
+    return app
+
+
+# Starlette picks each handler by the exception's type, hence the casts.
+async def _api_error(request: Request, exc: Exception) -> Response:
+    return error_response(cast(ApiError, exc))
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    return error_response(from_store(cast(StoreError, exc), request.url.path))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    exc = cast(HTTPException, exc)
+    if exc.status_code == 405:
+        error = ApiError(405, METHOD_NOT_ALLOWED, f"Method {request.method} not allowed here")
+    elif exc.status_code == 404:
+        error = ApiError(404, NOT_FOUND, f"The requested resource {request.url.path} was not found")
+    else:
+        error = ApiError(exc.status_code, exc.status_code * 100, str(exc.detail))
+    return error_response(error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The path only: query strings and bodies may carry secrets, and tokens are never logged.
+    log.exception("unexpected error serving %s %s", request.method, request.url.path)
+    return error_response(ApiError(500, INTERNAL_ERROR, "Internal error; see the server log"))
+
+
+def app_from_environment() -> Starlette:
+    """The app for ``hubbub serve``: database URL and master key from the environment."""
+    url = os.environ.get("HUBBUB_DB", "sqlite:///hubbub.db")
+    key_file = Path(os.environ.get("HUBBUB_MASTER_KEY_FILE", "hubbub-master.key"))
+    box = SecretBox(load_master_key(key_file))
+    return create_app(open_store(url), box)

@@ -1,0 +1,213 @@
+"""``/v2/Services`` and ``/v2/Services/{ServiceSid}/Roles``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from starlette.routing import Route
+
+from hubbub.service.permissions import unknown_permissions
+from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, ServiceMedia
+from hubbub.web import render
+from hubbub.web.context import Context
+from hubbub.web.endpoint import Call
+from hubbub.web.errors import (
+    INVALID_CHANNEL_MEMBERS_LIMIT,
+    INVALID_PERMISSION,
+    INVALID_ROLE_TYPE,
+    INVALID_USER_CHANNELS_LIMIT,
+    invalid,
+)
+from hubbub.web.paging import envelope, page_request
+from hubbub.web.params import Params
+
+Result = tuple[int, dict[str, Any] | None]
+MAX_NAME = 256
+MAX_LIMIT = 1000
+_ROLE_TYPES: dict[str, RoleType] = {"channel": "channel", "deployment": "deployment"}
+_NOTIFICATIONS = {
+    "NewMessage": "new_message",
+    "AddedToChannel": "added_to_channel",
+    "RemovedFromChannel": "removed_from_channel",
+    "InvitedToChannel": "invited_to_channel",
+}
+
+
+def routes(ctx: Context) -> list[Route]:
+    def create(call: Call) -> Result:
+        name = call.form.required_text("FriendlyName", max_length=MAX_NAME)
+        service = ctx.store.create_service(call.account_sid, friendly_name=name)
+        return 201, render.service(service, call.urls)
+
+    def fetch(call: Call) -> Result:
+        return 200, render.service(ctx.service(call, "Sid"), call.urls)
+
+    def update(call: Call) -> Result:
+        service = ctx.service(call, "Sid")
+        form = call.form
+        config = updated_config(service.config, form)
+        name = form.text("FriendlyName", max_length=MAX_NAME)
+        changes: dict[str, Any] = {"config": config}
+        if name is not None:
+            changes["friendly_name"] = name
+        service = ctx.store.update_service(call.account_sid, service.sid, **changes)
+        return 200, render.service(service, call.urls)
+
+    def delete(call: Call) -> Result:
+        service = ctx.service(call, "Sid")
+        ctx.store.delete_service(call.account_sid, service.sid)
+        ctx.forget_service(call.account_sid, service.sid)
+        return 204, None
+
+    def listing(call: Call) -> Result:
+        page = page_request(call.query)
+        found = ctx.store.list_services(call.account_sid, limit=page.size, cursor=page.token)
+        items = [render.service(service, call.urls) for service in found.items]
+        return 200, envelope("services", items, page, call.url, found.next_cursor)
+
+    def create_role(call: Call) -> Result:
+        service_sid = ctx.service_sid(call)
+        form = call.form
+        name = form.required_text("FriendlyName", max_length=MAX_NAME)
+        given = form.required_text("Type", max_length=16)
+        if given not in _ROLE_TYPES:
+            raise invalid(f"Type must be channel or deployment, not {given!r}", INVALID_ROLE_TYPE)
+        role_type = _ROLE_TYPES[given]
+        permissions = _permissions(form, role_type)
+        role = ctx.store.create_role(
+            service_sid, friendly_name=name, type=role_type, permissions=permissions
+        )
+        return 201, render.role(role, call.account_sid, call.urls)
+
+    def fetch_role(call: Call) -> Result:
+        role = ctx.store.get_role(ctx.service_sid(call), call.path("Sid"))
+        return 200, render.role(role, call.account_sid, call.urls)
+
+    def update_role(call: Call) -> Result:
+        service_sid = ctx.service_sid(call)
+        role = ctx.store.get_role(service_sid, call.path("Sid"))
+        permissions = _permissions(call.form, role.type)
+        role = ctx.store.update_role(service_sid, role.sid, permissions=permissions)
+        return 200, render.role(role, call.account_sid, call.urls)
+
+    def delete_role(call: Call) -> Result:
+        ctx.store.delete_role(ctx.service_sid(call), call.path("Sid"))
+        return 204, None
+
+    def list_roles(call: Call) -> Result:
+        page = page_request(call.query)
+        found = ctx.store.list_roles(ctx.service_sid(call), limit=page.size, cursor=page.token)
+        items = [render.role(role, call.account_sid, call.urls) for role in found.items]
+        return 200, envelope("roles", items, page, call.url, found.next_cursor)
+
+    return [
+        Route("/v2/Services", ctx.endpoint(listing), methods=["GET"]),
+        Route("/v2/Services", ctx.endpoint(create), methods=["POST"]),
+        Route("/v2/Services/{Sid}", ctx.endpoint(fetch), methods=["GET"]),
+        Route("/v2/Services/{Sid}", ctx.endpoint(update), methods=["POST"]),
+        Route("/v2/Services/{Sid}", ctx.endpoint(delete), methods=["DELETE"]),
+        Route("/v2/Services/{ServiceSid}/Roles", ctx.endpoint(list_roles), methods=["GET"]),
+        Route("/v2/Services/{ServiceSid}/Roles", ctx.endpoint(create_role), methods=["POST"]),
+        Route("/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(fetch_role), methods=["GET"]),
+        Route("/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(update_role), methods=["POST"]),
+        Route(
+            "/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(delete_role), methods=["DELETE"]
+        ),
+    ]
+
+
+def _permissions(form: Params, role_type: str) -> list[str]:
+    permissions = form.repeated("Permission", max_length=64)
+    if not permissions:
+        raise invalid("Missing required parameter Permission in the post body")
+    unknown = unknown_permissions(role_type, permissions)
+    if unknown:
+        raise invalid(
+            f"Unknown permission for a {role_type} role: {', '.join(unknown)}", INVALID_PERMISSION
+        )
+    return permissions
+
+
+def updated_config(config: ServiceConfig, form: Params) -> ServiceConfig:
+    """``config`` with every setting the form names changed, each checked first."""
+    changes: dict[str, Any] = {}
+    for name, field in (
+        ("DefaultServiceRoleSid", "default_service_role_sid"),
+        ("DefaultChannelRoleSid", "default_channel_role_sid"),
+        ("DefaultChannelCreatorRoleSid", "default_channel_creator_role_sid"),
+        ("PreWebhookUrl", "pre_webhook_url"),
+        ("PostWebhookUrl", "post_webhook_url"),
+    ):
+        value = form.text(name, max_length=2048)
+        if value is not None:
+            changes[field] = value or None
+    for name, field in (
+        ("ReadStatusEnabled", "read_status_enabled"),
+        ("ReachabilityEnabled", "reachability_enabled"),
+    ):
+        flag = form.boolean(name)
+        if flag is not None:
+            changes[field] = flag
+    for name, field, low, high in (
+        ("TypingIndicatorTimeout", "typing_indicator_timeout", 1, 3600),
+        ("ConsumptionReportInterval", "consumption_report_interval", 1, 3600),
+        ("PreWebhookRetryCount", "pre_webhook_retry_count", 0, 3),
+        ("PostWebhookRetryCount", "post_webhook_retry_count", 0, 3),
+    ):
+        number = form.integer(name, minimum=low, maximum=high)
+        if number is not None:
+            changes[field] = number
+    method = form.choice("WebhookMethod", ("GET", "POST"))
+    if method is not None:
+        changes["webhook_method"] = method
+    if "WebhookFilters" in form:
+        changes["webhook_filters"] = tuple(form.repeated("WebhookFilters", max_length=64))
+
+    limits = config.limits
+    for name, field, code in (
+        ("Limits.ChannelMembers", "channel_members", INVALID_CHANNEL_MEMBERS_LIMIT),
+        ("Limits.UserChannels", "user_channels", INVALID_USER_CHANNELS_LIMIT),
+    ):
+        limit = form.integer(name, minimum=1, maximum=MAX_LIMIT, code=code)
+        if limit is not None:
+            limits = dataclasses.replace(limits, **{field: limit})
+    changes["limits"] = limits
+
+    notifications = config.notifications
+    for prefix, field in _NOTIFICATIONS.items():
+        setting: NotificationSetting = getattr(notifications, field)
+        setting = _notification(
+            form, f"Notifications.{prefix}", setting, badge=prefix == "NewMessage"
+        )
+        changed: dict[str, Any] = {field: setting}
+        notifications = dataclasses.replace(notifications, **changed)
+    log_enabled = form.boolean("Notifications.LogEnabled")
+    if log_enabled is not None:
+        notifications = dataclasses.replace(notifications, log_enabled=log_enabled)
+    changes["notifications"] = notifications
+
+    message = form.text("Media.CompatibilityMessage", max_length=1024)
+    media: ServiceMedia = config.media
+    if message is not None:
+        media = dataclasses.replace(media, compatibility_message=message)
+    changes["media"] = media
+    return dataclasses.replace(config, **changes)
+
+
+def _notification(
+    form: Params, prefix: str, setting: NotificationSetting, *, badge: bool
+) -> NotificationSetting:
+    changes: dict[str, Any] = {}
+    enabled = form.boolean(f"{prefix}.Enabled")
+    if enabled is not None:
+        changes["enabled"] = enabled
+    for part, field in (("Template", "template"), ("Sound", "sound")):
+        value = form.text(f"{prefix}.{part}", max_length=1024)
+        if value is not None:
+            changes[field] = value or None
+    if badge:
+        flag = form.boolean(f"{prefix}.BadgeCountEnabled")
+        if flag is not None:
+            changes["badge_count_enabled"] = flag
+    return dataclasses.replace(setting, **changes) if changes else setting

@@ -1,0 +1,143 @@
+"""``hubbub init``, ``hubbub keys`` and ``hubbub serve``, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+
+import pytest
+
+HUBBUB = Path(sys.executable).with_name("hubbub")
+
+
+def hubbub(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    return subprocess.run(
+        [str(HUBBUB), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_init_prints_working_credentials_and_keys_are_managed(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'chat.db'}"
+    result = hubbub("init", "--db", db, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    creds = json.loads(result.stdout)
+    assert set(creds) == {
+        "account_sid",
+        "auth_token",
+        "api_key_sid",
+        "api_key_secret",
+        "chat_service_sid",
+    }
+    assert creds["account_sid"].startswith("AC")
+    assert len(creds["api_key_secret"]) == 32
+    key_file = tmp_path / "hubbub-master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # The secret is stored encrypted: it appears nowhere in the database file.
+    assert creds["api_key_secret"].encode() not in (tmp_path / "chat.db").read_bytes()
+
+    listed = hubbub("keys", "list", "--db", db, cwd=tmp_path)
+    assert listed.returncode == 0
+    assert creds["api_key_sid"] in listed.stdout
+    assert "active" in listed.stdout
+
+    created = hubbub("keys", "create", "--db", db, "--name", "ci", cwd=tmp_path)
+    new_sid = created.stdout.split()[1]
+    assert new_sid.startswith("SK")
+    revoked = hubbub("keys", "revoke", new_sid, "--db", db, cwd=tmp_path)
+    assert revoked.returncode == 0
+    assert f"{new_sid}  revoked" in hubbub("keys", "list", "--db", db, cwd=tmp_path).stdout
+
+    unknown = hubbub("keys", "revoke", "SK" + "0" * 32, "--db", db, cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert unknown.stderr.count("\n") == 1
+    assert "Traceback" not in unknown.stderr
+
+
+def test_database_errors_are_one_line(tmp_path: Path) -> None:
+    result = hubbub("init", "--db", "mysql://nope", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("hubbub: unsupported database URL")
+    assert "Traceback" not in result.stderr
+    none_yet = hubbub("keys", "list", "--db", f"sqlite:///{tmp_path / 'empty.db'}", cwd=tmp_path)
+    assert none_yet.returncode == 1
+    assert "hubbub init" in none_yet.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback only
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_initialises_on_first_start_and_answers(tmp_path: Path, workers: int) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    server = subprocess.Popen(
+        [str(HUBBUB), "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = get(f"{base}/healthz")
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert (status, body) == (200, "ok\n")
+        assert (tmp_path / "hubbub.db").exists()  # SQLite at ./hubbub.db by default
+        credentials = tmp_path / "hubbub-credentials.json"
+        assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+        creds = json.loads(credentials.read_text())
+
+        status, body = get(f"{base}/v2/Services", (creds["account_sid"], creds["auth_token"]))
+        assert status == 200
+        assert [s["sid"] for s in json.loads(body)["services"]] == [creds["chat_service_sid"]]
+        status, body = get(f"{base}/v2/Services")
+        assert (status, json.loads(body)["code"]) == (401, 20003)
+
+        # Metrics are per worker process: ask until the worker that served those requests answers.
+        wanted = 'hubbub_http_requests_total{method="GET",route="/v2/Services",status="401"} 1'
+        for _ in range(50):
+            status, body = get(f"{base}/metrics")
+            assert status == 200
+            if wanted in body:
+                break
+        assert wanted in body
+        assert "hubbub_http_request_duration_seconds_bucket" in body
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+    assert "credentials are in" in out
+    assert creds["auth_token"] not in out  # secrets go to the 0600 file, not the terminal log
