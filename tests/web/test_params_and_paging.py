@@ -45,6 +45,8 @@ def test_bad_parameters_are_400s_that_name_them() -> None:
     refused(lambda: Params([("N", "5")]).integer("N", maximum=3, code=50061), 50061)
     refused(lambda: Params([("T", "x" * 11)]).text("T", max_length=10))
     refused(lambda: Params.from_body(b"\xff\xfe"))
+    refused(lambda: Params.from_body(b"CreatedBy=a%00b").text("CreatedBy"))
+    refused(lambda: Params([("Permission", "ok"), ("Permission", "a\x00")]).repeated("Permission"))
 
 
 def test_timestamps_are_utc_whole_seconds_within_four_digit_years() -> None:

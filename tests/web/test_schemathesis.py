@@ -7,6 +7,7 @@ than a 404; bodies and queries are whatever the description allows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,20 @@ from hubbub.store import open_store
 from hubbub.web.app import create_app
 from tests.web.server import running
 
+# Twilio's description lives in the shared folder beside the repository, as it does in CI.
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "twilio_chat_v2.json"
 schema = schemathesis.openapi.from_path(SPEC)
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'hubbub.db'}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'hubbub.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new()
+    store = open_store(url)
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
     service = creds.chat_service_sid
@@ -70,9 +78,14 @@ def _real_sids(case: Any, sids: dict[Any, str]) -> None:
                 case.path_parameters[name] = sids[(collection, "Sid")]
 
 
+# A fixed seed keeps CI repeatable; HUBBUB_FUZZ_EXAMPLES=500 explores afresh, and longer.
+FUZZ_EXAMPLES = os.environ.get("HUBBUB_FUZZ_EXAMPLES")
+
+
 @schema.parametrize()
 @settings(
-    max_examples=20,
+    max_examples=int(FUZZ_EXAMPLES or 20),
+    derandomize=FUZZ_EXAMPLES is None,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
+from base64 import b64encode
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -154,8 +157,10 @@ def test_channels_members_and_user_channels(chat: Any) -> None:
     assert chat.channels("general").fetch().sid == general.sid
     fails(lambda: chat.channels.create(unique_name="general"), 409, 50307)
     fails(lambda: chat.channels.create(unique_name="CH" + "0" * 32), 400, 50306)
+    assert chat.channels.create(friendly_name="no name", unique_name="").unique_name is None
+    fails(lambda: chat.channels.create(created_by="nul\x00byte"), 400, 20001)
     assert [c.sid for c in chat.channels.list(type=["private"])] == [secret.sid]
-    assert {c.sid for c in chat.channels.list()} == {general.sid, secret.sid}
+    assert {general.sid, secret.sid} <= {c.sid for c in chat.channels.list()}
     renamed = chat.channels("general").update(friendly_name="Everyone")
     assert renamed.friendly_name == "Everyone"
 
@@ -191,7 +196,7 @@ def test_channels_members_and_user_channels(chat: Any) -> None:
     fails(lambda: chat.channels("secret").fetch(), 404, 20404)
 
 
-def test_member_limit(client: Client, chat: Any) -> None:
+def test_member_and_channel_limits(chat: Any) -> None:
     chat.update(limits_channel_members=2)
     room = chat.channels.create(unique_name="small")
     room_members = chat.channels("small").members
@@ -199,6 +204,10 @@ def test_member_limit(client: Client, chat: Any) -> None:
     room_members.create(identity="two")
     fails(lambda: room_members.create(identity="three"), 403, 50403)
     assert chat.channels(room.sid).fetch().members_count == 2
+
+    chat.update(limits_user_channels=1)
+    chat.channels.create(unique_name="another")
+    fails(lambda: chat.channels("another").members.create(identity="one"), 403, 50208)
 
 
 def test_messages(chat: Any) -> None:
@@ -289,6 +298,20 @@ def test_nothing_crosses_accounts(base_url: str, store: Any, box: Any, creds: Cr
     assert [k.sid for k in their_admin.keys.list()] == [other.api_key_sid]
     # Their own service does not see ours either.
     assert theirs.chat.v2.services(other.chat_service_sid).channels.list() == []
+
+
+def test_oversized_bodies_are_refused_unread(base_url: str, creds: Credentials) -> None:
+    url = f"{base_url}/v2/Services/{creds.chat_service_sid}/Channels"
+    token = b64encode(f"{creds.account_sid}:{creds.auth_token}".encode()).decode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url,
+        data=b"FriendlyName=" + b"x" * (300 * 1024),
+        headers={"Authorization": f"Basic {token}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    assert caught.value.code == 413
+    assert json.loads(caught.value.read())["code"] == 20413
 
 
 def test_unsupported_resources_answer_in_twilio_shape(chat: Any, client: Client) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.service.keys import KeyRing
 from hubbub.store import open_store
 from hubbub.store.errors import NotFound, StoreError
 from hubbub.web.auth import BasicAuth
@@ -42,17 +43,9 @@ def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) ->
             return None
         return account.auth_token_hash if account.status == "active" else None
 
-    def api_key(key_sid: str) -> tuple[str, str] | None:
-        try:
-            key = store.get_api_key(key_sid)
-        except NotFound:
-            return None
-        if key.revoked:
-            return None
-        return key.account_sid, box.decrypt(key.encrypted_secret)
-
-    auth = BasicAuth(account_token_hash, api_key, check_auth_token)
-    ctx = Context(store, box, auth, inline=store.backend == "sqlite")
+    keyring = KeyRing(store, box)
+    auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
+    ctx = Context(store, box, auth, keyring, inline=store.backend == "sqlite")
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

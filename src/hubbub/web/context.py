@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from hubbub.crypto import SecretBox
+from hubbub.service.keys import KeyRing
 from hubbub.store import Store
 from hubbub.store.errors import NotFound
 from hubbub.store.records import Service
@@ -26,6 +27,7 @@ class Context:
     store: Store
     box: SecretBox
     auth: BasicAuth
+    keys: KeyRing
     #: Run handlers on the event loop (SQLite) rather than in the thread pool (PostgreSQL).
     inline: bool = False
     clock: Callable[[], float] = time.monotonic

@@ -19,11 +19,32 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hubbub.web.auth import BasicAuth, Principal
-from hubbub.web.errors import ApiError, invalid
+from hubbub.web.errors import REQUEST_TOO_LARGE, ApiError, invalid
 from hubbub.web.params import Params, header_flag
 from hubbub.web.render import Urls
 
 JSON = "application/json"
+#: The largest request body read: a 32 KiB message with 16 KiB of attributes, form-encoded.
+MAX_BODY = 256 * 1024
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refusing (413) any larger than ``MAX_BODY`` before it is all read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large() -> ApiError:
+    return ApiError(413, REQUEST_TOO_LARGE, f"The request body is larger than {MAX_BODY} bytes")
 
 
 @dataclass
@@ -97,8 +118,7 @@ def endpoint(handler: Handler, auth: BasicAuth, *, inline: bool) -> Callable[[Re
         return handler(call)
 
     async def run(request: Request) -> Response:
-        body = await request.body()
-        call = Call(request, body, auth)
+        call = Call(request, await read_body(request), auth)
         if inline:
             status, payload = checked(call)
         else:

@@ -101,13 +101,8 @@ class Params:
         return value
 
     def repeated(self, name: str, *, max_length: int = 256) -> list[str]:
-        values = self._values.get(name, [])
-        for value in values:
-            if len(value) > max_length:
-                raise invalid(
-                    f"a {name} is {len(value)} characters; at most {max_length} are allowed"
-                )
-        return list(values)
+        """Every value given for ``name``, in order (``Permission=a&Permission=b``)."""
+        return [_bounded(name, value, max_length) for value in self._values.get(name, [])]
 
     def attributes(self, name: str = "Attributes") -> str | None:
         """A JSON document held in a string, as Twilio's ``attributes`` are."""
@@ -143,6 +138,9 @@ class Params:
 def _bounded(name: str, value: str, max_length: int) -> str:
     if len(value) > max_length:
         raise invalid(f"{name} is {len(value)} characters; at most {max_length} are allowed")
+    if "\x00" in value:
+        # No text column can hold it (PostgreSQL refuses it outright), and no name needs it.
+        raise invalid(f"{name} may not contain the NUL character")
     return value
 
 

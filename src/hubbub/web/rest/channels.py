@@ -29,7 +29,8 @@ _ORDERS: dict[str, Order] = {"asc": "asc", "desc": "desc"}
 
 
 def _unique_name(form: Params) -> str | None:
-    name = form.text("UniqueName", max_length=MAX_NAME)
+    """The unique name given, or ``None`` for none (an empty one clears it)."""
+    name = form.text("UniqueName", max_length=MAX_NAME) or None
     if name is not None and _CHANNEL_SID.fullmatch(name):
         raise invalid("UniqueName may not look like a Channel SID", UNIQUE_NAME_LOOKS_LIKE_SID)
     return name
@@ -81,7 +82,7 @@ def routes(ctx: Context) -> list[Route]:
         if "FriendlyName" in form:
             changes["friendly_name"] = form.text("FriendlyName", max_length=MAX_NAME) or None
         if "UniqueName" in form:
-            changes["unique_name"] = _unique_name(form) or None
+            changes["unique_name"] = _unique_name(form)
         if (attributes := form.attributes()) is not None:
             changes["attributes"] = attributes
         if (created_by := form.text("CreatedBy", max_length=MAX_IDENTITY)) is not None:

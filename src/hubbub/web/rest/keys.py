@@ -54,6 +54,7 @@ def routes(ctx: Context) -> list[Route]:
         key = store.create_api_key(
             account_sid, friendly_name=name, encrypted_secret=ctx.box.encrypt(secret)
         )
+        ctx.keys.forget(key.sid)
         return 201, render.api_key(key, secret=secret)
 
     def fetch(call: Call) -> Result:
@@ -71,6 +72,7 @@ def routes(ctx: Context) -> list[Route]:
         account_sid = account(call)
         key = key_of(call, account_sid)
         store.update_api_key(account_sid, key.sid, revoked=True)
+        ctx.keys.forget(key.sid)
         ctx.auth.forget(key.sid)
         return 204, None
 
