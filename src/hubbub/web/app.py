@@ -56,9 +56,10 @@ def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) ->
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
-        *services.routes(ctx),
-        *users.routes(ctx),
+        # Starlette tries routes in order: the busiest paths (messages, under channels) first.
         *channels.routes(ctx),
+        *users.routes(ctx),
+        *services.routes(ctx),
         *unsupported.routes(ctx),
         *keys.routes(ctx),
     ]
