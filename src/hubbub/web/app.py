@@ -16,24 +16,39 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.realtime.hub import Broker, Hub, MemoryBroker
+from hubbub.realtime.session import DEFAULT_WARNING
 from hubbub.service.keys import KeyRing
 from hubbub.store import open_store
 from hubbub.store.errors import NotFound, StoreError
+from hubbub.web import gateway
 from hubbub.web.auth import BasicAuth
 from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
 from hubbub.web.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
+from hubbub.web.gateway import Realtime
 from hubbub.web.metrics import Metrics, MetricsMiddleware
 from hubbub.web.rest import channels, keys, services, unsupported, users
 
 log = logging.getLogger("hubbub.web")
 
 
-def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) -> Starlette:
-    """The whole HTTP side of hubbub over ``store``."""
+def create_app(
+    store: Any,
+    box: SecretBox,
+    *,
+    metrics: Metrics | None = None,
+    broker: Broker | None = None,
+    token_warning: float = DEFAULT_WARNING,
+) -> Starlette:
+    """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
+
+    ``token_warning`` is how long before a token's expiry sessions are told to renew it.
+    """
     metrics = metrics or Metrics()
 
     def account_token_hash(account_sid: str) -> str | None:
@@ -47,6 +62,15 @@ def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) ->
     auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
     ctx = Context(store, box, auth, keyring, inline=store.backend == "sqlite")
 
+    hub = Hub()
+    broker = broker or MemoryBroker()
+    broker.subscribe(hub.deliver)
+    ctx.publish = broker.publish
+    realtime = Realtime(store, keyring, hub, broker, inline=ctx.inline, warning=token_warning)
+
+    async def websocket(socket: WebSocket) -> None:
+        await gateway.serve(socket, realtime)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -56,6 +80,7 @@ def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) ->
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        WebSocketRoute("/v1/ws", websocket),
         # Starlette tries routes in order: the busiest paths (messages, under channels) first.
         *channels.routes(ctx),
         *users.routes(ctx),
@@ -74,6 +99,7 @@ def create_app(store: Any, box: SecretBox, *, metrics: Metrics | None = None) ->
         },
     )
     app.state.ctx = ctx
+    app.state.realtime = realtime
     app.state.metrics = metrics
     return app
 

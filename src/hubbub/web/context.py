@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from hubbub.crypto import SecretBox
+from hubbub.realtime.chat import Event
 from hubbub.service.keys import KeyRing
 from hubbub.store import Store
 from hubbub.store.errors import NotFound
@@ -30,6 +31,8 @@ class Context:
     keys: KeyRing
     #: Run handlers on the event loop (SQLite) rather than in the thread pool (PostgreSQL).
     inline: bool = False
+    #: Hands an event to the real-time side, so REST writes reach connected clients.
+    publish: Callable[[Event], None] = field(default=lambda event: None)
     clock: Callable[[], float] = time.monotonic
     _owned: dict[tuple[str, str], float] = field(default_factory=dict)
 

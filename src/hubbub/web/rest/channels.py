@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from hubbub.realtime.chat import Event
 from hubbub.store.records import ChannelType, Order
 from hubbub.web import render
 from hubbub.web.context import Context
@@ -50,6 +51,14 @@ def _dates(form: Params) -> dict[str, Any]:
     if (updated := form.timestamp("DateUpdated")) is not None:
         dates["date_updated"] = updated
     return dates
+
+
+def _channel_event(kind: str, channel_sid: str, **data: Any) -> Event:
+    return Event(("channel", channel_sid), {"type": kind, "channel_sid": channel_sid, **data})
+
+
+def _user_event(kind: str, service_sid: str, identity: str, **data: Any) -> Event:
+    return Event(("user", service_sid, identity), {"type": kind, **data})
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -122,7 +131,13 @@ def routes(ctx: Context) -> list[Route]:
             attributes=form.attributes() or "{}",
             **_dates(form),
         )
-        return 201, render.member(member, call.account_sid, call.urls)
+        rendered = render.member(member, call.account_sid, call.urls)
+        ctx.publish(_channel_event("member_joined", member.channel_sid, member=rendered))
+        channel = render.channel(
+            store.get_channel(service_sid, member.channel_sid), call.account_sid, call.urls
+        )
+        ctx.publish(_user_event("channel_joined", service_sid, member.identity, channel=channel))
+        return 201, rendered
 
     def fetch_member(call: Call) -> Result:
         member = store.get_member(ctx.service_sid(call), call.path("ChannelSid"), call.path("Sid"))
@@ -148,7 +163,15 @@ def routes(ctx: Context) -> list[Route]:
         return 200, render.member(member, call.account_sid, call.urls)
 
     def remove_member(call: Call) -> Result:
-        store.delete_member(ctx.service_sid(call), call.path("ChannelSid"), call.path("Sid"))
+        service_sid = ctx.service_sid(call)
+        member = store.get_member(service_sid, call.path("ChannelSid"), call.path("Sid"))
+        store.delete_member(service_sid, member.channel_sid, member.sid)
+        rendered = render.member(member, call.account_sid, call.urls)
+        ctx.publish(_channel_event("member_left", member.channel_sid, member=rendered))
+        channel = render.channel(
+            store.get_channel(service_sid, member.channel_sid), call.account_sid, call.urls
+        )
+        ctx.publish(_user_event("channel_left", service_sid, member.identity, channel=channel))
         return 204, None
 
     def list_members(call: Call) -> Result:
@@ -179,7 +202,9 @@ def routes(ctx: Context) -> list[Route]:
             last_updated_by=form.text("LastUpdatedBy", max_length=MAX_IDENTITY),
             **_dates(form),
         )
-        return 201, render.message(message, call.account_sid, call.urls)
+        rendered = render.message(message, call.account_sid, call.urls)
+        ctx.publish(_channel_event("message_added", message.channel_sid, message=rendered))
+        return 201, rendered
 
     def fetch_message(call: Call) -> Result:
         message = store.get_message(
@@ -202,10 +227,16 @@ def routes(ctx: Context) -> list[Route]:
         message = store.update_message(
             service_sid, call.path("ChannelSid"), call.path("Sid"), **changes
         )
-        return 200, render.message(message, call.account_sid, call.urls)
+        rendered = render.message(message, call.account_sid, call.urls)
+        ctx.publish(_channel_event("message_updated", message.channel_sid, message=rendered))
+        return 200, rendered
 
     def delete_message(call: Call) -> Result:
-        store.delete_message(ctx.service_sid(call), call.path("ChannelSid"), call.path("Sid"))
+        service_sid = ctx.service_sid(call)
+        message = store.get_message(service_sid, call.path("ChannelSid"), call.path("Sid"))
+        store.delete_message(service_sid, message.channel_sid, message.sid)
+        rendered = render.message(message, call.account_sid, call.urls)
+        ctx.publish(_channel_event("message_removed", message.channel_sid, message=rendered))
         return 204, None
 
     def list_messages(call: Call) -> Result:

@@ -1,0 +1,443 @@
+"""Chat commands of a real-time session: checked against roles, run on the store.
+
+Each command returns its result and the events it caused; who receives an event is its
+``audience``, resolved to connections by the hub. Errors are Twilio-shaped ``ApiError``s, as
+in the REST API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubbub.service.keys import KeyRing
+from hubbub.store import NotFound, Store
+from hubbub.store.errors import StoreError
+from hubbub.store.records import Channel, ChannelType, Member, User
+from hubbub.tokens import DEFAULT_LEEWAY, InvalidGrants, InvalidIssuer, verify
+from hubbub.web import render
+from hubbub.web.errors import ApiError, from_store, invalid
+
+#: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity) or
+#: ("service", service_sid).
+Audience = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    audience: Audience
+    frame: dict[str, Any]
+    #: For a state that lapses by itself (typing): seconds until its ``_ended`` event.
+    ends_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a session acts for, from its verified token."""
+
+    account_sid: str
+    service_sid: str
+    identity: str
+    key_sid: str
+    expires_at: int
+    user: User
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+MAX_PAGE = 100
+PUBLIC_ONLY: tuple[ChannelType] = ("public",)
+
+
+class Chat:
+    """Runs session commands for one server process."""
+
+    def __init__(
+        self, store: Store, keys: KeyRing, urls: render.Urls, *, leeway: int = DEFAULT_LEEWAY
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.urls = urls
+        self.leeway = leeway
+
+    # -- tokens ------------------------------------------------------------------------------
+    def authenticate(self, token: str, now: int | None = None) -> Identity:
+        """Verify ``token`` for a Chat session; raise ``TokenError`` (with Twilio's code)."""
+        verified = verify(token, self.keys.secrets_for(), now=now, leeway=self.leeway)
+        found = self.keys.lookup(verified.key_sid)
+        if found is None or found[0] != verified.account_sid:
+            raise InvalidIssuer(
+                f"the API key {verified.key_sid} is not one of {verified.account_sid}"
+            )
+        service_sid = verified.chat_service_sid
+        if service_sid is None or verified.identity is None:
+            raise InvalidGrants("a Chat session needs a token with a Chat grant and an identity")
+        try:
+            self.store.get_service(verified.account_sid, service_sid)
+        except NotFound:
+            raise InvalidGrants(f"the Chat Service {service_sid} is not in this account") from None
+        user = self._user(service_sid, verified.identity)
+        return Identity(
+            verified.account_sid,
+            service_sid,
+            verified.identity,
+            verified.key_sid,
+            verified.expires_at,
+            user,
+        )
+
+    def key_alive(self, who: Identity) -> bool:
+        found = self.keys.lookup(who.key_sid)
+        return found is not None and found[0] == who.account_sid
+
+    def _user(self, service_sid: str, identity: str) -> User:
+        try:
+            return self.store.get_user(service_sid, identity)
+        except NotFound:
+            pass
+        try:
+            return self.store.create_user(service_sid, identity)
+        except StoreError:  # created meanwhile by another connection
+            return self.store.get_user(service_sid, identity)
+
+    # -- commands ----------------------------------------------------------------------------
+    def run(self, who: Identity, kind: str, params: dict[str, Any]) -> Outcome:
+        handler: Callable[[Identity, dict[str, Any]], Outcome] | None = getattr(
+            self, f"cmd_{kind}", None
+        )
+        if handler is None:
+            raise invalid(f"unknown command {kind!r}")
+        try:
+            return handler(who, params)
+        except StoreError as exc:
+            raise from_store(exc, f"/v1/ws {kind}") from None
+
+    def cmd_ping(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        return Outcome()
+
+    def cmd_create_channel(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        self._require_service_permission(who, "createChannel")
+        kind = _text(params, "channel_type") or "public"
+        if kind not in ("public", "private"):
+            raise invalid(f"channel_type must be public or private, not {kind!r}")
+        channel = self.store.create_channel(
+            who.service_sid,
+            friendly_name=_text(params, "friendly_name"),
+            unique_name=_text(params, "unique_name") or None,
+            attributes=_attributes(params),
+            type="private" if kind == "private" else "public",
+            created_by=who.identity,
+        )
+        service = self.store.get_service(who.account_sid, who.service_sid)
+        member = self.store.create_member(
+            who.service_sid,
+            channel.sid,
+            who.identity,
+            role_sid=service.config.default_channel_creator_role_sid,
+        )
+        rendered = self._channel(who, channel)
+        events = [
+            Event(
+                ("user", who.service_sid, who.identity),
+                {"type": "channel_joined", "channel": rendered},
+            )
+        ]
+        if channel.type == "public":
+            events.append(
+                Event(("service", who.service_sid), {"type": "channel_added", "channel": rendered})
+            )
+        events.append(self._member_event(who, "member_joined", member))
+        return Outcome({"channel": rendered}, events)
+
+    def cmd_get_channel(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._visible_channel(who, params)
+        return Outcome({"channel": self._channel(who, channel)})
+
+    def cmd_get_subscribed_channels(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        items = []
+        cursor: str | None = None
+        while True:
+            page = self.store.list_user_channels(
+                who.service_sid, who.identity, limit=100, cursor=cursor
+            )
+            for item in page.items:
+                channel = self.store.get_channel(who.service_sid, item.channel_sid)
+                member = self.store.get_member(who.service_sid, item.channel_sid, item.member_sid)
+                items.append(
+                    {
+                        "channel": self._channel(who, channel),
+                        "member": self._member(who, member),
+                        "unread": item.unread_messages_count,
+                    }
+                )
+            cursor = page.next_cursor
+            if cursor is None:
+                return Outcome({"channels": items})
+
+    def cmd_get_public_channels(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        size = _int(params, "page_size", 1, MAX_PAGE) or 50
+        page = self.store.list_channels(
+            who.service_sid, types=PUBLIC_ONLY, limit=size, cursor=_text(params, "page_token")
+        )
+        channels = [self._channel(who, channel) for channel in page.items]
+        return Outcome({"channels": channels, "next_page_token": page.next_cursor})
+
+    def cmd_join(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        invites = self.store.list_invites(
+            who.service_sid, channel.sid, identities=[who.identity]
+        ).items
+        if channel.type == "private" and not invites:
+            raise ApiError(404, 20404, "The requested channel was not found")
+        self._require_service_permission(who, "joinChannel")
+        member = self.store.create_member(
+            who.service_sid,
+            channel.sid,
+            who.identity,
+            role_sid=invites[0].role_sid if invites else None,
+        )
+        for invite in invites:
+            self.store.delete_invite(who.service_sid, channel.sid, invite.sid)
+        events = [
+            self._member_event(who, "member_joined", member),
+            Event(
+                ("user", who.service_sid, who.identity),
+                {"type": "channel_joined", "channel": self._channel(who, channel)},
+            ),
+        ]
+        return Outcome({"member": self._member(who, member)}, events)
+
+    def cmd_leave(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        member = self._membership(who, channel)
+        self._require(who, member, "leaveChannel")
+        self.store.delete_member(who.service_sid, channel.sid, member.sid)
+        events = [
+            self._member_event(who, "member_left", member),
+            Event(
+                ("user", who.service_sid, who.identity),
+                {"type": "channel_left", "channel": self._channel(who, channel)},
+            ),
+        ]
+        return Outcome({}, events)
+
+    def cmd_invite(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        self._require(who, self._membership(who, channel), "inviteMember")
+        identity = _text(params, "identity")
+        if not identity:
+            raise invalid("invite needs an identity")
+        invite = self.store.create_invite(
+            who.service_sid, channel.sid, identity, created_by=who.identity
+        )
+        rendered = self._channel(who, channel)
+        event = Event(
+            ("user", who.service_sid, identity), {"type": "channel_invited", "channel": rendered}
+        )
+        return Outcome({"invite": render.invite(invite, who.account_sid, self.urls)}, [event])
+
+    def cmd_decline(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        for invite in self.store.list_invites(
+            who.service_sid, channel.sid, identities=[who.identity]
+        ).items:
+            self.store.delete_invite(who.service_sid, channel.sid, invite.sid)
+        return Outcome()
+
+    def cmd_send_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        self._require(who, self._membership(who, channel), "sendMessage")
+        body = _text(params, "body") or ""
+        if len(body.encode("utf-8")) > 32 * 1024:
+            raise invalid("body is longer than 32 KiB", 50504)
+        message = self.store.create_message(
+            who.service_sid,
+            channel.sid,
+            body=body,
+            from_=who.identity,
+            attributes=_attributes(params),
+        )
+        rendered = render.message(message, who.account_sid, self.urls)
+        event = Event(
+            ("channel", channel.sid),
+            {"type": "message_added", "channel_sid": channel.sid, "message": rendered},
+        )
+        return Outcome({"message": rendered}, [event])
+
+    def cmd_update_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        member = self._membership(who, channel)
+        message = self.store.get_message(who.service_sid, channel.sid, _text(params, "sid") or "")
+        own = message.from_ == who.identity
+        changes: dict[str, Any] = {"last_updated_by": who.identity}
+        if "body" in params:
+            self._require(who, member, "editOwnMessage" if own else "editAnyMessage")
+            changes["body"] = _text(params, "body") or ""
+        if "attributes" in params:
+            self._require(
+                who, member, "editOwnMessageAttributes" if own else "editAnyMessageAttributes"
+            )
+            changes["attributes"] = _attributes(params)
+        message = self.store.update_message(who.service_sid, channel.sid, message.sid, **changes)
+        rendered = render.message(message, who.account_sid, self.urls)
+        event = Event(
+            ("channel", channel.sid),
+            {"type": "message_updated", "channel_sid": channel.sid, "message": rendered},
+        )
+        return Outcome({"message": rendered}, [event])
+
+    def cmd_remove_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        member = self._membership(who, channel)
+        message = self.store.get_message(who.service_sid, channel.sid, _text(params, "sid") or "")
+        self._require(
+            who, member, "deleteOwnMessage" if message.from_ == who.identity else "deleteAnyMessage"
+        )
+        self.store.delete_message(who.service_sid, channel.sid, message.sid)
+        rendered = render.message(message, who.account_sid, self.urls)
+        event = Event(
+            ("channel", channel.sid),
+            {"type": "message_removed", "channel_sid": channel.sid, "message": rendered},
+        )
+        return Outcome({}, [event])
+
+    def cmd_get_messages(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        self._membership(who, channel)
+        size = _int(params, "page_size", 1, MAX_PAGE) or 30
+        anchor = _int(params, "anchor", 0, None)
+        direction = _text(params, "direction") or "backwards"
+        if direction not in ("backwards", "forwards"):
+            raise invalid(f"direction must be backwards or forwards, not {direction!r}")
+        page = self.store.list_messages(
+            who.service_sid,
+            channel.sid,
+            order="desc" if direction == "backwards" else "asc",
+            start_index=anchor,
+            limit=size,
+        )
+        messages = sorted(page.items, key=lambda message: message.index)
+        return Outcome(
+            {"messages": [render.message(m, who.account_sid, self.urls) for m in messages]}
+        )
+
+    def cmd_typing(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        self._membership(who, channel)
+        frame = {"type": "typing_started", "channel_sid": channel.sid, "identity": who.identity}
+        service = self.store.get_service(who.account_sid, who.service_sid)
+        timeout = float(service.config.typing_indicator_timeout)
+        return Outcome({}, [Event(("channel", channel.sid), frame, ends_after=timeout)])
+
+    def cmd_set_consumed(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        member = self._membership(who, channel)
+        index = _int(params, "index", 0, None)
+        if index is None:
+            raise invalid("set_consumed needs an index")
+        if member.last_consumed_message_index is None or index > member.last_consumed_message_index:
+            member = self.store.update_member(
+                who.service_sid, channel.sid, member.sid, last_consumed_message_index=index
+            )
+        unread = self._unread(who, channel)
+        return Outcome({"unread": unread}, [self._member_event(who, "member_updated", member)])
+
+    def cmd_get_unconsumed_count(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        channel = self._channel_of(who, params)
+        self._membership(who, channel)
+        return Outcome({"unread": self._unread(who, channel)})
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _channel_of(self, who: Identity, params: dict[str, Any]) -> Channel:
+        ref = _text(params, "channel")
+        if not ref:
+            raise invalid("this command needs a channel")
+        return self.store.get_channel(who.service_sid, ref)
+
+    def _visible_channel(self, who: Identity, params: dict[str, Any]) -> Channel:
+        channel = self._channel_of(who, params)
+        if channel.type == "private":
+            try:
+                self.store.get_member(who.service_sid, channel.sid, who.identity)
+            except NotFound:
+                raise ApiError(404, 20404, "The requested channel was not found") from None
+        return channel
+
+    def _membership(self, who: Identity, channel: Channel) -> Member:
+        try:
+            return self.store.get_member(who.service_sid, channel.sid, who.identity)
+        except NotFound:
+            if channel.type == "private":
+                raise ApiError(404, 20404, "The requested channel was not found") from None
+            raise ApiError(403, 50400, f"{who.identity} is not a member of this channel") from None
+
+    def _role(self, who: Identity, role_sid: str) -> frozenset[str]:
+        return frozenset(self.store.get_role(who.service_sid, role_sid).permissions)
+
+    def _require_service_permission(self, who: Identity, permission: str) -> None:
+        user = self.store.get_user(who.service_sid, who.identity)
+        if permission not in self._role(who, user.role_sid):
+            raise ApiError(403, 50107, f"{who.identity} may not {permission}")
+
+    def _require(self, who: Identity, member: Member, permission: str) -> None:
+        if permission in self._role(who, member.role_sid):
+            return
+        self._require_service_permission(who, permission)
+
+    def _unread(self, who: Identity, channel: Channel) -> int | None:
+        found = self.store.get_user_channel(who.service_sid, who.identity, channel.sid)
+        return found.unread_messages_count
+
+    def _channel(self, who: Identity, channel: Channel) -> dict[str, Any]:
+        return render.channel(channel, who.account_sid, self.urls)
+
+    def _member(self, who: Identity, member: Member) -> dict[str, Any]:
+        return render.member(member, who.account_sid, self.urls)
+
+    def _member_event(self, who: Identity, kind: str, member: Member) -> Event:
+        frame = {
+            "type": kind,
+            "channel_sid": member.channel_sid,
+            "member": self._member(who, member),
+        }
+        return Event(("channel", member.channel_sid), frame)
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{name} must be a string")
+    if "\x00" in value or len(value) > 32 * 1024:
+        raise invalid(f"{name} is not acceptable text")
+    return value
+
+
+def _int(params: dict[str, Any], name: str, low: int, high: int | None) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if type(value) is not int or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise invalid(f"{name} must be a whole number {bounds}")
+    return value
+
+
+def _attributes(params: dict[str, Any]) -> str:
+    value = params.get("attributes")
+    if value is None:
+        return "{}"
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            raise invalid("attributes must be valid JSON", 50304) from None
+        return value
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,106 @@
+"""Fan-out: a broker carries events between server processes, a hub to local connections.
+
+The ``Broker`` interface is two methods so that a Redis-backed broker can stand beside the
+in-process one for several nodes; every event goes through it, including those of the process
+that caused them, so one node and many behave alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from hubbub.realtime.chat import Event
+
+
+class Connection(Protocol):
+    """What the hub needs of a connection: its identity and a way to hand it a frame."""
+
+    @property
+    def service_sid(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    def push(self, frame: dict[str, Any]) -> None: ...
+
+
+class Broker(Protocol):
+    def publish(self, event: Event) -> None: ...
+
+    def subscribe(self, deliver: Callable[[Event], None]) -> None: ...
+
+
+class MemoryBroker:
+    """The broker of a single process: publishing is delivering."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def publish(self, event: Event) -> None:
+        for deliver in self._subscribers:
+            deliver(event)
+
+    def subscribe(self, deliver: Callable[[Event], None]) -> None:
+        self._subscribers.append(deliver)
+
+
+class Hub:
+    """The connections of this process, indexed by service, user and channel."""
+
+    def __init__(self) -> None:
+        self._by_service: defaultdict[str, set[Connection]] = defaultdict(set)
+        self._by_user: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
+        self._by_channel: defaultdict[str, set[Connection]] = defaultdict(set)
+        self._channels_of: defaultdict[Connection, set[str]] = defaultdict(set)
+
+    def add(self, connection: Connection, channel_sids: list[str]) -> None:
+        self._by_service[connection.service_sid].add(connection)
+        self._by_user[(connection.service_sid, connection.identity)].add(connection)
+        for sid in channel_sids:
+            self._join(connection, sid)
+
+    def remove(self, connection: Connection) -> None:
+        self._discard(self._by_service, connection.service_sid, connection)
+        self._discard(self._by_user, (connection.service_sid, connection.identity), connection)
+        for sid in self._channels_of.pop(connection, set()):
+            self._discard(self._by_channel, sid, connection)
+
+    def connections(self) -> int:
+        return sum(len(connections) for connections in self._by_service.values())
+
+    def deliver(self, event: Event) -> None:
+        """Hand ``event`` to the connections of its audience, keeping subscriptions in step."""
+        kind, *key = event.audience
+        if kind == "channel":
+            targets = self._by_channel.get(key[0], set())
+        elif kind == "user":
+            targets = self._by_user.get((key[0], key[1]), set())
+        else:
+            targets = self._by_service.get(key[0], set())
+        frame_type = event.frame.get("type")
+        if kind == "user" and frame_type in ("channel_joined", "channel_left"):
+            sid = event.frame["channel"]["sid"]
+            for connection in list(targets):
+                if frame_type == "channel_joined":
+                    self._join(connection, sid)
+                else:
+                    self._discard(self._by_channel, sid, connection)
+                    self._channels_of[connection].discard(sid)
+        for connection in list(targets):
+            connection.push(event.frame)
+
+    def _join(self, connection: Connection, channel_sid: str) -> None:
+        self._by_channel[channel_sid].add(connection)
+        self._channels_of[connection].add(channel_sid)
+
+    @staticmethod
+    def _discard(
+        index: defaultdict[Any, set[Connection]], key: Any, connection: Connection
+    ) -> None:
+        members = index.get(key)
+        if members is not None:
+            members.discard(connection)
+            if not members:
+                del index[key]

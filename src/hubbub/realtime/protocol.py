@@ -1,0 +1,96 @@
+"""Frames and close codes of the real-time protocol (``docs/protocol.md``), without I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+#: The largest frame either side sends or accepts.
+MAX_FRAME = 64 * 1024
+
+
+class CloseCode(IntEnum):
+    """Why the server closed a connection, and so what the client should do next."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    SERVER_ERROR = 1011
+    TRY_AGAIN_LATER = 1013
+    AUTH_TIMEOUT = 4000
+    TOKEN_INVALID = 4001
+    TOKEN_EXPIRED = 4002
+    KEY_REVOKED = 4003
+    GONE = 4004
+    PROTOCOL_VIOLATION = 4008
+    FRAME_TOO_LARGE = 4009
+    RATE_LIMITED = 4029
+
+
+#: What each close code tells the client: reconnect, refresh the token first, or give up.
+ADVICE: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "stop",
+    CloseCode.GOING_AWAY: "reconnect",
+    CloseCode.SERVER_ERROR: "reconnect",
+    CloseCode.TRY_AGAIN_LATER: "reconnect",
+    CloseCode.AUTH_TIMEOUT: "reconnect",
+    CloseCode.TOKEN_INVALID: "refresh token, then reconnect",
+    CloseCode.TOKEN_EXPIRED: "refresh token, then reconnect",
+    CloseCode.KEY_REVOKED: "refresh token, then reconnect",
+    CloseCode.GONE: "give up",
+    CloseCode.PROTOCOL_VIOLATION: "give up",
+    CloseCode.FRAME_TOO_LARGE: "give up",
+    CloseCode.RATE_LIMITED: "reconnect",
+}
+
+
+class ProtocolViolation(Exception):
+    """A frame that breaks the protocol; the connection closes with ``code``."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A decoded client command."""
+
+    id: str | int
+    type: str
+    params: dict[str, Any]
+
+
+def decode(text: str) -> Command:
+    """Parse one client frame, or raise ``ProtocolViolation``."""
+    if len(text) > MAX_FRAME:
+        raise ProtocolViolation(CloseCode.FRAME_TOO_LARGE, f"frames are at most {MAX_FRAME} bytes")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise ProtocolViolation(
+            CloseCode.PROTOCOL_VIOLATION, "a frame is one JSON object"
+        ) from None
+    if not isinstance(frame, dict):
+        raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "a frame is one JSON object")
+    command_id = frame.pop("id", None)
+    kind = frame.pop("type", None)
+    if not isinstance(command_id, str | int) or isinstance(command_id, bool):
+        raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "a command needs an id")
+    if not isinstance(kind, str):
+        raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "a command needs a type")
+    return Command(command_id, kind, frame)
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def reply(command_id: str | int, result: dict[str, Any]) -> dict[str, Any]:
+    return {"id": command_id, "type": "reply", "ok": True, "result": result}
+
+
+def error_reply(command_id: str | int, error: dict[str, Any]) -> dict[str, Any]:
+    return {"id": command_id, "type": "reply", "ok": False, "error": error}

@@ -1,0 +1,204 @@
+"""One connection's state machine: authentication, the token lifecycle, commands. No I/O.
+
+Fed text frames and the current time, it answers with actions (frames to send, a close) and
+the events its commands caused. Deadlines (authentication, the expiry warning, the expiry,
+the next check that the API key still stands) come out of ``next_deadline``; the adapter
+calls ``tick`` then. Lifecycle tests therefore run in microseconds, with no sleeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubbub.realtime.chat import Chat, Event, Identity
+from hubbub.realtime.protocol import (
+    CloseCode,
+    Command,
+    ProtocolViolation,
+    decode,
+    error_reply,
+    reply,
+)
+from hubbub.tokens import TokenError
+from hubbub.web import render
+from hubbub.web.errors import ApiError
+
+AUTH_TIMEOUT = 10.0
+#: The final stretch of a token's life in which clients are told to renew it, in seconds.
+DEFAULT_WARNING = 180.0
+#: How often a session checks that the API key behind its token still stands.
+KEY_CHECK_INTERVAL = 1.0
+#: Commands per second a session may send, sustained, and the burst it may save up.
+RATE, BURST = 50.0, 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    code: CloseCode
+    reason: str
+
+
+Action = Send | Close
+
+
+@dataclass(slots=True)
+class Step:
+    """What one input produced: actions for this connection, events for the hub."""
+
+    actions: list[Action] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+class Session:
+    """The protocol state of one WebSocket connection."""
+
+    def __init__(self, chat: Chat, *, now: float, warning: float = DEFAULT_WARNING) -> None:
+        self.chat = chat
+        self.warning = warning
+        self.who: Identity | None = None
+        self.closed = False
+        self._opened = now
+        self._warned = False
+        self._next_key_check = now + KEY_CHECK_INTERVAL
+        self._allowance = BURST
+        self._last_command = now
+
+    # -- time --------------------------------------------------------------------------------
+    def next_deadline(self) -> float:
+        """When ``tick`` must next be called, on this server's clock."""
+        who = self.who
+        if who is None:
+            return self._opened + AUTH_TIMEOUT
+        deadlines = [who.expires_at + self.chat.leeway, self._next_key_check]
+        if not self._warned:
+            deadlines.append(who.expires_at - self.warning)
+        return min(deadlines)
+
+    def tick(self, now: float) -> Step:
+        step = Step()
+        who = self.who
+        if self.closed:
+            return step
+        if who is None:
+            if now >= self._opened + AUTH_TIMEOUT:
+                self._close(step, CloseCode.AUTH_TIMEOUT, "no authenticate in time")
+            return step
+        if now >= who.expires_at + self.chat.leeway:
+            step.actions.append(Send({"type": "token_expired"}))
+            self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
+            return step
+        if not self._warned and now >= who.expires_at - self.warning:
+            self._warned = True
+            step.actions.append(
+                Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
+            )
+        if now >= self._next_key_check:
+            self._next_key_check = now + KEY_CHECK_INTERVAL
+            if not self.chat.key_alive(who):
+                self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
+        return step
+
+    # -- frames ------------------------------------------------------------------------------
+    def receive(self, text: str, now: float) -> Step:
+        step = self.tick(now)
+        if self.closed:
+            return step
+        try:
+            command = decode(text)
+        except ProtocolViolation as exc:
+            self._close(step, exc.code, exc.reason)
+            return step
+        if not self._admit(now):
+            self._close(step, CloseCode.RATE_LIMITED, "too many commands")
+            return step
+        who = self.who
+        if who is None:
+            self._authenticate(step, command, now)
+        elif command.type == "authenticate":
+            step.actions.append(
+                Send(error_reply(command.id, _error(400, 20001, "already authenticated")))
+            )
+        elif command.type == "update_token":
+            self._update_token(step, who, command, now)
+        else:
+            self._run(step, who, command)
+        return step
+
+    def _admit(self, now: float) -> bool:
+        self._allowance = min(BURST, self._allowance + (now - self._last_command) * RATE)
+        self._last_command = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
+
+    def _authenticate(self, step: Step, command: Command, now: float) -> None:
+        if command.type != "authenticate":
+            self._close(step, CloseCode.PROTOCOL_VIOLATION, "authenticate first")
+            return
+        token = command.params.get("token")
+        try:
+            if not isinstance(token, str):
+                raise ApiError(400, 20101, "authenticate needs a token")
+            who = self.chat.authenticate(token, now=int(now))
+        except (TokenError, ApiError) as exc:
+            step.actions.append(Send(error_reply(command.id, _error_of(exc))))
+            self._close(step, CloseCode.TOKEN_INVALID, "the token did not verify")
+            return
+        self.who = who
+        self._warned = now >= who.expires_at - self.warning
+        result = {
+            "identity": who.identity,
+            "user": render.user(who.user, who.account_sid, self.chat.urls),
+            "service_sid": who.service_sid,
+            "expires_at": who.expires_at,
+            "about_to_expire_in": self.warning,
+            "leeway": self.chat.leeway,
+        }
+        step.actions.append(Send(reply(command.id, result)))
+        if self._warned:
+            step.actions.append(
+                Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
+            )
+
+    def _update_token(self, step: Step, current: Identity, command: Command, now: float) -> None:
+        token = command.params.get("token")
+        try:
+            if not isinstance(token, str):
+                raise ApiError(400, 20101, "update_token needs a token")
+            who = self.chat.authenticate(token, now=int(now))
+            if (who.identity, who.service_sid) != (current.identity, current.service_sid):
+                raise ApiError(400, 20106, "the new token is for another identity or Chat Service")
+        except (TokenError, ApiError) as exc:
+            step.actions.append(Send(error_reply(command.id, _error_of(exc))))
+            return
+        self.who = who
+        self._warned = now >= who.expires_at - self.warning
+        step.actions.append(Send(reply(command.id, {"expires_at": who.expires_at})))
+
+    def _run(self, step: Step, who: Identity, command: Command) -> None:
+        try:
+            outcome = self.chat.run(who, command.type, command.params)
+        except ApiError as exc:
+            step.actions.append(Send(error_reply(command.id, exc.to_dict())))
+            return
+        step.actions.append(Send(reply(command.id, outcome.result)))
+        step.events.extend(outcome.events)
+
+    def _close(self, step: Step, code: CloseCode, reason: str) -> None:
+        self.closed = True
+        step.actions.append(Close(code, reason))
+
+
+def _error(status: int, code: int, message: str) -> dict[str, Any]:
+    return ApiError(status, code, message).to_dict()
+
+
+def _error_of(exc: TokenError | ApiError) -> dict[str, Any]:
+    return exc.to_dict()

@@ -1,0 +1,198 @@
+"""The WebSocket gateway over real sockets: authentication, live chat, isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hubbub.service.provision import new_account
+from hubbub.tokens import Minter
+from tests.realtime.client import RawClient
+from tests.realtime.conftest import RealtimeServer
+from tests.web.server import twilio_client
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def test_authenticate_creates_the_user(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        client = await RawClient.open(realtime_server.url)
+        reply = await client.authenticate(realtime_server.mint("alice"))
+        assert reply["ok"] is True
+        result = reply["result"]
+        assert result["identity"] == "alice"
+        assert result["service_sid"] == realtime_server.creds.chat_service_sid
+        assert result["user"]["identity"] == "alice"
+        assert result["about_to_expire_in"] == 3.0
+        assert (await client.command("ping"))["ok"] is True
+        await client.socket.close()
+
+    run(scenario())
+    assert realtime_server.store.get_user(realtime_server.creds.chat_service_sid, "alice").identity == "alice"
+
+
+def test_bad_tokens_get_their_code_then_4001(realtime_server: RealtimeServer) -> None:
+    async def scenario(token: str) -> tuple[int, int | None]:
+        client = await RawClient.open(realtime_server.url)
+        reply = await client.authenticate(token)
+        assert reply["ok"] is False
+        return reply["error"]["code"], await client.close_code()
+
+    assert run(scenario("not-a-token")) == (20101, 4001)
+    expired = realtime_server.mint("bob", ttl=1)
+    run(asyncio.sleep(0))  # minted above; now make it stale by tampering instead of waiting
+    head, payload, signature = expired.split(".")
+    assert run(scenario(f"{head}.{payload}.{signature[:-2]}AA")) == (20107, 4001)
+    other = Minter("AC" + "1" * 32, "SK" + "2" * 32, "s" * 32)
+    assert run(scenario(other.chat_token("eve", realtime_server.creds.chat_service_sid))) == (20103, 4001)
+
+
+def test_another_accounts_key_or_service_is_refused(realtime_server: RealtimeServer) -> None:
+    theirs = new_account(realtime_server.store, realtime_server.box, name="theirs")
+    ours = realtime_server.creds
+
+    async def scenario(token: str) -> tuple[int, int | None]:
+        client = await RawClient.open(realtime_server.url)
+        reply = await client.authenticate(token)
+        return reply["error"]["code"], await client.close_code()
+
+    # Their key signing a token that claims our account: the key is not ours.
+    forged = Minter(ours.account_sid, theirs.api_key_sid, theirs.api_key_secret)
+    assert run(scenario(forged.chat_token("eve", ours.chat_service_sid))) == (20103, 4001)
+    # Our own key, but naming their service.
+    ours_minter = Minter(ours.account_sid, ours.api_key_sid, ours.api_key_secret)
+    assert run(scenario(ours_minter.chat_token("eve", theirs.chat_service_sid))) == (20106, 4001)
+
+
+def test_protocol_violations_close_with_their_codes(realtime_server: RealtimeServer) -> None:
+    async def close_after(frame: str | bytes) -> int | None:
+        client = await RawClient.open(realtime_server.url)
+        await client.socket.send(frame)
+        return await client.close_code()
+
+    assert run(close_after('{"id": 1, "type": "ping"}')) == 4008  # before authenticate
+    assert run(close_after("[1, 2]")) == 4008
+    assert run(close_after(b"\x00binary")) == 4008
+    assert run(close_after("x" * (70 * 1024))) == 4009
+
+
+def test_two_users_chat_live(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        bob = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await bob.authenticate(realtime_server.mint("bob"))
+
+        created = await alice.command("create_channel", unique_name="general", friendly_name="General")
+        assert created["ok"] is True
+        channel = created["result"]["channel"]
+        assert (await alice.push("channel_joined"))["channel"]["sid"] == channel["sid"]
+        assert (await bob.push("channel_added"))["channel"]["unique_name"] == "general"
+
+        # The creator hears of its own membership first, then of bob's.
+        assert (await alice.push("member_joined"))["member"]["identity"] == "alice"
+        joined = await bob.command("join", channel="general")
+        assert joined["result"]["member"]["identity"] == "bob"
+        assert (await alice.push("member_joined"))["member"]["identity"] == "bob"
+
+        sent = await bob.command("send_message", channel="general", body="hi alice", attributes='{"x":1}')
+        assert sent["result"]["message"]["index"] == 0
+        added = await alice.push("message_added")
+        assert added["message"]["body"] == "hi alice"
+        assert added["message"]["from"] == "bob"
+        assert json.loads(added["message"]["attributes"]) == {"x": 1}
+
+        await bob.command("typing", channel="general")
+        assert (await alice.push("typing_started"))["identity"] == "bob"
+
+        history = await alice.command("get_messages", channel="general")
+        assert [m["body"] for m in history["result"]["messages"]] == ["hi alice"]
+        unread = await alice.command("get_unconsumed_count", channel="general")
+        assert unread["result"]["unread"] in (None, 1)
+        consumed = await alice.command("set_consumed", channel="general", index=0)
+        assert consumed["result"]["unread"] == 0
+
+        subscribed = await bob.command("get_subscribed_channels")
+        assert [c["channel"]["sid"] for c in subscribed["result"]["channels"]] == [channel["sid"]]
+
+        left = await bob.command("leave", channel="general")
+        assert left["ok"] is True
+        assert (await alice.push("member_left"))["member"]["identity"] == "bob"
+        await alice.socket.close()
+        await bob.socket.close()
+
+    run(scenario())
+
+
+def test_private_channels_are_invisible_to_non_members(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        mallory = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await mallory.authenticate(realtime_server.mint("mallory"))
+        created = await alice.command("create_channel", unique_name="secret", channel_type="private")
+        assert created["result"]["channel"]["type"] == "private"
+        await alice.command("send_message", channel="secret", body="the plan")
+
+        for kind, params in [
+            ("get_channel", {}),
+            ("join", {}),
+            ("get_messages", {}),
+            ("send_message", {"body": "let me in"}),
+        ]:
+            reply = await mallory.command(kind, channel="secret", **params)
+            assert reply["ok"] is False, kind
+            assert reply["error"]["code"] == 20404, kind
+        public = await mallory.command("get_public_channels")
+        assert public["result"]["channels"] == []
+        assert not [p for p in mallory.pushes if p["type"] == "message_added"]
+
+        # Invited, mallory may join.
+        invited = await alice.command("invite", channel="secret", identity="mallory")
+        assert invited["ok"] is True, invited
+        assert (await mallory.push("channel_invited"))["channel"]["unique_name"] == "secret"
+        assert (await mallory.command("join", channel="secret"))["ok"] is True
+        await alice.socket.close()
+        await mallory.socket.close()
+
+    run(scenario())
+
+
+def test_rest_writes_reach_connected_clients(realtime_server: RealtimeServer) -> None:
+    creds = realtime_server.creds
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await alice.command("create_channel", unique_name="news")
+        rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+        chat = rest.chat.v2.services(creds.chat_service_sid)
+        await asyncio.to_thread(lambda: chat.channels("news").messages.create(body="from REST", from_="bot"))
+        added = await alice.push("message_added")
+        assert (added["message"]["body"], added["message"]["from"]) == ("from REST", "bot")
+        await alice.socket.close()
+
+    run(scenario())
+
+
+def test_a_token_for_one_service_sees_nothing_of_another(realtime_server: RealtimeServer) -> None:
+    store, creds = realtime_server.store, realtime_server.creds
+    other_service = store.create_service(creds.account_sid, friendly_name="other")
+    other = Minter(creds.account_sid, creds.api_key_sid, creds.api_key_secret)
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await alice.command("create_channel", unique_name="here")
+        outsider = await RawClient.open(realtime_server.url)
+        await outsider.authenticate(other.chat_token("alice", other_service.sid))
+        reply = await outsider.command("get_channel", channel="here")
+        assert reply["error"]["code"] == 20404
+        assert (await outsider.command("get_public_channels"))["result"]["channels"] == []
+        await alice.socket.close()
+        await outsider.socket.close()
+
+    run(scenario())
