@@ -13,8 +13,10 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 HUBBUB = Path(sys.executable).with_name("hubbub")
 
@@ -94,6 +96,10 @@ def get(url: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_serve_initialises_on_first_start_and_answers(tmp_path: Path, workers: int) -> None:
+    # A stale, world-readable credentials file from before must not keep its mode.
+    stale = tmp_path / "hubbub-credentials.json"
+    stale.write_text("old")
+    stale.chmod(0o644)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
     server = subprocess.Popen(
@@ -141,3 +147,36 @@ def test_serve_initialises_on_first_start_and_answers(tmp_path: Path, workers: i
         out, _ = server.communicate(timeout=30)
     assert "credentials are in" in out
     assert creds["auth_token"] not in out  # secrets go to the 0600 file, not the terminal log
+
+
+def test_serve_never_prints_the_database_password(tmp_path: Path, postgres: Any) -> None:
+    url = postgres.new()
+    password = make_url(url).password
+    assert password
+    init = hubbub("init", "--db", url, cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    server = subprocess.Popen(
+        [str(HUBBUB), "serve", "--db", url, "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=30)
+        postgres.drop(url)
+    assert "serving the accounts in postgresql://" in out
+    assert password not in out

@@ -114,7 +114,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
-            out.write(f"hubbub: serving the accounts in {args.db}\n")
+            out.write(f"hubbub: serving the accounts in {_shown(args.db)}\n")
     finally:
         store.close()  # migrations ran above; each worker opens its own connections
     out.write(
@@ -135,10 +135,28 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _shown(url: str) -> str:
+    """A database URL fit for a terminal or a log: without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _write_private(path: Path, text: str) -> Path:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+    """Write ``text`` to a new file only the owner can read, replacing ``path`` atomically.
+
+    A fresh file (O_EXCL, never a symlink someone planted) renamed over the old one: an existing
+    file's looser mode, or a link, cannot leak the credentials.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path.resolve()
 
 

@@ -53,6 +53,6 @@ class RawClient:
         try:
             while True:
                 self.pushes.append(await self.next_frame(timeout))
-        except Exception:  # noqa: BLE001, S110 - the close is what we wait for
+        except Exception:  # noqa: S110 - the close is what we wait for
             pass
         return self.socket.close_code

@@ -31,7 +31,10 @@ def test_authenticate_creates_the_user(realtime_server: RealtimeServer) -> None:
         await client.socket.close()
 
     run(scenario())
-    assert realtime_server.store.get_user(realtime_server.creds.chat_service_sid, "alice").identity == "alice"
+    assert (
+        realtime_server.store.get_user(realtime_server.creds.chat_service_sid, "alice").identity
+        == "alice"
+    )
 
 
 def test_bad_tokens_get_their_code_then_4001(realtime_server: RealtimeServer) -> None:
@@ -47,7 +50,10 @@ def test_bad_tokens_get_their_code_then_4001(realtime_server: RealtimeServer) ->
     head, payload, signature = expired.split(".")
     assert run(scenario(f"{head}.{payload}.{signature[:-2]}AA")) == (20107, 4001)
     other = Minter("AC" + "1" * 32, "SK" + "2" * 32, "s" * 32)
-    assert run(scenario(other.chat_token("eve", realtime_server.creds.chat_service_sid))) == (20103, 4001)
+    assert run(scenario(other.chat_token("eve", realtime_server.creds.chat_service_sid))) == (
+        20103,
+        4001,
+    )
 
 
 def test_another_accounts_key_or_service_is_refused(realtime_server: RealtimeServer) -> None:
@@ -86,7 +92,9 @@ def test_two_users_chat_live(realtime_server: RealtimeServer) -> None:
         await alice.authenticate(realtime_server.mint("alice"))
         await bob.authenticate(realtime_server.mint("bob"))
 
-        created = await alice.command("create_channel", unique_name="general", friendly_name="General")
+        created = await alice.command(
+            "create_channel", unique_name="general", friendly_name="General"
+        )
         assert created["ok"] is True
         channel = created["result"]["channel"]
         assert (await alice.push("channel_joined"))["channel"]["sid"] == channel["sid"]
@@ -98,7 +106,9 @@ def test_two_users_chat_live(realtime_server: RealtimeServer) -> None:
         assert joined["result"]["member"]["identity"] == "bob"
         assert (await alice.push("member_joined"))["member"]["identity"] == "bob"
 
-        sent = await bob.command("send_message", channel="general", body="hi alice", attributes='{"x":1}')
+        sent = await bob.command(
+            "send_message", channel="general", body="hi alice", attributes='{"x":1}'
+        )
         assert sent["result"]["message"]["index"] == 0
         added = await alice.push("message_added")
         assert added["message"]["body"] == "hi alice"
@@ -133,7 +143,9 @@ def test_private_channels_are_invisible_to_non_members(realtime_server: Realtime
         mallory = await RawClient.open(realtime_server.url)
         await alice.authenticate(realtime_server.mint("alice"))
         await mallory.authenticate(realtime_server.mint("mallory"))
-        created = await alice.command("create_channel", unique_name="secret", channel_type="private")
+        created = await alice.command(
+            "create_channel", unique_name="secret", channel_type="private"
+        )
         assert created["result"]["channel"]["type"] == "private"
         await alice.command("send_message", channel="secret", body="the plan")
 
@@ -170,7 +182,9 @@ def test_rest_writes_reach_connected_clients(realtime_server: RealtimeServer) ->
         await alice.command("create_channel", unique_name="news")
         rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
         chat = rest.chat.v2.services(creds.chat_service_sid)
-        await asyncio.to_thread(lambda: chat.channels("news").messages.create(body="from REST", from_="bot"))
+        await asyncio.to_thread(
+            lambda: chat.channels("news").messages.create(body="from REST", from_="bot")
+        )
         added = await alice.push("message_added")
         assert (added["message"]["body"], added["message"]["from"]) == ("from REST", "bot")
         await alice.socket.close()

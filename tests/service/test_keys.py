@@ -54,6 +54,16 @@ def test_active_keys_verify_and_revoked_ones_fail(store: Store, box: SecretBox) 
     assert code_of(token, ring.secrets_for()) == 20103
 
 
+def test_keys_of_a_suspended_account_fail(store: Store, box: SecretBox) -> None:
+    ring = KeyRing(store, box, ttl=0.0)
+    creds = new_account(store, box)
+    token = token_of(creds)
+    store.update_account(creds.account_sid, status="suspended")
+    assert code_of(token, ring.secrets_for()) == 20103
+    store.update_account(creds.account_sid, status="active")
+    assert verify(token, ring.secrets_for()).identity == "alice"
+
+
 def test_unknown_keys_and_other_accounts_keys_fail(store: Store, box: SecretBox) -> None:
     ring = KeyRing(store, box)
     ours = new_account(store, box, name="ours")

@@ -72,6 +72,8 @@ def test_account_and_key_credentials(auth: BasicAuth) -> None:
         basic(KEY, "wrong"),
         basic("AC" + "9" * 32, "token"),
         basic("someone", "token"),
+        "Basic é",
+        "Basic " + base64.b64encode(b"\xff\xfe:x").decode(),
     ],
 )
 def test_refusals_are_401_20003(auth: BasicAuth, header: str | None) -> None:

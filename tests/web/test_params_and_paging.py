@@ -46,6 +46,9 @@ def test_bad_parameters_are_400s_that_name_them() -> None:
     refused(lambda: Params([("T", "x" * 11)]).text("T", max_length=10))
     refused(lambda: Params.from_body(b"\xff\xfe"))
     refused(lambda: Params.from_body(b"CreatedBy=a%00b").text("CreatedBy"))
+    refused(lambda: Params.from_body(b"FriendlyName=%FF"))
+    refused(lambda: Params([("A", '{"n": NaN}')]).attributes("A"), 50304)
+    refused(lambda: Params([("A", "[" * 5000)]).attributes("A"), 50304)
     refused(lambda: Params([("Permission", "ok"), ("Permission", "a\x00")]).repeated("Permission"))
 
 
@@ -74,6 +77,12 @@ def test_page_request_bounds() -> None:
     refused(lambda: page_request(Params([("PageSize", "1001")])), 20007)
     refused(lambda: page_request(Params([("PageSize", "0")])))
     refused(lambda: page_request(Params([("Page", "2")])))  # without the token of page 1
+
+
+def test_next_page_url_keeps_repeated_filters() -> None:
+    request = page_request(Params([("Identity", "a"), ("Identity", "b")]), ("Identity",))
+    body = envelope("members", [], request, "http://h/m", "CUR")
+    assert parse_qs(urlsplit(body["meta"]["next_page_url"]).query)["Identity"] == ["a", "b"]
 
 
 def test_next_page_url_is_absolute_and_keeps_every_filter() -> None:

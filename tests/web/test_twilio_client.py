@@ -321,3 +321,45 @@ def test_unsupported_resources_answer_in_twilio_shape(chat: Any, client: Client)
     chat.channels.create(unique_name="hooks")
     assert chat.channels("hooks").webhooks.list() == []
     fails(lambda: chat.channels("hooks").webhooks.create(type="webhook"), 405, 20004)
+
+
+def raw_request(
+    base_url: str, creds: Credentials, path: str, data: bytes | None = None
+) -> tuple[int, Any]:
+    token = b64encode(f"{creds.account_sid}:{creds.auth_token}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    if data is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    request = urllib.request.Request(base_url + path, data=data, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_hostile_inputs_get_client_errors_not_500s(base_url: str, creds: Credentials) -> None:
+    service = f"/v2/Services/{creds.chat_service_sid}"
+    assert raw_request(base_url, creds, f"{service}/Channels", b"UniqueName=room")[0] == 201
+    forged = b64encode(b"c99999999999.CH" + b"0" * 32).decode().rstrip("=")
+    status, body = raw_request(base_url, creds, f"{service}/Channels?PageToken={forged}&Page=1")
+    assert (status, body["code"]) == (400, 21481)
+    status, body = raw_request(
+        base_url, creds, f"{service}/Channels/room/Messages?PageToken=ZDk5OTk5OTk5OTk5&Page=1"
+    )
+    assert (status, body["code"]) == (400, 21481)
+    raw_request(base_url, creds, f"{service}/Channels/room/Members", b"Identity=ann")
+    status, body = raw_request(
+        base_url,
+        creds,
+        f"{service}/Channels/room/Members/ann",
+        b"LastConsumedMessageIndex=99999999999",
+    )
+    assert (status, body["code"]) == (400, 20001)
+    for path in (f"{service}/Users/a%00b", f"{service}/Channels/r%00m", f"{service}/Roles/RL%00"):
+        status, body = raw_request(base_url, creds, path)
+        assert (status, body["code"]) == (404, 20404), path
+    status, body = raw_request(
+        base_url, creds, f"{service}/Channels", b"Attributes=%7B%22n%22%3ANaN%7D"
+    )
+    assert (status, body["code"]) == (400, 50304)

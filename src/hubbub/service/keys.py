@@ -17,7 +17,7 @@ _CACHE_LIMIT = 10_000
 
 
 class KeyRing:
-    """``key_sid -> (account_sid, secret)`` for active keys, from the store, briefly cached."""
+    """``key_sid -> (account_sid, secret)`` for active keys of active accounts, briefly cached."""
 
     def __init__(
         self,
@@ -39,14 +39,13 @@ class KeyRing:
         cached = self._cache.get(key_sid)
         if cached is not None and cached[1] > now:
             return cached[0]
+        found: tuple[str, str] | None = None
         try:
             key = self._store.get_api_key(key_sid)
+            if not key.revoked and self._store.get_account(key.account_sid).status == "active":
+                found = (key.account_sid, self._box.decrypt(key.encrypted_secret))
         except NotFound:
-            found = None
-        else:
-            found = (
-                None if key.revoked else (key.account_sid, self._box.decrypt(key.encrypted_secret))
-            )
+            pass
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key_sid] = (found, now + self._ttl)

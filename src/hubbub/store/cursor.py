@@ -20,8 +20,11 @@ from sqlalchemy import ColumnElement, Table, tuple_
 from hubbub.store.errors import InvalidCursor
 from hubbub.store.records import Order
 
-_CREATED = re.compile(r"c(-?\d{1,12})\.([A-Z]{2}[0-9a-f]{32})")
-_INDEX = re.compile(r"([ad])(\d{1,12})")
+# Ten digits hold every Unix second to 2286 and every index a 32-bit column holds; more could
+# only come from a tampered token, and would overflow the date or the column.
+_CREATED = re.compile(r"c(\d{1,10})\.([A-Z]{2}[0-9a-f]{32})")
+_INDEX = re.compile(r"([ad])(\d{1,10})")
+_MAX_INDEX = 2**31 - 1
 
 
 def _encode(text: str) -> str:
@@ -63,5 +66,7 @@ def after_index(table: Table, order: Order, cursor: str) -> ColumnElement[bool]:
     if match is None or match[1] != order[0]:
         raise InvalidCursor(cursor)
     index = int(match[2])
+    if index > _MAX_INDEX:
+        raise InvalidCursor(cursor)
     column = table.c.message_index
     return column > index if order == "asc" else column < index

@@ -39,5 +39,10 @@ def postgres_backend(url: URL) -> Backend:
         raise ImportError(
             "PostgreSQL support needs the psycopg driver: pip install 'hubbub[postgres]'"
         ) from exc
-    engine = create_engine(url.set(drivername="postgresql+psycopg"), pool_size=8, max_overflow=8)
+    engine = create_engine(
+        url.set(drivername="postgresql+psycopg"),
+        pool_size=8,
+        max_overflow=8,
+        hide_parameters=True,  # errors must not carry secrets, hashes or message bodies to logs
+    )
     return Backend("postgresql", engine, _begin, _insert_ignore, _is_unique_violation)

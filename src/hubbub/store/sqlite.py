@@ -85,7 +85,12 @@ def sqlite_backend(url: URL) -> Backend:
             f"hubbub's SQLite store needs a file, like sqlite:///hubbub.db, not {url!s}: "
             "each pooled connection to an in-memory database would see a different database"
         )
-    engine = create_engine(url.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8)
+    engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        pool_size=8,
+        max_overflow=8,
+        hide_parameters=True,  # errors must not carry secrets, hashes or message bodies to logs
+    )
     event.listen(engine, "connect", _on_connect)
     lock = WriteLock(os.path.abspath(database))
     return Backend("sqlite", engine, _begin, _insert_ignore, _is_unique_violation, lock.held)

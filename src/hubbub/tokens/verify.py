@@ -119,6 +119,8 @@ def _split(token: object) -> list[str]:
         raise MalformedToken(
             f"the token is {len(token)} characters; at most {MAX_TOKEN_LENGTH} are read"
         )
+    if not token.isascii():
+        raise MalformedToken("a token is ASCII; this one holds other characters")
     parts = token.split(".")
     if len(parts) != 3:
         raise MalformedToken(
@@ -268,7 +270,9 @@ def _check_claims(
             claims,
         )
     start = nbf if nbf is not None else iat if iat is not None else now
-    if exp - start > MAX_LIFETIME:
+    # Counted from this server's clock, the lifetime gets the same forgiveness as the expiry.
+    slack = leeway if nbf is None and iat is None else 0
+    if exp - start > MAX_LIFETIME + slack:
         raise _fail(
             LifetimeTooLong,
             f"the token lives {span(exp - start)} ({exp - start} s); the maximum is 24 h",

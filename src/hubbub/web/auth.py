@@ -99,7 +99,7 @@ def parse_basic(header: str | None) -> tuple[str, str]:
         raise unauthorized()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text, or not UTF-8 inside
         raise unauthorized() from None
     username, colon, password = decoded.partition(":")
     if not colon:

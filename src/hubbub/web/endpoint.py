@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hubbub.web.auth import BasicAuth, Principal
-from hubbub.web.errors import REQUEST_TOO_LARGE, ApiError, invalid
+from hubbub.web.errors import REQUEST_TOO_LARGE, ApiError, invalid, not_found
 from hubbub.web.params import Params, header_flag
 from hubbub.web.render import Urls
 
@@ -65,6 +65,8 @@ class Call:
 
     def path(self, name: str) -> str:
         value: str = self.request.path_params[name]
+        if "\x00" in value:  # no name holds it, and PostgreSQL refuses to compare with it
+            raise not_found(self.request.url.path)
         return value
 
     @cached_property

@@ -25,7 +25,7 @@ class PageRequest:
     size: int
     number: int
     token: str | None
-    filters: dict[str, str]
+    filters: dict[str, list[str]]
 
 
 def page_request(query: Params, filter_names: tuple[str, ...] = ()) -> PageRequest:
@@ -40,7 +40,9 @@ def page_request(query: Params, filter_names: tuple[str, ...] = ()) -> PageReque
         raise invalid(
             "Page beyond the first needs the PageToken from the previous page's next_page_url"
         )
-    filters = {name: value for name in filter_names if (value := query.text(name)) is not None}
+    filters = {
+        name: values for name in filter_names if (values := query.repeated(name, max_length=1024))
+    }
     return PageRequest(size, number, token, filters)
 
 
@@ -59,7 +61,7 @@ def envelope(
         query["Page"] = number
         if token is not None:
             query["PageToken"] = token
-        return f"{path_url}?{urlencode(query)}"
+        return f"{path_url}?{urlencode(query, doseq=True)}"
 
     meta: Mapping[str, Any] = {
         "page": request.number,

@@ -18,6 +18,8 @@ from hubbub.web.errors import INVALID_ATTRIBUTES, INVALID_PARAMETER, invalid
 MAX_TEXT = 32 * 1024
 #: Attributes are JSON held in a string; 16 KiB is Twilio's limit for them.
 MAX_ATTRIBUTES = 16 * 1024
+#: Message indexes are 32-bit in the database.
+MAX_INDEX = 2**31 - 1
 #: Years a date parameter may name: Unix time onwards, and four digits in responses.
 EARLIEST, LATEST = 1970, 9999
 
@@ -40,7 +42,9 @@ class Params:
         except UnicodeDecodeError:
             raise invalid("The request body is not UTF-8") from None
         try:
-            return cls(parse_qsl(text, keep_blank_values=True, strict_parsing=False))
+            return cls(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        except UnicodeDecodeError:
+            raise invalid("The request body holds percent-escapes that are not UTF-8") from None
         except ValueError as exc:
             raise invalid(f"The request body is not form-encoded: {exc}") from None
 
@@ -110,8 +114,8 @@ class Params:
         if value is None:
             return None
         try:
-            json.loads(value)
-        except ValueError:
+            json.loads(value, parse_constant=_not_json)
+        except (ValueError, RecursionError):
             raise invalid(f"{name} must be valid JSON", INVALID_ATTRIBUTES) from None
         return value
 
@@ -133,6 +137,11 @@ class Params:
         if not EARLIEST <= moment.year <= LATEST:
             raise invalid(f"{name} must be between {EARLIEST} and {LATEST}, not {value!r}")
         return moment
+
+
+def _not_json(name: str) -> None:
+    # json.loads takes NaN and Infinity, which no other JSON parser does.
+    raise ValueError(f"{name} is not JSON")
 
 
 def _bounded(name: str, value: str, max_length: int) -> str:

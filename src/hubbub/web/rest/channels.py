@@ -18,7 +18,7 @@ from hubbub.web.context import Context
 from hubbub.web.endpoint import Call
 from hubbub.web.errors import BODY_TOO_LONG, UNIQUE_NAME_LOOKS_LIKE_SID, invalid
 from hubbub.web.paging import envelope, page_request
-from hubbub.web.params import MAX_TEXT, Params
+from hubbub.web.params import MAX_INDEX, MAX_TEXT, Params
 from hubbub.web.rest.users import MAX_IDENTITY, identity_of
 
 Result = tuple[int, dict[str, Any] | None]
@@ -126,7 +126,9 @@ def routes(ctx: Context) -> list[Route]:
             call.path("ChannelSid"),
             identity_of(form),
             role_sid=form.text("RoleSid", max_length=34),
-            last_consumed_message_index=form.integer("LastConsumedMessageIndex", minimum=0),
+            last_consumed_message_index=form.integer(
+                "LastConsumedMessageIndex", minimum=0, maximum=MAX_INDEX
+            ),
             last_consumption_timestamp=form.timestamp("LastConsumptionTimestamp"),
             attributes=form.attributes() or "{}",
             **_dates(form),
@@ -151,7 +153,7 @@ def routes(ctx: Context) -> list[Route]:
             changes["role_sid"] = role_sid
         if "LastConsumedMessageIndex" in form:
             changes["last_consumed_message_index"] = form.integer(
-                "LastConsumedMessageIndex", minimum=0
+                "LastConsumedMessageIndex", minimum=0, maximum=MAX_INDEX
             )
         if "LastConsumptionTimestamp" in form:
             changes["last_consumption_timestamp"] = form.timestamp("LastConsumptionTimestamp")

@@ -12,7 +12,7 @@ from hubbub.web.context import Context
 from hubbub.web.endpoint import Call
 from hubbub.web.errors import IDENTITY_LOOKS_LIKE_SID, IDENTITY_TOO_LONG, invalid
 from hubbub.web.paging import envelope, page_request
-from hubbub.web.params import Params
+from hubbub.web.params import MAX_INDEX, Params
 
 Result = tuple[int, dict[str, Any] | None]
 MAX_IDENTITY = 256
@@ -94,7 +94,7 @@ def routes(ctx: Context) -> list[Route]:
         level = form.choice("NotificationLevel", ("default", "muted"))
         if level is not None:
             changes["notification_level"] = level
-        index = form.integer("LastConsumedMessageIndex", minimum=0)
+        index = form.integer("LastConsumedMessageIndex", minimum=0, maximum=MAX_INDEX)
         if index is not None:
             changes["last_consumed_message_index"] = index
         consumed_at = form.timestamp("LastConsumptionTimestamp")
