@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -34,14 +35,20 @@ class RawClient:
         frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
         return frame
 
-    async def push(self, kind: str, timeout: float = 5) -> dict[str, Any]:
-        """The next push of this type (earlier ones of other types are kept)."""
+    async def push(
+        self, kind: str, timeout: float = 5, where: Callable[[dict[str, Any]], bool] | None = None
+    ) -> dict[str, Any]:
+        """The next push of this type matching ``where`` (the others are kept)."""
+
+        def wanted(frame: dict[str, Any]) -> bool:
+            return frame["type"] == kind and (where is None or where(frame))
+
         for i, frame in enumerate(self.pushes):
-            if frame["type"] == kind:
+            if wanted(frame):
                 return self.pushes.pop(i)
         while True:
             frame = await self.next_frame(timeout)
-            if frame["type"] == kind:
+            if wanted(frame):
                 return frame
             self.pushes.append(frame)
 

@@ -210,3 +210,86 @@ def test_a_token_for_one_service_sees_nothing_of_another(realtime_server: Realti
         await outsider.socket.close()
 
     run(scenario())
+
+
+def test_roles_are_enforced_on_commands(realtime_server: RealtimeServer) -> None:
+    store, creds = realtime_server.store, realtime_server.creds
+    service = creds.chat_service_sid
+    mute = store.create_role(
+        service, friendly_name="mute", type="channel", permissions=["leaveChannel"]
+    )
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        bob = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await bob.authenticate(realtime_server.mint("bob"))
+        await alice.command("create_channel", unique_name="stage")
+        await bob.command("join", channel="stage")
+        store.update_member(service, "stage", "bob", role_sid=mute.sid)
+        denied = await bob.command("send_message", channel="stage", body="can I talk?")
+        assert (denied["ok"], denied["error"]["code"], denied["error"]["status"]) == (
+            False,
+            50107,
+            403,
+        )
+        sent = await alice.command("send_message", channel="stage", body="the show begins")
+        theirs = await bob.command(
+            "remove_message", channel="stage", sid=sent["result"]["message"]["sid"]
+        )
+        assert theirs["error"]["code"] == 50107  # not bob's message, and no deleteAnyMessage
+        await alice.socket.close()
+        await bob.socket.close()
+
+    run(scenario())
+
+
+def test_rest_updates_reach_clients_and_reachability(realtime_server: RealtimeServer) -> None:
+    creds = realtime_server.creds
+    rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+    chat = rest.chat.v2.services(creds.chat_service_sid)
+    chat.update(reachability_enabled=True)
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await alice.command("create_channel", unique_name="lobby")
+        bob = await RawClient.open(realtime_server.url)
+        await bob.authenticate(realtime_server.mint("bob"))
+        await bob.command("join", channel="lobby")
+        online = await bob.push("user_updated")  # bob's own reachability, told to bob
+        assert (online["user"]["identity"], online["user"]["is_online"]) == ("bob", True)
+
+        await asyncio.to_thread(lambda: chat.channels("lobby").update(friendly_name="The Lobby"))
+        assert (await alice.push("channel_updated"))["channel"]["friendly_name"] == "The Lobby"
+        await asyncio.to_thread(lambda: chat.users("alice").update(friendly_name="Alice A."))
+        renamed = await alice.push("user_updated", where=lambda f: f["user"]["friendly_name"])
+        assert renamed["user"]["friendly_name"] == "Alice A."
+
+        await bob.socket.close()
+        offline = await alice.push("user_updated", where=lambda f: not f["user"]["is_online"])
+        assert (offline["user"]["identity"], offline["user"]["is_online"]) == ("bob", False)
+
+        await asyncio.to_thread(lambda: chat.channels("lobby").delete())
+        assert (await alice.push("channel_removed"))["channel"]["unique_name"] == "lobby"
+        await alice.socket.close()
+
+    run(scenario())
+
+
+def test_revoking_the_key_ends_live_sessions(realtime_server: RealtimeServer) -> None:
+    creds = realtime_server.creds
+    rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+    key = rest.new_keys.create(friendly_name="short-lived")
+    minter = Minter(creds.account_sid, key.sid, key.secret)
+
+    async def scenario() -> float:
+        client = await RawClient.open(realtime_server.url)
+        reply = await client.authenticate(minter.chat_token("carol", creds.chat_service_sid))
+        assert reply["ok"] is True
+        await asyncio.to_thread(lambda: rest.keys(key.sid).delete())
+        started = asyncio.get_running_loop().time()
+        assert await client.close_code(timeout=3) == 4003
+        return asyncio.get_running_loop().time() - started
+
+    assert run(scenario()) < 1.5

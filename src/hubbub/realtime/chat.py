@@ -92,6 +92,17 @@ class Chat:
             user,
         )
 
+    def set_online(self, who: Identity, channel_sids: list[str], online: bool) -> list[Event]:
+        """Record reachability, if the service tracks it, and tell those who share a channel."""
+        service = self.store.get_service(who.account_sid, who.service_sid)
+        if not service.config.reachability_enabled:
+            return []
+        user = self.store.update_user(who.service_sid, who.identity, is_online=online)
+        frame = {"type": "user_updated", "user": render.user(user, who.account_sid, self.urls)}
+        audiences: list[Audience] = [("user", who.service_sid, who.identity)]
+        audiences += [("channel", sid) for sid in channel_sids]
+        return [Event(audience, frame) for audience in audiences]
+
     def key_alive(self, who: Identity) -> bool:
         found = self.keys.lookup(who.key_sid)
         return found is not None and found[0] == who.account_sid

@@ -67,6 +67,12 @@ class Hub:
         for sid in self._channels_of.pop(connection, set()):
             self._discard(self._by_channel, sid, connection)
 
+    def has_user(self, service_sid: str, identity: str) -> bool:
+        return bool(self._by_user.get((service_sid, identity)))
+
+    def channels_of(self, connection: Connection) -> list[str]:
+        return sorted(self._channels_of.get(connection, ()))
+
     def connections(self) -> int:
         return sum(len(connections) for connections in self._by_service.values())
 
@@ -90,6 +96,9 @@ class Hub:
                     self._channels_of[connection].discard(sid)
         for connection in list(targets):
             connection.push(event.frame)
+        if kind == "channel" and frame_type == "channel_removed":
+            for connection in self._by_channel.pop(key[0], set()):
+                self._channels_of[connection].discard(key[0])
 
     def _join(self, connection: Connection, channel_sid: str) -> None:
         self._by_channel[channel_sid].add(connection)

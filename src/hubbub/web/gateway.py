@@ -92,14 +92,20 @@ async def serve(websocket: WebSocket, realtime: Realtime) -> None:
                 step = await _receive(realtime, session, message)
             if session.who is not None and not registered:
                 channels = await _call(realtime, _channel_sids, realtime.store, session)
+                first = not realtime.hub.has_user(session.who.service_sid, session.who.identity)
                 realtime.hub.add(connection, channels)
                 registered = True
+                if first:
+                    await _reachability(realtime, session, channels, online=True)
             _perform(realtime, connection, step)
     except WebSocketDisconnect:
         pass
     finally:
-        if registered:
+        if registered and session.who is not None:
+            channels = realtime.hub.channels_of(connection)
             realtime.hub.remove(connection)
+            if not realtime.hub.has_user(session.who.service_sid, session.who.identity):
+                await _reachability(realtime, session, channels, online=False)
         if not writer.done():
             if not session.closed:
                 connection.push(Close(CloseCode.NORMAL, ""))
@@ -117,6 +123,18 @@ async def _receive(realtime: Realtime, session: Session, message: Mapping[str, A
         return _violation(session, CloseCode.FRAME_TOO_LARGE, "frame too large")
     step: Step = await _call(realtime, session.receive, text, realtime.clock())
     return step
+
+
+async def _reachability(
+    realtime: Realtime, session: Session, channels: list[str], *, online: bool
+) -> None:
+    """The user's first connection here makes it online, its last one offline."""
+    who = session.who
+    if who is None:
+        return
+    events = await _call(realtime, session.chat.set_online, who, channels, online)
+    for event in events:
+        realtime.broker.publish(event)
 
 
 def _violation(session: Session, code: CloseCode, reason: str) -> Step:

@@ -97,10 +97,16 @@ def routes(ctx: Context) -> list[Route]:
         if (created_by := form.text("CreatedBy", max_length=MAX_IDENTITY)) is not None:
             changes["created_by"] = created_by
         channel = store.update_channel(service_sid, call.path("Sid"), **changes)
-        return 200, render.channel(channel, call.account_sid, call.urls)
+        rendered = render.channel(channel, call.account_sid, call.urls)
+        ctx.publish(_channel_event("channel_updated", channel.sid, channel=rendered))
+        return 200, rendered
 
     def delete(call: Call) -> Result:
-        store.delete_channel(ctx.service_sid(call), call.path("Sid"))
+        service_sid = ctx.service_sid(call)
+        channel = store.get_channel(service_sid, call.path("Sid"))
+        store.delete_channel(service_sid, channel.sid)
+        rendered = render.channel(channel, call.account_sid, call.urls)
+        ctx.publish(_channel_event("channel_removed", channel.sid, channel=rendered))
         return 204, None
 
     def listing(call: Call) -> Result:

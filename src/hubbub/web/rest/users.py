@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from hubbub.realtime.chat import Event
 from hubbub.web import render
 from hubbub.web.context import Context
 from hubbub.web.endpoint import Call
@@ -60,7 +61,10 @@ def routes(ctx: Context) -> list[Route]:
         if "FriendlyName" in form:
             changes["friendly_name"] = form.text("FriendlyName", max_length=MAX_NAME) or None
         user = ctx.store.update_user(service_sid, call.path("Sid"), **changes)
-        return 200, render.user(user, call.account_sid, call.urls)
+        rendered = render.user(user, call.account_sid, call.urls)
+        frame = {"type": "user_updated", "user": rendered}
+        ctx.publish(Event(("user", service_sid, user.identity), frame))
+        return 200, rendered
 
     def delete(call: Call) -> Result:
         ctx.store.delete_user(ctx.service_sid(call), call.path("Sid"))
