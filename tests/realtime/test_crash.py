@@ -1,0 +1,113 @@
+"""``kill -9`` of a real server while clients send: no acknowledged message is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+
+from hubbub.tokens import Minter
+from tests.realtime.client import RawClient
+
+HUBBUB = Path(sys.executable).with_name("hubbub")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    server = subprocess.Popen(
+        [str(HUBBUB), "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return server
+        except OSError:
+            assert server.poll() is None, "the server died while starting"
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+
+def stored_indexes(port: int, creds: dict[str, str], channel: str) -> list[int]:
+    token = b64encode(f"{creds['account_sid']}:{creds['auth_token']}".encode()).decode()
+    url: str | None = (
+        f"http://127.0.0.1:{port}/v2/Services/{creds['chat_service_sid']}/Channels/{channel}"
+        "/Messages?PageSize=1000"
+    )
+    indexes: list[int] = []
+    while url:
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            page = json.loads(response.read())
+        indexes += [message["index"] for message in page["messages"]]
+        url = page["meta"]["next_page_url"]
+    return indexes
+
+
+def test_acknowledged_messages_survive_kill_9(tmp_path: Path) -> None:
+    port = free_port()
+    server = start(tmp_path, port)
+    creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
+    minter = Minter(creds["account_sid"], creds["api_key_sid"], creds["api_key_secret"])
+    url = f"ws://127.0.0.1:{port}/v1/ws"
+    acknowledged: list[int] = []
+
+    async def sender(number: int, ready: asyncio.Event) -> None:
+        client = await RawClient.open(url)
+        await client.authenticate(minter.chat_token(f"sender{number}", creds["chat_service_sid"]))
+        await client.command("join", channel="crash")
+        ready.set()
+        try:
+            for i in range(10_000):
+                reply = await client.command("send_message", channel="crash", body=f"{number}:{i}")
+                if reply["ok"]:
+                    acknowledged.append(reply["result"]["message"]["index"])
+        except Exception:  # noqa: S110 - the server is killed under our feet
+            pass
+
+    async def scenario() -> None:
+        owner = await RawClient.open(url)
+        await owner.authenticate(minter.chat_token("owner", creds["chat_service_sid"]))
+        await owner.command("create_channel", unique_name="crash")
+        ready = [asyncio.Event() for _ in range(4)]
+        tasks = [asyncio.create_task(sender(n, ready[n])) for n in range(4)]
+        await asyncio.gather(*(event.wait() for event in ready))
+        await asyncio.sleep(1.0)
+        server.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    assert len(acknowledged) > 50, "the senders barely sent anything before the kill"
+
+    restarted = start(tmp_path, port)
+    try:
+        indexes = stored_indexes(port, creds, "crash")
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+    assert set(acknowledged) <= set(indexes)  # every acknowledged message is there
+    assert indexes == sorted(set(indexes))  # unique and increasing
+    assert indexes == list(range(len(indexes)))  # nothing was deleted, so no gaps either
