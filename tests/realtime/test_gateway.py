@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -293,3 +294,33 @@ def test_revoking_the_key_ends_live_sessions(realtime_server: RealtimeServer) ->
         return asyncio.get_running_loop().time() - started
 
     assert run(scenario()) < 1.5
+
+
+def test_typing_ends_after_the_services_timeout(realtime_server: RealtimeServer) -> None:
+    creds = realtime_server.creds
+    realtime_server.store.update_service(
+        creds.account_sid,
+        creds.chat_service_sid,
+        config=dataclasses.replace(
+            realtime_server.store.get_service(creds.account_sid, creds.chat_service_sid).config,
+            typing_indicator_timeout=1,
+        ),
+    )
+
+    async def scenario() -> float:
+        alice = await RawClient.open(realtime_server.url)
+        bob = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await bob.authenticate(realtime_server.mint("bob"))
+        await alice.command("create_channel", unique_name="quiet")
+        await bob.command("join", channel="quiet")
+        await bob.command("typing", channel="quiet")
+        await alice.push("typing_started")
+        started = asyncio.get_running_loop().time()
+        ended = await alice.push("typing_ended", timeout=3)
+        assert ended["identity"] == "bob"
+        await alice.socket.close()
+        await bob.socket.close()
+        return asyncio.get_running_loop().time() - started
+
+    assert 0.5 < run(scenario()) < 2.0

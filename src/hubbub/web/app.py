@@ -131,8 +131,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def app_from_environment() -> Starlette:
-    """The app for ``hubbub serve``: database URL and master key from the environment."""
+    """The app for ``hubbub serve``: database URL, master key and the token warning (seconds
+    before expiry, ``HUBBUB_TOKEN_WARNING``, 180 by default) from the environment."""
     url = os.environ.get("HUBBUB_DB", "sqlite:///hubbub.db")
     key_file = Path(os.environ.get("HUBBUB_MASTER_KEY_FILE", "hubbub-master.key"))
     box = SecretBox(load_master_key(key_file))
-    return create_app(open_store(url), box)
+    warning = float(os.environ.get("HUBBUB_TOKEN_WARNING", DEFAULT_WARNING))
+    return create_app(open_store(url), box, token_warning=warning)
