@@ -83,6 +83,8 @@ def test_acknowledged_messages_survive_kill_9(tmp_path: Path) -> None:
                     acknowledged.append(reply["result"]["message"]["index"])
         except Exception:  # noqa: S110 - the server is killed under our feet
             pass
+        finally:
+            await client.socket.close()
 
     async def scenario() -> None:
         owner = await RawClient.open(url)
@@ -97,6 +99,7 @@ def test_acknowledged_messages_survive_kill_9(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         server.send_signal(signal.SIGKILL)
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        await owner.socket.close()
 
     try:
         asyncio.run(scenario())

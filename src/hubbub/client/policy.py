@@ -82,15 +82,18 @@ class Backoff:
         self.cap = cap
         self.factor = factor
         self.attempts = 0
+        self._ceiling = initial
         # Jitter only; nothing secret depends on it.
         self._rng = rng or random.Random()  # noqa: S311
 
     def next_delay(self) -> float:
         """The wait before the next attempt; each call counts as one attempt."""
-        ceiling = min(self.cap, self.initial * self.factor ** min(self.attempts, 64))
+        ceiling = self._ceiling
+        self._ceiling = min(self.cap, ceiling * self.factor)
         self.attempts += 1
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def reset(self) -> None:
         """A connection held: start again from short delays."""
         self.attempts = 0
+        self._ceiling = self.initial

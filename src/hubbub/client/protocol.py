@@ -43,9 +43,10 @@ class Push:
 
 def encode_command(command_id: int, kind: str, params: dict[str, Any]) -> str:
     """One command as a text frame; ``FrameTooLarge`` rather than a frame the server refuses."""
-    text = json.dumps(
-        {**params, "id": command_id, "type": kind}, separators=(",", ":"), ensure_ascii=False
-    )
+    # id and type first: a frame cut short in a log still says what it was, token unseen.
+    frame: dict[str, Any] = {"id": command_id, "type": kind}
+    frame.update((name, value) for name, value in params.items() if name not in frame)
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
     if len(text.encode("utf-8")) > MAX_FRAME:
         raise FrameTooLarge(f"a {kind} command does not fit in {MAX_FRAME} bytes")
     return text
@@ -87,8 +88,8 @@ class Pending(Generic[W]):
 class Requests(Generic[W]):
     """Commands in flight: ids in increasing order, each with a waiter and a deadline.
 
-    A reply settles at most one waiter; a reply to an unknown, expired or forgotten id is
-    dropped, so a late answer can never be taken for the answer to another command.
+    A reply settles at most one waiter; a reply to an unknown or forgotten id (its caller
+    timed out, or was cancelled) is dropped, so a late answer is never taken for another's.
     """
 
     def __init__(self, timeout: float) -> None:
@@ -109,13 +110,6 @@ class Requests(Generic[W]):
             return None
         pending = self._pending.pop(reply.id, None)
         return None if pending is None else pending.waiter
-
-    def expire(self, now: float) -> list[W]:
-        """Remove and return the waiters whose deadline has passed."""
-        late = [p for p in self._pending.values() if p.deadline <= now]
-        for pending in late:
-            del self._pending[pending.id]
-        return [p.waiter for p in late]
 
     def forget(self, command_id: int) -> None:
         """Stop waiting for one command (its caller gave up)."""

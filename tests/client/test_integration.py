@@ -1,0 +1,191 @@
+"""The SDK against the real gateway: live chat between two clients, the token lifecycle, and a
+reconnect with catch-up after the connection is cut."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from hubbub.client import Backoff, ChatClient, ChatError, ConnectionState, Message
+from tests.client.relay import Relay
+from tests.realtime.conftest import RealtimeServer
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    asyncio.run(scenario)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def record(client: ChatClient, event: str) -> list[Any]:
+    seen: list[Any] = []
+    client.on(event, seen.append)
+    return seen
+
+
+async def connect(server: RealtimeServer, identity: str, url: str | None = None) -> ChatClient:
+    return await ChatClient.create(
+        server.mint(identity), url=url or server.url, backoff=Backoff(initial=0.05, cap=0.2)
+    )
+
+
+def test_two_clients_chat(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        async with (
+            await connect(realtime_server, "alice") as alice,
+            await connect(realtime_server, "bob") as bob,
+        ):
+            added = record(bob, "channel_added")
+            general = await alice.create_channel("General", "general", {"topic": "all"})
+            assert general.status == "joined"
+            await until(lambda: len(added) == 1)
+            assert added[0].unique_name == "general"
+
+            joined = record(alice, "member_joined")
+            theirs = await bob.get_channel_by_unique_name("general")
+            assert theirs.attributes == {"topic": "all"}
+            await theirs.join()
+            await until(lambda: [m.identity for m in joined] == ["bob"])
+
+            to_bob, to_alice = record(bob, "message_added"), record(alice, "message_added")
+            typing = record(bob, "typing_started")
+            await general.typing()
+            index = await general.send_message("hello", {"mood": "good"})
+            assert index == 0
+            await until(lambda: len(to_bob) == 1 and len(to_alice) == 1)
+            message: Message = to_bob[0]
+            assert (message.author, message.body, message.index) == ("alice", "hello", 0)
+            assert message.attributes == {"mood": "good"}
+            assert message.channel_sid == general.sid
+            await until(lambda: [t.identity for t in typing] == ["alice"])
+
+            assert [m.body for m in await theirs.get_messages()] == ["hello"]
+            assert await theirs.update_last_consumed_message_index(0) == 0
+            assert await theirs.get_unconsumed_messages_count() == 0
+            assert [c.sid for c in await bob.get_subscribed_channels()] == [general.sid]
+            page = await bob.get_public_channels()
+            assert [c.sid for c in page.items] == [general.sid]
+            assert not page.has_next_page
+
+            left = record(alice, "member_left")
+            await theirs.leave()
+            await until(lambda: [m.identity for m in left] == ["bob"])
+            assert theirs.status == "known"
+
+    run(scenario())
+
+
+def test_a_private_channel_needs_an_invite(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        async with (
+            await connect(realtime_server, "alice") as alice,
+            await connect(realtime_server, "bob") as bob,
+        ):
+            secret = await alice.create_channel(unique_name="secret", private=True)
+            with pytest.raises(ChatError) as hidden:
+                await bob.get_channel_by_sid(secret.sid)
+            assert hidden.value.code == 20404
+            invited = record(bob, "channel_invited")
+            await secret.invite("bob")
+            await until(lambda: len(invited) == 1)
+            assert invited[0].status == "invited"
+            await invited[0].join()
+            assert invited[0].status == "joined"
+
+    run(scenario())
+
+
+def test_a_bad_token_fails_create(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        with pytest.raises(ChatError) as refused:
+            await ChatClient.create("not-a-token", url=realtime_server.url)
+        assert refused.value.code == 20101
+
+    run(scenario())
+
+
+def test_update_token_keeps_the_connection(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        async with await connect(realtime_server, "alice") as alice:
+            states = record(alice, "connection_state_changed")
+            await alice.update_token(realtime_server.mint("alice", ttl=7200))
+            with pytest.raises(ChatError) as refused:
+                await alice.update_token(realtime_server.mint("mallory"))
+            assert refused.value.code == 20106
+            # The old token stays in force, on the same connection.
+            await alice.create_channel(unique_name="still-here")
+            await asyncio.sleep(0.1)
+            assert states == []
+            assert alice.state is ConnectionState.CONNECTED
+
+    run(scenario())
+
+
+def test_a_provider_renews_a_short_token_in_place(realtime_server: RealtimeServer) -> None:
+    """Tokens of 5 s, warned 3 s before expiry (the fixture's setting): the client renews each
+    in turn; a second warning only comes once the server has taken the first renewal."""
+    minted: list[str] = []
+
+    async def provider() -> str:
+        minted.append(realtime_server.mint("alice", ttl=5))
+        return minted[-1]
+
+    async def scenario() -> None:
+        alice = await ChatClient.create(token_provider=provider, url=realtime_server.url)
+        async with alice:
+            states = record(alice, "connection_state_changed")
+            warnings = record(alice, "token_about_to_expire")
+            await until(lambda: len(warnings) >= 2 and len(minted) >= 3, timeout=15)
+            assert states == []
+            await alice.create_channel(unique_name="renewed")
+
+    run(scenario())
+
+
+def test_reconnect_catches_up_on_what_was_missed(realtime_server: RealtimeServer) -> None:
+    """Bob's connection is cut and kept shut while 3 messages are sent live and 120 more are
+    written straight to the store (more than one page); after reconnecting he gets each of them
+    once, in order, then live messages again."""
+
+    async def scenario() -> None:
+        async with Relay(realtime_server.url) as relay:
+            alice = await connect(realtime_server, "alice")
+            bob = await connect(realtime_server, "bob", url=relay.url)
+            async with alice, bob:
+                general = await alice.create_channel(unique_name="general")
+                await (await bob.get_channel_by_sid(general.sid)).join()
+                got = record(bob, "message_added")
+                states = record(bob, "connection_state_changed")
+                await general.send_message("m0")
+                await until(lambda: len(got) == 1)
+
+                relay.cut(stay_shut=True)
+                await until(lambda: bob.state is ConnectionState.CONNECTING)
+                for i in range(1, 4):
+                    await general.send_message(f"m{i}")
+                service = realtime_server.creds.chat_service_sid
+                for i in range(4, 124):
+                    realtime_server.store.create_message(
+                        service, general.sid, body=f"m{i}", from_="alice"
+                    )
+                await asyncio.sleep(0.3)  # a few failed attempts, backing off
+                relay.reopen()
+
+                await until(lambda: len(got) >= 124)
+                await general.send_message("m124")
+                await until(lambda: len(got) >= 125)
+                await asyncio.sleep(0.1)
+                assert [m.body for m in got] == [f"m{i}" for i in range(125)]
+                assert [m.index for m in got] == list(range(125))
+                assert states[:1] == [ConnectionState.CONNECTING]
+                assert states[-1] is ConnectionState.CONNECTED
+                assert bob.close_code == 1006
+
+    run(scenario())
