@@ -1,0 +1,306 @@
+"""Sustained load: messages/s persisted and delivered on one node with SQLite (goal ≥ 5,000/s).
+
+Starts ``hubbub serve --workers 1`` on a fresh SQLite file on 127.0.0.1, creates C channels
+over the REST API, each with S sending and R receiving members (identities user0..userN-1),
+connects every member from separate client processes (senders in ``--sender-procs``, receivers
+in ``--receiver-procs``), then for T seconds every sender sends ``send_message`` as fast as the
+replies allow — one command in flight per connection — but never faster than ``--rate`` per
+connection, under the server's limit of 50 commands/s per connection (4029 beyond it, so the
+goal needs ≥ 100 sending connections). Afterwards it checks, per channel, that the stored
+indexes (REST ``GET .../Messages?PageSize=1000``, following ``next_page_url``) are 0..N-1 with
+none twice and as many as were acknowledged, and that every receiver got them all, in index
+order. Reports messages persisted per second (acknowledged ``ok``), deliveries per second and
+their latency, and the server's CPU use. Senders get their channel's messages too (they are
+members), so the server sends S + R frames per message.
+
+    .venv/bin/python benchmarks/bench_realtime_sustained.py [--seconds 20] [--channels 40]
+        [--senders-per-channel 4] [--receivers-per-channel 2] [--rate 45] [--no-compression]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from realtime_load import (
+    Pipe,
+    Server,
+    Workers,
+    machine,
+    median,
+    open_many,
+    percentile,
+    raise_nofile,
+)
+
+GOAL_RATE = 5000.0
+ADDED = '{"type":"message_added"'
+
+
+async def send_load(
+    pipe: Pipe, url: str, plan: list[tuple[str, str]], rate: float, compression: bool, gate: int
+) -> None:
+    """One session per (token, channel); each sends, one in flight, between start and end."""
+    tokens = [token for token, _ in plan]
+    sessions, errors = await open_many(url, tokens, compression=compression, concurrency=gate)
+    pipe.send(("ready", sum(ws is not None for ws in sessions), errors[:3]))
+    _, start_at, end_at = await pipe.recv()
+
+    async def run(ws: ClientConnection, channel: str) -> tuple[list[Any], list[Any], int]:
+        records: list[tuple[float, float, int]] = []  # send time, reply time, index
+        failures: list[Any] = []
+        waiting: asyncio.Future[tuple[float, str]] | None = None
+        echoes = 0
+
+        async def read() -> None:
+            nonlocal echoes
+            with contextlib.suppress(Exception):
+                async for raw in ws:
+                    if raw.startswith(ADDED):  # type: ignore[union-attr]
+                        echoes += 1
+                    elif waiting is not None and not waiting.done():
+                        waiting.set_result((time.time(), raw))  # type: ignore[arg-type]
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(ConnectionError(f"closed: {ws.close_code} {ws.close_reason}"))
+
+        reader = asyncio.create_task(read())
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        number, next_at = 0, start_at
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, next_at - time.time()))
+                sent_at = time.time()
+                if sent_at >= end_at:
+                    break
+                number += 1
+                waiting = loop.create_future()
+                frame = {
+                    "id": number,
+                    "type": "send_message",
+                    "channel": channel,
+                    "body": f"{sent_at:.6f}",
+                }
+                await ws.send(json.dumps(frame))
+                replied_at, raw = await asyncio.wait_for(waiting, 60)
+                reply = json.loads(raw)
+                if reply.get("id") != number:
+                    failures.append(f"unexpected frame {raw[:100]}")
+                elif reply["ok"]:
+                    records.append((sent_at, replied_at, reply["result"]["message"]["index"]))
+                else:
+                    failures.append(reply["error"].get("code"))
+                next_at = sent_at + 1 / rate
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+        reader.cancel()
+        return records, failures, echoes
+
+    live = [(ws, channel) for ws, (_, channel) in zip(sessions, plan, strict=True) if ws]
+    results = await asyncio.gather(*(run(ws, channel) for ws, channel in live))
+    pipe.send(("result", [channel for _, channel in live], results))
+
+
+async def receive_load(
+    pipe: Pipe, url: str, plan: list[tuple[str, str]], compression: bool, gate: int
+) -> None:
+    """One session per (token, channel sid), stamping every ``message_added``."""
+    tokens = [token for token, _ in plan]
+    sessions, errors = await open_many(url, tokens, compression=compression, concurrency=gate)
+    live = [(ws, sid) for ws, (_, sid) in zip(sessions, plan, strict=True) if ws is not None]
+    logs: list[list[tuple[float, str]]] = [[] for _ in live]
+
+    async def read(log: list[tuple[float, str]], ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                if raw.startswith(ADDED):  # type: ignore[union-attr]
+                    log.append((time.time(), raw))  # type: ignore[arg-type]
+
+    readers = [asyncio.create_task(read(log, ws)) for log, (ws, _) in zip(logs, live, strict=True)]
+    pipe.send(("ready", len(live), errors[:3]))
+    _, expected, wait_seconds = await pipe.recv()
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and any(
+        len(log) < expected.get(sid, 0) for log, (_, sid) in zip(logs, live, strict=True)
+    ):
+        await asyncio.sleep(0.05)
+    for task in readers:
+        task.cancel()
+    out = []
+    for log, (ws, sid) in zip(logs, live, strict=True):
+        indexes, latencies, foreign = [], [], 0
+        for stamp, raw in log:
+            frame = json.loads(raw)
+            if frame["channel_sid"] != sid:
+                foreign += 1
+                continue
+            message = frame["message"]
+            indexes.append(message["index"])
+            latencies.append((stamp - float(message["body"])) * 1000)
+        last = log[-1][0] if log else 0.0
+        out.append((sid, indexes, latencies, last, foreign, ws.close_code))
+    pipe.send(("result", out))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="sending time")
+    parser.add_argument("--channels", type=int, default=40)
+    parser.add_argument("--senders-per-channel", type=int, default=4)
+    parser.add_argument("--receivers-per-channel", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=45.0, help="max sends/s per connection")
+    parser.add_argument("--sender-procs", type=int, default=2)
+    parser.add_argument("--receiver-procs", type=int, default=1)
+    parser.add_argument("--gate", type=int, default=100, help="handshakes in flight per process")
+    parser.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    parser.add_argument("--server-gc", help="what-if: 'off' or 'T0,T1,T2' in the server")
+    args = parser.parse_args()
+    raise_nofile()
+    compression = not args.no_compression
+    per_channel = args.senders_per_channel + args.receivers_per_channel
+
+    with Server(gc=args.server_gc) as server:
+        setup = time.monotonic()
+        minter = server.minter()
+        server.set_limits(max(250, per_channel))
+        channels = [server.create_channel(f"load{c}") for c in range(args.channels)]
+        senders: list[tuple[str, str]] = []  # (identity, channel sid)
+        receivers: list[tuple[str, str]] = []
+        user = 0
+        for sid in channels:
+            identities = [f"user{user + i}" for i in range(per_channel)]
+            user += per_channel
+            server.add_members(sid, identities)
+            senders += [(i, sid) for i in identities[: args.senders_per_channel]]
+            receivers += [(i, sid) for i in identities[args.senders_per_channel :]]
+
+        def plan(pairs: list[tuple[str, str]], part: int, parts: int) -> list[tuple[str, str]]:
+            return [
+                (minter.chat_token(identity, server.service_sid, ttl=3600), sid)
+                for identity, sid in pairs[part::parts]
+            ]
+
+        sender_jobs = [
+            (server.url, plan(senders, p, args.sender_procs), args.rate, compression, args.gate)
+            for p in range(args.sender_procs)
+        ]
+        receiver_jobs = [
+            (server.url, plan(receivers, p, args.receiver_procs), compression, args.gate)
+            for p in range(args.receiver_procs)
+            if receivers[p :: args.receiver_procs]
+        ]
+        with (
+            Workers(receive_load, receiver_jobs) as listening,
+            Workers(send_load, sender_jobs) as sending,
+        ):
+            ready = listening.gather(120) + sending.gather(120)
+            connected = sum(item[1] for item in ready)
+            errors = [error for item in ready for error in item[2]]
+            setup = time.monotonic() - setup
+            start_at = time.time() + 0.5
+            end_at = start_at + args.seconds
+            cpu_start = server.cpu_seconds()
+            sending.send_all(("go", start_at, end_at))
+            sent = sending.gather(args.seconds + 120)
+            cpu_sending = server.cpu_seconds() - cpu_start
+            acked: Counter[str] = Counter()
+            records: list[tuple[float, float, int]] = []
+            failures: Counter[Any] = Counter()
+            acked_indexes: dict[str, list[int]] = {sid: [] for sid in channels}
+            for _, sids, results in sent:
+                for sid, (mine, failed, _) in zip(sids, results, strict=True):
+                    acked[sid] += len(mine)
+                    acked_indexes[sid] += [index for _, _, index in mine]
+                    records += mine
+                    failures.update(failed)
+            listening.send_all(("stop", dict(acked), 60.0))
+            heard = listening.gather(120)
+            cpu_total = server.cpu_seconds() - cpu_start
+            alive = server.alive()
+        verify_started = time.monotonic()
+        stored = {sid: server.message_indexes(sid) for sid in channels}
+        verify_time = time.monotonic() - verify_started
+
+    # -- figures -----------------------------------------------------------------------------
+    total = sum(acked.values())
+    last_reply = max((replied for _, replied, _ in records), default=start_at)
+    window = max(1e-9, last_reply - start_at)
+    persisted_rate = total / window
+    buckets = Counter(int(replied - start_at) for _, replied, _ in records)
+    full_seconds = [buckets[s] for s in range(1, int(args.seconds) - 1)]
+    acks = [(replied - sent_at) * 1000 for sent_at, replied, _ in records]
+
+    deliveries = 0
+    latencies: list[float] = []
+    in_order = complete = foreign = 0
+    last_delivery = start_at
+    for _, result in heard:
+        for sid, indexes, lat, last, alien, _ in result:
+            deliveries += len(indexes)
+            latencies += lat
+            foreign += alien
+            last_delivery = max(last_delivery, last)
+            in_order += indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
+            complete += indexes == list(range(acked[sid]))
+    receivers_total = len(receivers)
+    delivery_window = max(1e-9, last_delivery - start_at)
+
+    stored_ok = all(indexes == list(range(len(indexes))) for indexes in stored.values())
+    stored_match = all(len(stored[sid]) == acked[sid] for sid in channels)
+    acked_unique = all(
+        sorted(indexes) == list(range(len(indexes))) for indexes in acked_indexes.values()
+    )
+    stored_total = sum(len(indexes) for indexes in stored.values())
+    intact = stored_ok and stored_match and acked_unique and complete == receivers_total
+
+    print(
+        f"Sustained: {args.channels} channels × ({args.senders_per_channel} senders + "
+        f"{args.receivers_per_channel} receivers) = {len(senders)} sending and "
+        f"{receivers_total} receiving connections, ≤ {args.rate:.0f} sends/s each, "
+        f"{args.seconds:.0f} s, 1 server process, SQLite, permessage-deflate "
+        f"{'off' if args.no_compression else 'offered'}"
+        f"{f', server gc {args.server_gc} (what-if)' if args.server_gc else ''}; "
+        f"{args.sender_procs}+{len(receiver_jobs)} client processes; {machine()}"
+    )
+    verdict = "met" if persisted_rate >= GOAL_RATE and intact and alive else "NOT met"
+    print(
+        f"  {persisted_rate:,.0f} msgs/s persisted and acknowledged ({total:,} in {window:.1f} s;"
+        f" per second: median {median(full_seconds):,.0f}, min {min(full_seconds, default=0):,})"
+        f" — goal ≥ {GOAL_RATE:,.0f}/s, none lost or reordered: {verdict}"
+    )
+    offered = len(senders) * args.rate
+    print(
+        f"  offered at most {offered:,.0f}/s; send → reply p50 {percentile(acks, 50):.1f} ms, "
+        f"p99 {percentile(acks, 99):.1f} ms; failures {dict(failures) or 'none'}"
+    )
+    print(
+        f"  delivered to receivers: {deliveries:,} of {total * args.receivers_per_channel:,} "
+        f"({deliveries / delivery_window:,.0f}/s, i.e. "
+        f"{deliveries / delivery_window / max(1, args.receivers_per_channel):,.0f} msgs/s to all"
+        f" receivers); latency p50 {percentile(latencies, 50):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms; frames pushed by the server ≈ "
+        f"{total * per_channel / window:,.0f}/s"
+    )
+    print(
+        f"  stored {stored_total:,}: indexes 0..N-1 with none twice in every channel: "
+        f"{stored_ok}; stored == acknowledged: {stored_match}; acknowledged indexes unique: "
+        f"{acked_unique}; receivers complete and in index order: {complete}/{receivers_total} "
+        f"(in order {in_order}, {foreign} foreign frames)"
+    )
+    print(
+        f"  server CPU {cpu_sending / window:.0%} of a core while sending "
+        f"({cpu_total:.1f} s in all); {connected}/{len(senders) + receivers_total} connected"
+        f"{', errors: ' + errors[0] if errors else ''}; setup {setup:.1f} s, check "
+        f"{verify_time:.1f} s; server {'alive' if alive else 'DEAD'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
