@@ -123,7 +123,9 @@ def test_an_oversized_command_is_not_sent() -> None:
     run(scenario)
 
 
-@pytest.mark.parametrize("code", [4001, 4002, 4003])
+# 4002 and 4003 are caused by the real server in test_live_events.py; 4001 on a live
+# connection only by a scripted one.
+@pytest.mark.parametrize("code", [4001])
 def test_a_fixed_token_refused_later_ends_denied(code: int) -> None:
     async def scenario(server: FakeServer) -> None:
         async with await connect(server) as client:
@@ -140,7 +142,7 @@ def test_a_fixed_token_refused_later_ends_denied(code: int) -> None:
     run(scenario)
 
 
-@pytest.mark.parametrize("code", [4001, 4002, 4003])
+@pytest.mark.parametrize("code", [4001])
 def test_a_provider_is_asked_for_a_fresh_token_before_reconnecting(code: int) -> None:
     async def scenario(server: FakeServer) -> None:
         server.valid_tokens = {"first", "second"}
@@ -274,7 +276,8 @@ def test_catch_up_after_a_drop_delivers_each_message_once_in_order() -> None:
         assert [m.index for m in received] == [1, 2, 3, 4, 5]
         assert all(isinstance(m, Message) and m.channel_sid == CHANNEL_SID for m in received)
         forwards = [c for c in server.commands if c.get("direction") == "forwards"]
-        assert forwards[0]["anchor"] == 2
+        # From the oldest message delivered (1), re-read to find edits and removals.
+        assert forwards[0]["anchor"] == 1
 
     run(scenario)
 

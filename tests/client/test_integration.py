@@ -4,36 +4,13 @@ reconnect with catch-up after the connection is cut."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
-from hubbub.client import Backoff, ChatClient, ChatError, ConnectionState, Message
+from hubbub.client import ChatClient, ChatError, ConnectionState, Message
 from tests.client.relay import Relay
+from tests.client.support import call, connect, record, rest, run, until
 from tests.realtime.conftest import RealtimeServer
-
-
-def run(scenario: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(scenario)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-def record(client: ChatClient, event: str) -> list[Any]:
-    seen: list[Any] = []
-    client.on(event, seen.append)
-    return seen
-
-
-async def connect(server: RealtimeServer, identity: str, url: str | None = None) -> ChatClient:
-    return await ChatClient.create(
-        server.mint(identity), url=url or server.url, backoff=Backoff(initial=0.05, cap=0.2)
-    )
 
 
 def test_two_clients_chat(realtime_server: RealtimeServer) -> None:
@@ -187,5 +164,105 @@ def test_reconnect_catches_up_on_what_was_missed(realtime_server: RealtimeServer
                 assert states[:1] == [ConnectionState.CONNECTING]
                 assert states[-1] is ConnectionState.CONNECTED
                 assert bob.close_code == 1006
+
+    run(scenario())
+
+
+def test_edits_and_removals_made_while_away_are_reported_after_reconnecting(
+    realtime_server: RealtimeServer,
+) -> None:
+    """Bob is cut off after getting m0-m4; meanwhile m1 is edited and m3 removed through the
+    gateway, m2 edited and m4 removed through the REST API, and m5 sent. Back, he hears of each
+    change once, in index order; the removed messages come as he last knew them."""
+
+    async def scenario() -> None:
+        async with (
+            Relay(realtime_server.url) as relay,
+            await connect(realtime_server, "alice") as alice,
+            await connect(realtime_server, "bob", url=relay.url) as bob,
+            rest(realtime_server) as api,
+        ):
+            general = await alice.create_channel(unique_name="general")
+            await (await bob.get_channel_by_sid(general.sid)).join()
+            changes = record(bob, "message_added", "message_updated", "message_removed")
+            sids = []
+            for i in range(5):
+                await general.send_message(f"m{i}")
+            await until(lambda: len(changes) == 5)
+            sids = [message.sid for _, message in changes]
+
+            relay.cut(stay_shut=True)
+            await until(lambda: bob.state is ConnectionState.CONNECTING)
+            messages = f"/Channels/{general.sid}/Messages"
+            await general.update_message(sids[1], body="m1, edited")
+            await general.remove_message(sids[3])
+            await call(api, "POST", f"{messages}/{sids[2]}", Body="m2, edited")
+            await call(api, "DELETE", f"{messages}/{sids[4]}")
+            await general.send_message("m5")
+            relay.reopen()
+
+            await until(lambda: len(changes) >= 10)
+            await asyncio.sleep(0.2)  # nothing more should come
+            caught_up = [(event, m.index, m.body) for event, m in changes[5:]]
+            assert caught_up == [
+                ("message_updated", 1, "m1, edited"),
+                ("message_updated", 2, "m2, edited"),
+                ("message_removed", 3, "m3"),
+                ("message_removed", 4, "m4"),
+                ("message_added", 5, "m5"),
+            ]
+            edited = changes[5][1]
+            assert (edited.was_edited, edited.last_updated_by) == (True, "alice")
+
+            # Live again: an edit and a removal are reported once each, as they happen.
+            await general.update_message(sids[0], body="m0, edited")
+            await general.remove_message(sids[1])
+            await until(lambda: len(changes) >= 12)
+            await asyncio.sleep(0.2)
+            assert [(event, m.index, m.body) for event, m in changes[10:]] == [
+                ("message_updated", 0, "m0, edited"),
+                ("message_removed", 1, "m1, edited"),
+            ]
+
+    run(scenario())
+
+
+def test_history_the_application_loaded_is_caught_up_too(realtime_server: RealtimeServer) -> None:
+    """Bob joins a channel with history and loads its last three messages; of the changes made
+    while he is away, he hears of those to the messages he loaded, not of the others."""
+
+    async def scenario() -> None:
+        async with (
+            Relay(realtime_server.url) as relay,
+            await connect(realtime_server, "alice") as alice,
+            await connect(realtime_server, "bob", url=relay.url) as bob,
+            rest(realtime_server) as api,
+        ):
+            general = await alice.create_channel(unique_name="general")
+            sids = [
+                (await call(api, "POST", f"/Channels/{general.sid}/Messages", Body=f"m{i}"))["sid"]
+                for i in range(5)
+            ]
+            joined = record(bob, "channel_joined")
+            theirs = await (await bob.get_channel_by_sid(general.sid)).join()
+            await until(lambda: len(joined) == 1)
+            assert [m.index for m in await theirs.get_messages(page_size=3)] == [2, 3, 4]
+            changes = record(bob, "message_added", "message_updated", "message_removed")
+
+            relay.cut(stay_shut=True)
+            await until(lambda: bob.state is ConnectionState.CONNECTING)
+            messages = f"/Channels/{general.sid}/Messages"
+            await call(api, "DELETE", f"{messages}/{sids[0]}")  # never loaded: not reported
+            await call(api, "POST", f"{messages}/{sids[1]}", Body="edited")  # nor this
+            await call(api, "DELETE", f"{messages}/{sids[3]}")
+            await call(api, "POST", f"{messages}/{sids[4]}", Body="m4, edited")
+            relay.reopen()
+
+            await until(lambda: len(changes) >= 2)
+            await asyncio.sleep(0.2)
+            assert [(event, m.index, m.body) for event, m in changes] == [
+                ("message_removed", 3, "m3"),
+                ("message_updated", 4, "m4, edited"),
+            ]
 
     run(scenario())

@@ -27,6 +27,8 @@ class Host(Protocol):
 
     def _left(self, channel: Channel) -> None: ...
 
+    def _seen(self, channel_sid: str, messages: list[Message]) -> None: ...
+
 
 def encode_attributes(attributes: Mapping[str, Any] | None) -> str | None:
     """Attributes travel as a JSON string, as in the REST API."""
@@ -110,7 +112,10 @@ class Channel:
         result = await self._run(
             "get_messages", page_size=page_size, anchor=anchor, direction=direction
         )
-        return [Message.from_json(m, self.sid) for m in result.get("messages") or []]
+        messages = [Message.from_json(m, self.sid) for m in result.get("messages") or []]
+        # Known to the application now: their edits and removals are caught up after a drop.
+        self._host._seen(self.sid, messages)
+        return messages
 
     async def update_message(
         self,

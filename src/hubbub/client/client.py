@@ -4,7 +4,9 @@ Three kinds of task share the work. The reader task of the current connection ma
 replies to commands and turns pushes into events. The supervisor waits for that connection to
 end and, as ``policy`` advises, reconnects (fetching a fresh token first if needed), gives up,
 or reports ``denied``. Short-lived tasks renew the token and catch channels up after a
-reconnect. Events reach the application through ``Emitter``, in order.
+reconnect: the messages sent meanwhile, and the edits and removals of those the application
+already had (``timeline`` decides what to report). Events reach the application through
+``Emitter``, in order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ from hubbub.client.models import Member, Message, Typing, User
 from hubbub.client.pacing import Pacer
 from hubbub.client.policy import Action, Backoff, CloseCode, after_close
 from hubbub.client.protocol import MalformedFrame, Reply, Requests, decode, encode_command
-from hubbub.client.timeline import Timeline, next_anchor
+from hubbub.client.timeline import (
+    ADDED,
+    DEFAULT_WINDOW,
+    REMOVED,
+    UPDATED,
+    Change,
+    Kind,
+    Timeline,
+    next_anchor,
+)
 
 log = logging.getLogger("hubbub.client")
 
@@ -47,6 +58,7 @@ _CHANNEL_STATUS: dict[str, Status] = {
 _CHANNEL_EVENTS = frozenset(
     {"channel_added", "channel_updated", "channel_removed", *_CHANNEL_STATUS}
 )
+_MESSAGE_EVENTS: dict[str, Kind] = {kind: kind for kind in (ADDED, UPDATED, REMOVED)}
 _MEMBER_EVENTS = frozenset({"member_joined", "member_left", "member_updated"})
 _RETRYABLE = (OSError, TimeoutError, WebSocketException, NotConnected)
 
@@ -64,6 +76,7 @@ class ChatClient:
         open_timeout: float,
         backoff: Backoff | None,
         pacer: Pacer | None,
+        window: int = DEFAULT_WINDOW,
     ) -> None:
         self.url = url
         self.state = ConnectionState.DISCONNECTED
@@ -80,7 +93,7 @@ class ChatClient:
         self._backoff = backoff or Backoff()
         self._pacer = pacer or Pacer()
         self._requests: Requests[asyncio.Future[Reply]] = Requests(timeout)
-        self._timeline: Timeline[Message] = Timeline()
+        self._timeline: Timeline[Message] = Timeline(window)
         self._events = Emitter()
         self._channels: dict[str, Channel] = {}
         self._conn: Connection | None = None
@@ -105,6 +118,7 @@ class ChatClient:
         open_timeout: float = 10.0,
         backoff: Backoff | None = None,
         pacer: Pacer | None = None,
+        window: int = DEFAULT_WINDOW,
     ) -> ChatClient:
         """Connect, authenticate and learn the subscribed channels.
 
@@ -112,6 +126,10 @@ class ChatClient:
         calls for the first token, before the current one expires, and whenever the server
         refuses it; or both. Raises ``ChatError`` if the token is refused, ``OSError`` (or a
         ``websockets`` error) if the server cannot be reached.
+
+        After a reconnect, edits and removals made meanwhile to the latest ``window`` messages
+        of each channel that the application was given are reported as ``message_updated``
+        and ``message_removed`` (older ones cannot be checked without re-reading them).
         """
         if token is None and token_provider is None:
             raise ValueError("give a token or a token_provider")
@@ -123,6 +141,7 @@ class ChatClient:
             open_timeout=open_timeout,
             backoff=backoff,
             pacer=pacer,
+            window=window,
         )
         try:
             await client._connect()
@@ -189,7 +208,7 @@ class ChatClient:
         return await self.get_channel_by_sid(unique_name)
 
     async def get_subscribed_channels(self) -> list[Channel]:
-        """The channels this user has joined or is invited to."""
+        """The channels this user has joined (invitations come as ``channel_invited``)."""
         result = await self._command("get_subscribed_channels", {})
         return [self._remember_subscription(item) for item in result.get("channels") or []]
 
@@ -428,8 +447,8 @@ class ChatClient:
             channel = self._remember_subscription(item)
             if channel.status == "joined":
                 joined.append(channel.sid)
-        for sid, last in self._timeline.plan(joined).items():
-            await self._bring_up_to_date(sid, last)
+        for sid, start in self._timeline.plan(joined).items():
+            await self._bring_up_to_date(sid, start)
 
     def _joined(self, channel: Channel) -> None:
         if self._timeline.watch(channel.sid):
@@ -438,39 +457,52 @@ class ChatClient:
     def _left(self, channel: Channel) -> None:
         self._timeline.forget(channel.sid)
 
-    async def _bring_up_to_date(self, sid: str, last: int | None) -> None:
-        """Deliver what a channel missed since ``last``, or fetch its baseline if ``None``."""
-        channel = self._channels.get(sid)
-        if channel is None:  # removed meanwhile
+    def _seen(self, channel_sid: str, messages: list[Message]) -> None:
+        self._timeline.seen(channel_sid, messages)
+
+    async def _bring_up_to_date(self, sid: str, start: int | None) -> None:
+        """Report what a channel missed from index ``start`` on (new messages, and edits and
+        removals of those known), or fetch its baseline if ``None``."""
+        if sid not in self._channels:  # removed meanwhile
             self._deliver(self._timeline.release(sid))
             return
         try:
-            if last is None:
-                latest = await channel.get_messages(page_size=1)
+            if start is None:
+                latest = await self._history(sid, 1, None, "backwards")
                 self._deliver(self._timeline.release(sid, latest[-1].index if latest else -1))
                 return
-            anchor: int | None = last + 1
+            anchor: int | None = start
             while anchor is not None:
-                page = await channel.get_messages(CATCH_UP_PAGE, anchor, "forwards")
-                self._deliver(self._timeline.catch_up(sid, page))
+                page = await self._history(sid, CATCH_UP_PAGE, anchor, "forwards")
+                # A full page holds every message up to its last; a short one, all there are.
+                through = page[-1].index if len(page) == CATCH_UP_PAGE else None
+                self._deliver(self._timeline.catch_up(sid, page, anchor, through))
                 anchor = next_anchor(anchor, page, CATCH_UP_PAGE)
         except (ChatError, CommandTimeout) as exc:
             # Holding pushes back any longer would hide them; a gap is the lesser harm.
             log.warning("could not catch up channel %s (%s); messages may be missing", sid, exc)
         self._deliver(self._timeline.release(sid))
 
-    def _deliver(self, messages: list[Message]) -> None:
-        for message in messages:
-            self._events.emit("message_added", message)
+    async def _history(
+        self, sid: str, page_size: int, anchor: int | None, direction: str
+    ) -> list[Message]:
+        """A page of history for the client's own use (the window is not told about it)."""
+        params: dict[str, Any] = {"channel": sid, "page_size": page_size, "direction": direction}
+        if anchor is not None:
+            params["anchor"] = anchor
+        result = await self._command("get_messages", params)
+        return [Message.from_json(m, sid) for m in result.get("messages") or []]
+
+    def _deliver(self, changes: list[Change[Message]]) -> None:
+        for change in changes:
+            self._events.emit(change.kind, change.message)
 
     # -- pushes --------------------------------------------------------------------------------
     def _on_push(self, kind: str, data: dict[str, Any]) -> None:
         channel_sid = data.get("channel_sid")
-        if kind == "message_added":
+        if kind in _MESSAGE_EVENTS:
             message = Message.from_json(data.get("message") or {}, channel_sid)
-            self._deliver(self._timeline.live(message.channel_sid, message))
-        elif kind in ("message_updated", "message_removed"):
-            self._events.emit(kind, Message.from_json(data.get("message") or {}, channel_sid))
+            self._deliver(self._timeline.push(message.channel_sid, _MESSAGE_EVENTS[kind], message))
         elif kind in _MEMBER_EVENTS:
             self._events.emit(kind, Member.from_json(data.get("member") or {}, channel_sid))
         elif kind in ("typing_started", "typing_ended"):
