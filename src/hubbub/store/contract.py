@@ -25,17 +25,22 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from hubbub.store.errors import NotFound
 from hubbub.store.records import (
     UNSET,
     Account,
     AccountStatus,
     ApiKey,
+    ApiToken,
     Channel,
     ChannelType,
     Invite,
+    LoginSession,
+    LoginUser,
     Member,
     Message,
     MessageMedia,
+    NewMessage,
     NotificationLevel,
     Order,
     Page,
@@ -337,6 +342,12 @@ class Store(Protocol):
         """Append a message with the channel's next index (atomic across threads and processes)."""
         ...
 
+    def create_messages(self, batch: Sequence[NewMessage]) -> list[Message | NotFound]:
+        """Append text messages in one transaction (group commit). A channel's messages keep
+        their order in ``batch`` and take consecutive indexes; a missing channel gives
+        ``NotFound`` in its messages' places while the others are stored."""
+        ...
+
     def get_message(self, service_sid: str, channel: str, sid: str) -> Message: ...
 
     def list_messages(
@@ -398,3 +409,65 @@ class Store(Protocol):
     ) -> Page[Invite]: ...
 
     def delete_invite(self, service_sid: str, channel: str, sid: str) -> None: ...
+
+    # Token server: login users, login sessions, API tokens ------------------------------------
+
+    def create_login_user(self, username: str, *, identity: str, password_hash: str) -> LoginUser:
+        """Conflict when ``username`` is taken. ``password_hash`` is never a password in clear."""
+        ...
+
+    def get_login_user(self, username: str) -> LoginUser: ...
+
+    def list_login_users(
+        self, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[LoginUser]: ...
+
+    def update_login_user(
+        self,
+        username: str,
+        *,
+        identity: str | Unset = UNSET,
+        password_hash: str | Unset = UNSET,
+    ) -> LoginUser:
+        """Changing the password ends every session of the user."""
+        ...
+
+    def delete_login_user(self, username: str) -> None:
+        """Delete the user and end all its sessions."""
+
+    def create_login_session(
+        self, username: str, *, secret_hash: str, expires_at: datetime
+    ) -> LoginSession: ...
+
+    def get_login_session(self, secret_hash: str) -> LoginSession:
+        """The session, expired or not (the caller compares ``expires_at``); NotFound after
+        logout."""
+        ...
+
+    def delete_login_session(self, secret_hash: str) -> bool:
+        """End a session; whether there was one."""
+        ...
+
+    def delete_expired_login_sessions(self, now: datetime) -> int:
+        """Forget sessions that expired before ``now``; how many there were."""
+        ...
+
+    def create_api_token(self, *, identity: str, friendly_name: str, token_hash: str) -> ApiToken:
+        """Store a bearer token by its hash; the token itself is never stored."""
+        ...
+
+    def get_api_token(self, sid: str) -> ApiToken: ...
+
+    def find_api_token(self, token_hash: str) -> ApiToken:
+        """The token with this hash, revoked or not; NotFound when none."""
+        ...
+
+    def list_api_tokens(self, *, limit: int = 50, cursor: str | None = None) -> Page[ApiToken]: ...
+
+    def update_api_token(
+        self,
+        sid: str,
+        *,
+        friendly_name: str | Unset = UNSET,
+        revoked: bool | Unset = UNSET,
+    ) -> ApiToken: ...

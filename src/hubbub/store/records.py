@@ -247,3 +247,52 @@ class UserChannel:
     #: ``None`` while the member has no consumption horizon, as Twilio reports it.
     unread_messages_count: int | None
     notification_level: NotificationLevel
+
+
+# Token server: built-in login users, their sessions, operator API tokens -----------------------
+
+#: SID prefixes of the token server's own records (not Twilio resources).
+LOGIN_USER = "LU"
+API_TOKEN = "AT"  # noqa: S105 - a SID prefix, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class LoginUser:
+    """A person who signs in to the token server; only an argon2 hash of the password is kept."""
+
+    sid: str
+    username: str
+    identity: str
+    password_hash: str
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    """A signed-in browser. ``secret_hash`` is the SHA-256 (hex) of the cookie's secret; the
+    secret itself is never stored. ``identity`` is the user's identity at lookup time."""
+
+    secret_hash: str
+    username: str
+    identity: str
+    expires_at: datetime
+    date_created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An operator's bearer token; ``token_hash`` is the SHA-256 (hex) of the token."""
+
+    sid: str
+    identity: str
+    friendly_name: str
+    token_hash: str
+    revoked: bool
+    date_created: datetime
+    date_updated: datetime
+
+
+#: One message of ``Store.create_messages``: (service_sid, channel SID or unique name, from_,
+#: body, attributes).
+NewMessage = tuple[str, str, str, str, str]

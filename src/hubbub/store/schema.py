@@ -230,3 +230,42 @@ invites = Table(
     Index(None, "channel_sid", "identity", unique=True),
     Index(None, "channel_sid", "date_created", "sid"),
 )
+
+# The token server's tables: not Twilio resources, and owned by no account.
+
+login_users = Table(
+    "login_users",
+    metadata,
+    _sid(primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("identity", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    *_dates(),
+    Index(None, "username", unique=True),
+    Index(None, "date_created", "sid"),
+)
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    # SHA-256 hex of the cookie's random secret: the secret itself is never stored.
+    Column("secret_hash", String(64), primary_key=True),
+    _parent("user_sid", "login_users"),
+    # Unix seconds: compared on every token request, where parsing a date would cost more.
+    Column("expires", Integer, nullable=False),
+    Column("date_created", UTCDateTime(), nullable=False),
+    Index(None, "expires"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _sid(primary_key=True),
+    Column("identity", Text, nullable=False),
+    Column("friendly_name", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    *_dates(),
+    Index(None, "token_hash", unique=True),
+    Index(None, "date_created", "sid"),
+)

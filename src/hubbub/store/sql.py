@@ -11,13 +11,16 @@ from types import TracebackType
 from hubbub.store.accounts import AccountOps
 from hubbub.store.channels import ChannelOps
 from hubbub.store.invites import InviteOps
+from hubbub.store.logins import LoginOps
 from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
 from hubbub.store.services import ServiceOps
 from hubbub.store.users import UserOps
 
 
-class SqlStore(AccountOps, ServiceOps, UserOps, ChannelOps, MemberOps, InviteOps, MessageOps):
+class SqlStore(
+    AccountOps, ServiceOps, UserOps, ChannelOps, MemberOps, InviteOps, MessageOps, LoginOps
+):
     """A :class:`~hubbub.store.contract.Store` over a SQL backend; see that class for the
     contract."""
 
