@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from hubbub import __version__
+from hubbub.auth_cli import add_auth_commands
 from hubbub.server_cli import CommandError, add_commands
 from hubbub.tokens import AccessToken, ChatGrant, TokenError
 from hubbub.tokens.claims import DEFAULT_LEEWAY, DEFAULT_TTL, relative, span
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     inspect.set_defaults(handler=cmd_token_inspect)
     add_commands(commands)
+    add_auth_commands(commands)
     return parser
 
 

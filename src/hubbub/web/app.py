@@ -19,13 +19,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from hubbub.auth.hook import AuthorizeHook
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
 from hubbub.realtime.hub import Broker, Hub, MemoryBroker
 from hubbub.realtime.session import DEFAULT_WARNING
 from hubbub.service.keys import KeyRing
 from hubbub.store import open_store
 from hubbub.store.errors import NotFound, StoreError
-from hubbub.web import gateway
+from hubbub.web import gateway, page
 from hubbub.web.auth import BasicAuth
 from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
@@ -33,6 +34,12 @@ from hubbub.web.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, Api
 from hubbub.web.gateway import Realtime
 from hubbub.web.metrics import Metrics, MetricsMiddleware
 from hubbub.web.rest import channels, keys, services, unsupported, users
+from hubbub.web.tokenserver import (
+    FrontedStarlette,
+    TokenServer,
+    TokenSettings,
+    settings_from_environment,
+)
 
 log = logging.getLogger("hubbub.web")
 
@@ -44,10 +51,14 @@ def create_app(
     metrics: Metrics | None = None,
     broker: Broker | None = None,
     token_warning: float = DEFAULT_WARNING,
+    token_settings: TokenSettings | None = None,
+    authorize: AuthorizeHook | None = None,
 ) -> Starlette:
     """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
 
     ``token_warning`` is how long before a token's expiry sessions are told to renew it.
+    ``token_settings`` and ``authorize`` configure the token server (``/login``, ``/logout``,
+    ``/token``; see ``hubbub.web.tokenserver``), answered ahead of the router.
     """
     metrics = metrics or Metrics()
 
@@ -81,6 +92,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         WebSocketRoute("/v1/ws", websocket),
+        *page.routes(),
         # Starlette tries routes in order: the busiest paths (messages, under channels) first.
         *channels.routes(ctx),
         *users.routes(ctx),
@@ -88,7 +100,7 @@ def create_app(
         *unsupported.routes(ctx),
         *keys.routes(ctx),
     ]
-    app = Starlette(
+    app = FrontedStarlette(
         routes=routes,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={
@@ -98,7 +110,9 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    app.tokens = TokenServer(store, box, token_settings, authorize=authorize, metrics=metrics)
     app.state.ctx = ctx
+    app.state.tokens = app.tokens
     app.state.realtime = realtime
     app.state.metrics = metrics
     return app
@@ -135,6 +149,16 @@ def app_from_environment() -> Starlette:
     before expiry, ``HUBBUB_TOKEN_WARNING``, 180 by default) from the environment."""
     url = os.environ.get("HUBBUB_DB", "sqlite:///hubbub.db")
     key_file = Path(os.environ.get("HUBBUB_MASTER_KEY_FILE", "hubbub-master.key"))
-    box = SecretBox(load_master_key(key_file))
+    master_key = load_master_key(key_file)
+    box = SecretBox(master_key)
     warning = float(os.environ.get("HUBBUB_TOKEN_WARNING", DEFAULT_WARNING))
-    return create_app(open_store(url), box, token_warning=warning)
+    app = create_app(
+        open_store(url),
+        box,
+        token_warning=warning,
+        token_settings=settings_from_environment(master_key),
+    )
+    # permessage-deflate is opt-in: its zlib state costs ~35 KiB per idle connection.
+    app.state.realtime.compression = os.environ.get("HUBBUB_WS_COMPRESSION") == "1"
+    gateway.settle_gc()
+    return app

@@ -1,0 +1,40 @@
+"""Token lifetimes: what the client asked, what the authenticator grants, what the operator
+allows. Pure functions."""
+
+from __future__ import annotations
+
+from hubbub.tokens.claims import MAX_LIFETIME
+
+
+def parse_ttl(value: object) -> int:
+    """A requested lifetime: a positive whole number of seconds (as int or digits)."""
+    if isinstance(value, bool):
+        raise ValueError("ttl must be a whole number of seconds")
+    if isinstance(value, int):
+        ttl = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value) < 12:
+        ttl = int(value)
+    else:
+        raise ValueError("ttl must be a whole number of seconds")
+    if ttl < 1:
+        raise ValueError("ttl must be at least 1 second")
+    return ttl
+
+
+def check_limits(default: int, maximum: int) -> None:
+    """Refuse operator settings no Chat Service could honour."""
+    if not 1 <= maximum <= MAX_LIFETIME:
+        raise ValueError(f"the maximum token TTL must be 1..{MAX_LIFETIME} seconds, not {maximum}")
+    if not 1 <= default <= MAX_LIFETIME:
+        raise ValueError(f"the default token TTL must be 1..{MAX_LIFETIME} seconds, not {default}")
+
+
+def grant_ttl(requested: int | None, granted: int | None, *, default: int, maximum: int) -> int:
+    """The lifetime to mint: the request (else what the authenticator granted, else the
+    default), clamped to the operator's maximum and the authenticator's grant, never above
+    24 hours."""
+    cap = min(maximum, MAX_LIFETIME)
+    if granted is not None and granted > 0:
+        cap = min(cap, granted)
+    wanted = requested if requested is not None else (granted or default)
+    return max(1, min(wanted, cap))

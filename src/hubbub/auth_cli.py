@@ -1,0 +1,269 @@
+"""``hubbub users`` and ``hubbub apitokens``: who may sign in to the token server."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from hubbub.server_cli import DEFAULT_DB, CommandError
+
+if TYPE_CHECKING:
+    from hubbub.store import Store
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("HUBBUB_DB", DEFAULT_DB),
+        help=f"database URL, sqlite:///path or postgresql://… (default {DEFAULT_DB})",
+    )
+
+
+def add_auth_commands(commands: Any) -> None:
+    """Register ``users`` and ``apitokens`` on the ``hubbub`` parser's subcommands."""
+    users = commands.add_parser("users", help="manage the token server's built-in users")
+    user_commands = users.add_subparsers(
+        dest="users_command", required=True, parser_class=type(users)
+    )
+    add = user_commands.add_parser("add", help="add a user (asks for the password)")
+    add.add_argument("username")
+    add.add_argument("--identity", help="the chat identity (default: the username)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=cmd_users_add)
+    passwd = user_commands.add_parser("passwd", help="set a user's password (signs it out)")
+    passwd.add_argument("username")
+    passwd.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    passwd.set_defaults(handler=cmd_users_passwd)
+    remove = user_commands.add_parser("remove", help="remove a user and end its sessions")
+    remove.add_argument("username")
+    remove.set_defaults(handler=cmd_users_remove)
+    listing = user_commands.add_parser("list", help="list the users")
+    listing.set_defaults(handler=cmd_users_list)
+    for sub in (add, passwd, remove, listing):
+        _database_option(sub)
+
+    tokens = commands.add_parser("apitokens", help="manage bearer tokens for the token endpoint")
+    token_commands = tokens.add_subparsers(
+        dest="apitokens_command", required=True, parser_class=type(tokens)
+    )
+    create = token_commands.add_parser("create", help="create a token and print it (shown once)")
+    create.add_argument("--identity", required=True, help="the chat identity it stands for")
+    create.add_argument("--name", default="", help="a friendly name")
+    create.set_defaults(handler=cmd_apitokens_create)
+    token_list = token_commands.add_parser("list", help="list the tokens (never their values)")
+    token_list.set_defaults(handler=cmd_apitokens_list)
+    revoke = token_commands.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_sid", help="the token's id (AT…)")
+    revoke.set_defaults(handler=cmd_apitokens_revoke)
+    for sub in (create, token_list, revoke):
+        _database_option(sub)
+
+
+def _open(args: argparse.Namespace) -> Store:
+    from hubbub.store import open_store
+
+    try:
+        return open_store(args.db)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise CommandError("no terminal to ask the password on: use --password-stdin")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    if not password:
+        raise CommandError("the password may not be empty")
+    return password
+
+
+def _hash(password: str) -> str:
+    from hubbub.auth.passwords import Passwords
+
+    return Passwords().hash(password)
+
+
+def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.store import Conflict
+
+    password_hash = _hash(_password(args))
+    store = _open(args)
+    try:
+        identity = args.identity or args.username
+        try:
+            store.create_login_user(args.username, identity=identity, password_hash=password_hash)
+        except Conflict:
+            raise CommandError(f"a user {args.username!r} already exists") from None
+    finally:
+        store.close()
+    out.write(f"added {args.username} (identity {identity})\n")
+    return 0
+
+
+def cmd_users_passwd(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.store import NotFound
+
+    password_hash = _hash(_password(args))
+    store = _open(args)
+    try:
+        try:
+            store.update_login_user(args.username, password_hash=password_hash)
+        except NotFound:
+            raise CommandError(f"no user {args.username!r}") from None
+    finally:
+        store.close()
+    out.write(f"changed the password of {args.username}; its sessions ended\n")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.store import NotFound
+
+    store = _open(args)
+    try:
+        try:
+            store.delete_login_user(args.username)
+        except NotFound:
+            raise CommandError(f"no user {args.username!r}") from None
+    finally:
+        store.close()
+    out.write(f"removed {args.username}\n")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, out: TextIO) -> int:
+    store = _open(args)
+    try:
+        cursor: str | None = None
+        while True:
+            page = store.list_login_users(limit=100, cursor=cursor)
+            for user in page.items:
+                out.write(f"{user.username}  {user.identity}\n")
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_apitokens_create(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.auth.apitokens import new_api_token
+    from hubbub.auth.cookies import secret_hash
+
+    if not args.identity:
+        raise CommandError("the identity may not be empty")
+    token = new_api_token()
+    store = _open(args)
+    try:
+        record = store.create_api_token(
+            identity=args.identity, friendly_name=args.name, token_hash=secret_hash(token)
+        )
+    finally:
+        store.close()
+    out.write(f"api_token_sid  {record.sid}\napi_token      {token}\n")
+    return 0
+
+
+def cmd_apitokens_list(args: argparse.Namespace, out: TextIO) -> int:
+    store = _open(args)
+    try:
+        cursor: str | None = None
+        while True:
+            page = store.list_api_tokens(limit=100, cursor=cursor)
+            for token in page.items:
+                state = "revoked" if token.revoked else "active"
+                created = token.date_created.strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.write(
+                    f"{token.sid}  {state:<7}  {created}  {token.identity}  {token.friendly_name}\n"
+                )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_apitokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.store import NotFound
+
+    store = _open(args)
+    try:
+        try:
+            store.update_api_token(args.token_sid, revoked=True)
+        except NotFound:
+            raise CommandError(f"no API token {args.token_sid}") from None
+    finally:
+        store.close()
+    out.write(f"revoked {args.token_sid}\n")
+    return 0
+
+
+def add_serve_options(serve: argparse.ArgumentParser) -> None:
+    """The token server's options of ``hubbub serve``."""
+    group = serve.add_argument_group("token server (/login, /logout, /token)")
+    group.add_argument(
+        "--auth",
+        default="users,apitokens",
+        help="authenticators in the order asked: users, apitokens, upstream (comma separated)",
+    )
+    group.add_argument("--upstream-url", help="your app's URL that says who a request is")
+    group.add_argument("--token-ttl", type=int, default=3600, help="default token lifetime (s)")
+    group.add_argument(
+        "--token-max-ttl", type=int, default=3600, help="longest lifetime granted (s, ≤ 86400)"
+    )
+    group.add_argument("--token-service", help="the Chat Service to mint for (default: the only)")
+    group.add_argument(
+        "--token-key", help="the API key to sign with (default: the account's oldest active)"
+    )
+    group.add_argument(
+        "--token-rate-identity",
+        default="60/m",
+        help="token requests per identity, like 10/s or 60/m, or off (default 60/m; per worker)",
+    )
+    group.add_argument(
+        "--token-rate-address",
+        default="600/m",
+        help="token requests per client address, like 50/s, or off (default 600/m; per worker)",
+    )
+    group.add_argument(
+        "--login-rate-username", default="5/300s", help="failed sign-ins per username"
+    )
+    group.add_argument(
+        "--login-rate-address", default="30/300s", help="failed sign-ins per client address"
+    )
+
+
+def serve_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The ``HUBBUB_*`` variables that carry the token server's options to every worker,
+    checked first so that a wrong option fails in one line before anything starts."""
+    from hubbub.web.tokenserver import TokenSettings
+
+    env = {
+        "HUBBUB_AUTH": args.auth,
+        "HUBBUB_UPSTREAM_URL": args.upstream_url or "",
+        "HUBBUB_TOKEN_TTL": str(args.token_ttl),
+        "HUBBUB_TOKEN_MAX_TTL": str(args.token_max_ttl),
+        "HUBBUB_TOKEN_SERVICE": args.token_service or "",
+        "HUBBUB_TOKEN_KEY": args.token_key or "",
+        "HUBBUB_TOKEN_RATE_IDENTITY": args.token_rate_identity,
+        "HUBBUB_TOKEN_RATE_ADDRESS": args.token_rate_address,
+        "HUBBUB_LOGIN_RATE_USERNAME": args.login_rate_username,
+        "HUBBUB_LOGIN_RATE_ADDRESS": args.login_rate_address,
+    }
+    try:
+        TokenSettings.from_environment(env)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return env

@@ -1,0 +1,93 @@
+"""The token server's settings: who may authenticate, token lifetimes, what to mint with, and
+the rate limits; read from the ``HUBBUB_*`` variables that ``hubbub serve`` hands its workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hubbub.auth.cookies import derive_key
+from hubbub.auth.limits import parse_rate
+from hubbub.auth.passwords import Passwords
+from hubbub.auth.policy import check_limits
+from hubbub.sids import is_sid
+
+AUTHENTICATORS = ("users", "apitokens", "upstream")
+
+
+@dataclass
+class TokenSettings:
+    """How the token server decides and mints; ``hubbub serve`` fills it from its options."""
+
+    #: Built-in authenticators, in the order they are asked: users, apitokens, upstream.
+    auth: Sequence[str] = ("users", "apitokens")
+    upstream_url: str | None = None
+    upstream_timeout: float = 2.0
+    upstream_cache: float = 5.0
+    #: Default and maximum token lifetimes in seconds (requests above the maximum are clamped).
+    ttl: int = 3600
+    max_ttl: int = 3600
+    #: The Chat Service (IS…) and API key (SK…) to mint with; default: the only service, and
+    #: the oldest active key of its account.
+    service_sid: str | None = None
+    key_sid: str | None = None
+    #: Cookie HMAC keys, newest first. Every worker must use the same ones: ``hubbub serve``
+    #: derives them from the master key. ``None``: a random key, good for one process only.
+    session_keys: Sequence[bytes] | None = None
+    session_lifetime: int = 7 * 24 * 3600
+    #: ``(burst, period seconds)`` per identity and per client address on ``/token``; None: off.
+    #: A browser tab asks about once an hour, so 60 a minute per identity only stops a runaway
+    #: client; an address may hide many people behind a NAT, hence ten times that.
+    token_rate_identity: tuple[int, float] | None = (60, 60.0)
+    token_rate_address: tuple[int, float] | None = (600, 60.0)
+    #: Failed sign-ins allowed per username and per client address.
+    login_rate_username: tuple[int, float] | None = (5, 300.0)
+    login_rate_address: tuple[int, float] | None = (30, 300.0)
+    passwords: Passwords | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str] = os.environ) -> TokenSettings:
+        """Settings from the ``HUBBUB_*`` variables ``hubbub serve`` sets."""
+        settings = cls()
+        if "HUBBUB_AUTH" in env:
+            settings.auth = tuple(p.strip() for p in env["HUBBUB_AUTH"].split(",") if p.strip())
+        settings.upstream_url = env.get("HUBBUB_UPSTREAM_URL") or None
+        settings.ttl = int(env.get("HUBBUB_TOKEN_TTL", settings.ttl))
+        settings.max_ttl = int(env.get("HUBBUB_TOKEN_MAX_TTL", settings.max_ttl))
+        settings.service_sid = env.get("HUBBUB_TOKEN_SERVICE") or None
+        settings.key_sid = env.get("HUBBUB_TOKEN_KEY") or None
+        for name, variable in (
+            ("token_rate_identity", "HUBBUB_TOKEN_RATE_IDENTITY"),
+            ("token_rate_address", "HUBBUB_TOKEN_RATE_ADDRESS"),
+            ("login_rate_username", "HUBBUB_LOGIN_RATE_USERNAME"),
+            ("login_rate_address", "HUBBUB_LOGIN_RATE_ADDRESS"),
+        ):
+            if variable in env:
+                setattr(settings, name, parse_rate(env[variable]))
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that cannot work, with a one-line reason."""
+        check_limits(self.ttl, self.max_ttl)
+        unknown = [name for name in self.auth if name not in AUTHENTICATORS]
+        if unknown:
+            raise ValueError(
+                f"unknown authenticator {unknown[0]!r}: choose from {', '.join(AUTHENTICATORS)}"
+            )
+        if "upstream" in self.auth and not self.upstream_url:
+            raise ValueError("the upstream authenticator needs an upstream URL")
+        if self.service_sid is not None and not is_sid(self.service_sid, "IS"):
+            raise ValueError(f"not a Chat Service SID: {self.service_sid!r}")
+        if self.key_sid is not None and not is_sid(self.key_sid, "SK"):
+            raise ValueError(f"not an API key SID: {self.key_sid!r}")
+
+
+def settings_from_environment(master_key: str) -> TokenSettings:
+    """``TokenSettings`` for ``hubbub serve``: the ``HUBBUB_*`` options and a cookie key every
+    worker derives alike from the master key."""
+    settings = TokenSettings.from_environment()
+    settings.session_keys = [derive_key(master_key)]
+    return settings

@@ -1,0 +1,78 @@
+"""Which Chat Service and API key tokens are minted with, and how a revoked key is dropped."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt as pyjwt
+from starlette.requests import Request
+
+from hubbub.crypto import SecretBox
+from hubbub.service.provision import new_account, new_api_secret
+from hubbub.store import Store
+from hubbub.web.tokenserver import TokenServer
+from tests.auth.conftest import plain_client, settings
+from tests.web.server import running
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def dave(request: Request) -> str:
+    return "dave"
+
+
+def key_of(response: httpx.Response) -> str:
+    """The API key that signed the token in a /token answer."""
+    assert response.status_code == 200, response.text
+    claims = pyjwt.decode(response.json()["token"], options={"verify_signature": False})
+    return str(claims["iss"])
+
+
+def test_a_revoked_key_is_replaced_without_making_anyone_wait(store: Store, box: SecretBox) -> None:
+    creds = new_account(store, box)
+    clock = Clock()
+    server = TokenServer(store, box, settings(auth=()), authorize=dave, monotonic=clock)
+    with running(server) as url, plain_client(url) as client:
+        assert key_of(client.post("/token")) == creds.api_key_sid
+
+        store.update_api_key(creds.account_sid, creds.api_key_sid, revoked=True)
+        newer = store.create_api_key(
+            creds.account_sid, friendly_name="next", encrypted_secret=box.encrypt(new_api_secret())
+        )
+        assert key_of(client.post("/token")) == creds.api_key_sid  # within the 30 s
+        clock.now += 31
+        key_of(client.post("/token"))  # starts the look-up in the background
+        deadline = time.monotonic() + 5
+        while key_of(client.post("/token")) != newer.sid:
+            assert time.monotonic() < deadline, "the new key was never picked up"
+            time.sleep(0.02)
+
+        store.update_api_key(creds.account_sid, newer.sid, revoked=True)
+        clock.now += 31
+        client.post("/token")
+        deadline = time.monotonic() + 5
+        while (response := client.post("/token")).status_code == 200:
+            assert time.monotonic() < deadline, "minting went on with a revoked key"
+            time.sleep(0.02)
+        assert response.status_code == 503
+        assert "no active API key" in response.json()["message"]
+
+
+def test_several_services_need_a_choice(store: Store, box: SecretBox) -> None:
+    creds = new_account(store, box)
+    other = store.create_service(creds.account_sid, friendly_name="second")
+    ambiguous = TokenServer(store, box, settings(auth=()), authorize=dave)
+    chosen = TokenServer(store, box, settings(auth=(), service_sid=other.sid), authorize=dave)
+    with running(ambiguous) as url, plain_client(url) as client:
+        response = client.post("/token")
+        assert response.status_code == 503
+        assert "--token-service" in response.json()["message"]
+    with running(chosen) as url, plain_client(url) as client:
+        assert client.post("/token").json()["chat_service_sid"] == other.sid

@@ -1,0 +1,153 @@
+"""The I/O-free pieces: cookie signing, rate-limit buckets, token lifetimes, upstream answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from hubbub.auth import Authorization
+from hubbub.auth.cookies import (
+    SessionCookies,
+    clear_cookie,
+    cookie_value,
+    derive_key,
+    same_origin,
+    secret_hash,
+    set_cookie,
+)
+from hubbub.auth.limits import RateLimit, parse_rate
+from hubbub.auth.policy import grant_ttl, parse_ttl
+from hubbub.auth.upstream import parse_answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cookie_opens_to_the_hash_the_server_stored() -> None:
+    cookies = SessionCookies([b"k" * 32])
+    value, stored = cookies.new()
+
+    assert cookies.open(value) == stored
+    secret = value.split(".")[0]
+    assert stored == secret_hash(secret)
+    assert secret not in stored
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda v: v[:-1] + ("A" if v[-1] != "A" else "B"),  # the MAC
+        lambda v: ("A" if v[0] != "A" else "B") + v[1:],  # the secret
+        lambda v: v.split(".")[0],  # no MAC
+        lambda v: "." + v.split(".")[1],  # no secret
+        lambda v: v + "x" * 300,  # absurdly long
+        lambda v: v.replace(".", ".."),
+    ],
+)
+def test_altered_cookies_do_not_open(change: object) -> None:
+    cookies = SessionCookies([b"k" * 32])
+    value, _ = cookies.new()
+    assert callable(change)
+    assert cookies.open(change(value)) is None
+
+
+def test_keys_rotate_newest_first() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    value, stored = SessionCookies([old]).new()
+
+    rotated = SessionCookies([new, old])
+    assert rotated.open(value) == stored
+    fresh, _ = rotated.new()
+    assert SessionCookies([new]).open(fresh) is not None
+    assert SessionCookies([old]).open(fresh) is None
+
+
+def test_derived_keys_depend_on_the_newest_master_key_and_purpose() -> None:
+    assert derive_key("a,b") == derive_key("a c")
+    assert derive_key("a") != derive_key("b")
+    assert derive_key("a", "x") != derive_key("a", "y")
+
+
+def test_cookie_headers() -> None:
+    assert cookie_value("a=1; hubbub_session=abc.def; b=2") == "abc.def"
+    assert cookie_value("hubbub_sessionx=1") is None
+    assert set_cookie("v", max_age=60, secure=True) == (
+        "hubbub_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+    )
+    assert "Max-Age=0" in clear_cookie(secure=False)
+
+
+def test_same_origin() -> None:
+    assert same_origin(None, "http", "h:1")
+    assert same_origin("http://h:1", "http", "h:1")
+    assert same_origin("HTTP://H:1", "http", "h:1")
+    assert not same_origin("https://h:1", "http", "h:1")
+    assert not same_origin("null", "http", "h:1")
+    assert not same_origin("http://h:1", "http", None)
+
+
+def test_bucket_allows_a_burst_then_refills_with_time() -> None:
+    clock = Clock()
+    limit = RateLimit(3, 30.0, clock=clock)
+
+    assert [limit.take("a") for _ in range(3)] == [0, 0, 0]
+    assert limit.take("a") == 10  # one token per 10 s
+    assert limit.take("b") == 0  # keys are independent
+    clock.now += 9.5
+    assert limit.retry_after("a") == 1
+    clock.now += 0.5
+    assert limit.retry_after("a") == 0
+    assert limit.take("a") == 0
+    assert limit.take("a") == 10
+
+
+def test_retry_after_takes_nothing() -> None:
+    limit = RateLimit(1, 60.0, clock=Clock())
+    assert limit.retry_after("a") == 0
+    assert limit.retry_after("a") == 0
+    assert limit.take("a") == 0
+    assert limit.retry_after("a") == 60
+
+
+def test_parse_rate() -> None:
+    assert parse_rate("10/s") == (10, 1.0)
+    assert parse_rate("600/m") == (600, 60.0)
+    assert parse_rate("5/300s") == (5, 300.0)
+    assert parse_rate("off") is None
+    assert parse_rate("0") is None
+    for bad in ("10", "x/s", "10/d", "-1/s"):
+        with pytest.raises(ValueError, match="rate"):
+            parse_rate(bad)
+
+
+def test_ttl_clamping() -> None:
+    assert grant_ttl(None, None, default=3600, maximum=7200) == 3600
+    assert grant_ttl(60, None, default=3600, maximum=7200) == 60
+    assert grant_ttl(10_000, None, default=3600, maximum=7200) == 7200
+    assert grant_ttl(200_000, None, default=3600, maximum=999_999) == 86400
+    # What the authenticator grants is both the default and a cap.
+    assert grant_ttl(None, 600, default=3600, maximum=7200) == 600
+    assert grant_ttl(5000, 600, default=3600, maximum=7200) == 600
+    assert grant_ttl(None, 100_000, default=3600, maximum=7200) == 7200
+
+
+def test_parse_ttl() -> None:
+    assert parse_ttl("60") == 60
+    assert parse_ttl(60) == 60
+    for bad in ("0", "-1", "1.5", "", True, 1.5, None, "9" * 20):
+        with pytest.raises(ValueError, match="ttl"):
+            parse_ttl(bad)
+
+
+def test_upstream_answers() -> None:
+    assert parse_answer({"identity": "a"}) == Authorization("a")
+    assert parse_answer({"identity": "a", "ttl": 60, "role": "admin"}) == Authorization(
+        "a", 60, "admin"
+    )
+    for bad in ([], {"identity": ""}, {"identity": 1}, {"identity": "a", "ttl": "60"}):
+        with pytest.raises(ValueError, match=r"identity|ttl|object"):
+            parse_answer(bad)
