@@ -13,7 +13,7 @@ once, and shows the server's CPU time per message and the clients' per frame (wi
 clients compete with the server, which inflates the latencies).
 
     .venv/bin/python benchmarks/bench_realtime_fanout.py [--members 1000] [--messages 50]
-        [--interval 0.1] [--trials 3] [--procs 4] [--no-compression]
+        [--interval 0.1] [--trials 3] [--procs 4] [--no-compression] [--server-compression]
 """
 
 from __future__ import annotations
@@ -24,17 +24,20 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 from realtime_load import (
+    LightSocket,
     Pipe,
     Server,
     Workers,
     cpu_seconds_self,
     machine,
     median,
+    open_light,
     open_many,
     open_session,
     percentile,
@@ -43,24 +46,55 @@ from realtime_load import (
 
 GOAL_P99_MS = 50.0
 ADDED = '{"type":"message_added"'
+ADDED_BYTES = ADDED.encode()
 
 
-async def receive(pipe: Pipe, url: str, tokens: list[str], compression: bool, gate: int) -> None:
+async def receive(
+    pipe: Pipe, url: str, tokens: list[str], compression: bool, gate: int, light: bool
+) -> None:
     """Hold one session per token, stamping every frame; report the messages when told."""
-    sessions, errors = await open_many(url, tokens, compression=compression, concurrency=gate)
-    live = [ws for ws in sessions if ws is not None]
-    logs: list[list[tuple[float, str]]] = [[] for _ in live]
-    added = [0] * len(live)
+    logs: list[list[tuple[float, str | bytes]]] = [[] for _ in tokens]
+    added = [0] * len(tokens)
+    readers: list[asyncio.Task[None]] = []
+    if light:
+        semaphore = asyncio.Semaphore(gate)
+        errors: list[str] = []
 
-    async def read(i: int, ws: ClientConnection) -> None:
-        log = logs[i]
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                log.append((time.time(), raw))  # type: ignore[arg-type]
-                if raw.startswith(ADDED):  # type: ignore[union-attr]
+        def reader(i: int) -> Callable[[bytes], None]:
+            log = logs[i]
+
+            def on_text(data: bytes) -> None:
+                log.append((time.time(), data))
+                if data.startswith(ADDED_BYTES):
                     added[i] += 1
 
-    readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(live)]
+            return on_text
+
+        async def one(i: int, token: str) -> LightSocket | None:
+            async with semaphore:
+                try:
+                    return await open_light(url, token, reader(i))
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return None
+
+        opened = await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+        live: list[Any] = [ws for ws in opened if ws is not None]
+    else:
+        sessions, errors = await open_many(url, tokens, compression=compression, concurrency=gate)
+        live = [ws for ws in sessions if ws is not None]
+
+        async def read(i: int, ws: ClientConnection) -> None:
+            log = logs[i]
+            with contextlib.suppress(Exception):
+                async for raw in ws:
+                    log.append((time.time(), raw))  # type: ignore[arg-type]
+                    if raw.startswith(ADDED):  # type: ignore[union-attr]
+                        added[i] += 1
+
+        readers = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(live)]
+        logs = logs[: len(live)]
+        added = added[: len(live)]
     pipe.send(("ready", len(live), errors[:3]))
     _, expected, wait_seconds = await pipe.recv()
     cpu_start = cpu_seconds_self()
@@ -74,11 +108,15 @@ async def receive(pipe: Pipe, url: str, tokens: list[str], compression: bool, ga
     for log in logs:
         mine = []
         for stamp, raw in log:
-            if raw.startswith(ADDED):
-                mine.append((json.loads(raw)["message"]["body"], stamp))
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            if text.startswith(ADDED):
+                mine.append((json.loads(text)["message"]["body"], stamp))
         deliveries.append(mine)
     frames = sum(len(log) for log in logs)
-    pipe.send(("result", deliveries, frames, cpu, sum(ws.state.name != "OPEN" for ws in live)))
+    closed = sum(
+        ws.closed.done() if isinstance(ws, LightSocket) else ws.state.name != "OPEN" for ws in live
+    )
+    pipe.send(("result", deliveries, frames, cpu, closed))
 
 
 async def send(
@@ -137,13 +175,25 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--procs", type=int, default=4, help="receiving client processes")
     parser.add_argument("--gate", type=int, default=100, help="handshakes in flight per process")
+    parser.add_argument(
+        "--client",
+        choices=["light", "websockets"],
+        default="light",
+        help="receiving clients: a minimal one (default) or the websockets library",
+    )
     parser.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    parser.add_argument(
+        "--server-compression",
+        action="store_true",
+        help="hubbub serve --ws-compression: accept deflate (off by default)",
+    )
     parser.add_argument("--server-gc", help="what-if: 'off' or 'T0,T1,T2' in the server")
     args = parser.parse_args()
     raise_nofile()
     compression = not args.no_compression
+    light = args.client == "light"  # the light client offers no compression; the sender does
 
-    with Server(gc=args.server_gc) as server:
+    with Server(gc=args.server_gc, compression=args.server_compression) as server:
         setup = time.monotonic()
         server.set_limits(max(250, args.members))
         channel = server.create_channel("fanout")
@@ -156,7 +206,7 @@ def main() -> None:
 
         shares = [identities[1:][p :: args.procs] for p in range(args.procs)]
         jobs = [
-            (server.url, [token(i) for i in share], compression, args.gate)
+            (server.url, [token(i) for i in share], compression, args.gate, light)
             for share in shares
             if share
         ]
@@ -223,7 +273,7 @@ def main() -> None:
         f"Fan-out: channel of {args.members:,} connected members, one of them sending, "
         f"{args.trials} trials × {args.messages} messages every {args.interval * 1000:.0f} ms, "
         f"1 server process, SQLite, permessage-deflate "
-        f"{'off' if args.no_compression else 'offered'}"
+        f"{_deflate(args)}, {args.client} receiving clients"
         f"{f', server gc {args.server_gc} (what-if)' if args.server_gc else ''}, "
         f"{len(jobs)} receiving processes; {machine()}"
     )
@@ -260,6 +310,12 @@ def main() -> None:
         f"{client_cpu / max(1, frames) * 1e6:.0f} µs CPU per frame received; server RSS "
         f"{rss / 1024:.0f} MiB; setup {setup:.1f} s; server {'alive' if alive else 'DEAD'}"
     )
+
+
+def _deflate(args: argparse.Namespace) -> str:
+    if args.no_compression:
+        return "not offered"
+    return "offered, accepted" if args.server_compression else "offered, declined (server default)"
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ use while the sessions sit idle. If not all are up by ``--deadline`` seconds, th
 for those that are. A fresh server per trial; the median is shown.
 
 Clients offer permessage-deflate, as browsers and the ``websockets`` library do, unless
-``--no-compression`` is given; uvicorn accepts it, which costs zlib state per connection.
+``--no-compression`` is given; ``hubbub serve`` declines it unless started with
+``--ws-compression`` (``--server-compression`` here), which costs zlib state per connection.
 ``--server-gc`` is a what-if: it sets the server's garbage collector (``off`` or thresholds
 ``T0,T1,T2``) before ``hubbub serve`` runs, the server's code unchanged.
 
     .venv/bin/python benchmarks/bench_realtime_idle.py [--connections 10000] [--procs 4]
-        [--trials 1] [--deadline 60] [--no-compression] [--server-gc off|T0,T1,T2]
+        [--trials 1] [--deadline 60] [--no-compression] [--server-compression]
+        [--server-gc off|T0,T1,T2]
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def warm_up(server: Server, tokens: list[str], compression: bool) -> None:
 
 
 def trial(args: argparse.Namespace) -> dict[str, Any]:
-    with Server(gc=args.server_gc) as server:
+    with Server(gc=args.server_gc, compression=args.server_compression) as server:
         minter = server.minter()
         compression = not args.no_compression
 
@@ -170,6 +172,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1, help="a fresh server each")
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds to get all up")
     parser.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    parser.add_argument(
+        "--server-compression",
+        action="store_true",
+        help="hubbub serve --ws-compression: accept deflate (off by default)",
+    )
     parser.add_argument("--settle", type=float, default=2.0, help="seconds before reading RSS")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="CPU sampling window")
     parser.add_argument("--server-gc", help="what-if: 'off' or 'T0,T1,T2' in the server")
@@ -198,7 +205,7 @@ def main() -> None:
     gc_note = f", server gc {args.server_gc} (what-if)" if args.server_gc else ""
     print(
         f"Idle sessions: {args.connections:,} connections, 1 server process (--workers 1), "
-        f"SQLite, permessage-deflate {'off' if args.no_compression else 'offered'}{gc_note}, "
+        f"SQLite, permessage-deflate {_deflate(args)}{gc_note}, "
         f"{args.procs} client processes; {machine()}"
     )
     reached = min(r["authenticated"] for r in results)
@@ -221,6 +228,12 @@ def main() -> None:
         f"server CPU while idle {last['idle_cpu']:.0%} of a core; "
         f"server {'alive' if last['alive'] else 'DEAD'}"
     )
+
+
+def _deflate(args: argparse.Namespace) -> str:
+    if args.no_compression:
+        return "not offered"
+    return "offered, accepted" if args.server_compression else "offered, declined (server default)"
 
 
 if __name__ == "__main__":

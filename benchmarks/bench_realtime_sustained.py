@@ -15,6 +15,7 @@ members), so the server sends S + R frames per message.
 
     .venv/bin/python benchmarks/bench_realtime_sustained.py [--seconds 20] [--channels 40]
         [--senders-per-channel 4] [--receivers-per-channel 2] [--rate 45] [--no-compression]
+        [--server-compression]
 """
 
 from __future__ import annotations
@@ -25,16 +26,19 @@ import contextlib
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
 from realtime_load import (
+    LightSocket,
     Pipe,
     Server,
     Workers,
     machine,
     median,
+    open_light,
     open_many,
     percentile,
     raise_nofile,
@@ -42,6 +46,7 @@ from realtime_load import (
 
 GOAL_RATE = 5000.0
 ADDED = '{"type":"message_added"'
+ADDED_BYTES = ADDED.encode()
 
 
 async def send_load(
@@ -108,6 +113,126 @@ async def send_load(
     pipe.send(("result", [channel for _, channel in live], results))
 
 
+async def send_light(
+    pipe: Pipe, url: str, plan: list[tuple[str, str]], rate: float, compression: bool, gate: int
+) -> None:
+    """``send_load`` with ``LightSocket`` clients (``--client light``)."""
+    semaphore = asyncio.Semaphore(gate)
+    errors: list[str] = []
+    waiting: list[asyncio.Future[tuple[float, bytes]] | None] = [None] * len(plan)
+    echoes = [0] * len(plan)
+
+    def reader(i: int) -> Callable[[bytes], None]:
+        def on_text(data: bytes) -> None:
+            if data.startswith(ADDED_BYTES):
+                echoes[i] += 1
+                return
+            future = waiting[i]
+            if future is not None and not future.done():
+                future.set_result((time.time(), data))
+
+        return on_text
+
+    async def one(i: int, token: str) -> LightSocket | None:
+        async with semaphore:
+            try:
+                return await open_light(url, token, reader(i))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return None
+
+    sockets = await asyncio.gather(*(one(i, token) for i, (token, _) in enumerate(plan)))
+    pipe.send(("ready", sum(ws is not None for ws in sockets), errors[:3]))
+    _, start_at, end_at = await pipe.recv()
+    loop = asyncio.get_running_loop()
+
+    async def run(i: int, ws: LightSocket, channel: str) -> tuple[list[Any], list[Any], int]:
+        records: list[tuple[float, float, int]] = []
+        failures: list[Any] = []
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        number, next_at = 0, start_at
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, next_at - time.time()))
+                sent_at = time.time()
+                if sent_at >= end_at:
+                    break
+                number += 1
+                future = waiting[i] = loop.create_future()
+                frame = {
+                    "id": number,
+                    "type": "send_message",
+                    "channel": channel,
+                    "body": f"{sent_at:.6f}",
+                }
+                ws.send_text(json.dumps(frame))
+                replied_at, raw = await asyncio.wait_for(future, 60)
+                reply = json.loads(raw)
+                if reply.get("id") != number:
+                    failures.append(f"unexpected frame {raw[:100]!r}")
+                elif reply["ok"]:
+                    records.append((sent_at, replied_at, reply["result"]["message"]["index"]))
+                else:
+                    failures.append(reply["error"].get("code"))
+                next_at = sent_at + 1 / rate
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+        return records, failures, echoes[i]
+
+    live = [(i, ws, plan[i][1]) for i, ws in enumerate(sockets) if ws is not None]
+    results = await asyncio.gather(*(run(i, ws, channel) for i, ws, channel in live))
+    pipe.send(("result", [channel for _, _, channel in live], results))
+
+
+async def receive_light(
+    pipe: Pipe, url: str, plan: list[tuple[str, str]], compression: bool, gate: int
+) -> None:
+    """``receive_load`` with ``LightSocket`` clients (``--client light``)."""
+    semaphore = asyncio.Semaphore(gate)
+    errors: list[str] = []
+    logs: list[list[tuple[float, bytes]]] = [[] for _ in plan]
+
+    def reader(log: list[tuple[float, bytes]]) -> Callable[[bytes], None]:
+        def on_text(data: bytes) -> None:
+            if data.startswith(ADDED_BYTES):
+                log.append((time.time(), data))
+
+        return on_text
+
+    async def one(i: int, token: str) -> LightSocket | None:
+        async with semaphore:
+            try:
+                return await open_light(url, token, reader(logs[i]))
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return None
+
+    sockets = await asyncio.gather(*(one(i, token) for i, (token, _) in enumerate(plan)))
+    live = [i for i, ws in enumerate(sockets) if ws is not None]
+    pipe.send(("ready", len(live), errors[:3]))
+    _, expected, wait_seconds = await pipe.recv()
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and any(
+        len(logs[i]) < expected.get(plan[i][1], 0) for i in live
+    ):
+        await asyncio.sleep(0.05)
+    out = []
+    for i in live:
+        sid = plan[i][1]
+        indexes, latencies, foreign = [], [], 0
+        for stamp, raw in logs[i]:
+            frame = json.loads(raw)
+            if frame["channel_sid"] != sid:
+                foreign += 1
+                continue
+            message = frame["message"]
+            indexes.append(message["index"])
+            latencies.append((stamp - float(message["body"])) * 1000)
+        last = logs[i][-1][0] if logs[i] else 0.0
+        out.append((sid, indexes, latencies, last, foreign, None))
+    pipe.send(("result", out))
+
+
 async def receive_load(
     pipe: Pipe, url: str, plan: list[tuple[str, str]], compression: bool, gate: int
 ) -> None:
@@ -159,14 +284,28 @@ def main() -> None:
     parser.add_argument("--sender-procs", type=int, default=2)
     parser.add_argument("--receiver-procs", type=int, default=1)
     parser.add_argument("--gate", type=int, default=100, help="handshakes in flight per process")
+    parser.add_argument(
+        "--client",
+        choices=["light", "websockets"],
+        default="light",
+        help="client implementation: a minimal one (default) or the websockets library",
+    )
     parser.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+    parser.add_argument(
+        "--server-compression",
+        action="store_true",
+        help="hubbub serve --ws-compression: accept deflate (off by default)",
+    )
     parser.add_argument("--server-gc", help="what-if: 'off' or 'T0,T1,T2' in the server")
     args = parser.parse_args()
     raise_nofile()
     compression = not args.no_compression
+    light = args.client == "light"
+    if light:
+        compression = False  # the light client speaks no extensions
     per_channel = args.senders_per_channel + args.receivers_per_channel
 
-    with Server(gc=args.server_gc) as server:
+    with Server(gc=args.server_gc, compression=args.server_compression) as server:
         setup = time.monotonic()
         minter = server.minter()
         server.set_limits(max(250, per_channel))
@@ -197,8 +336,8 @@ def main() -> None:
             if receivers[p :: args.receiver_procs]
         ]
         with (
-            Workers(receive_load, receiver_jobs) as listening,
-            Workers(send_load, sender_jobs) as sending,
+            Workers(receive_light if light else receive_load, receiver_jobs) as listening,
+            Workers(send_light if light else send_load, sender_jobs) as sending,
         ):
             ready = listening.gather(120) + sending.gather(120)
             connected = sum(item[1] for item in ready)
@@ -265,7 +404,7 @@ def main() -> None:
         f"{args.receivers_per_channel} receivers) = {len(senders)} sending and "
         f"{receivers_total} receiving connections, ≤ {args.rate:.0f} sends/s each, "
         f"{args.seconds:.0f} s, 1 server process, SQLite, permessage-deflate "
-        f"{'off' if args.no_compression else 'offered'}"
+        f"{_deflate(args)}, {args.client} clients"
         f"{f', server gc {args.server_gc} (what-if)' if args.server_gc else ''}; "
         f"{args.sender_procs}+{len(receiver_jobs)} client processes; {machine()}"
     )
@@ -300,6 +439,12 @@ def main() -> None:
         f"{', errors: ' + errors[0] if errors else ''}; setup {setup:.1f} s, check "
         f"{verify_time:.1f} s; server {'alive' if alive else 'DEAD'}"
     )
+
+
+def _deflate(args: argparse.Namespace) -> str:
+    if args.no_compression or args.client == "light":
+        return "not offered"
+    return "offered, accepted" if args.server_compression else "offered, declined (server default)"
 
 
 if __name__ == "__main__":

@@ -116,9 +116,10 @@ class Rest:
 class Server:
     """``hubbub serve --workers 1`` on SQLite in a temporary directory."""
 
-    def __init__(self, *, gc: str | None = None) -> None:
+    def __init__(self, *, gc: str | None = None, compression: bool = False) -> None:
         """``gc``, for what-if experiments only: "off" or "T0,T1,T2" thresholds for the server's
-        cyclic garbage collector, set before ``hubbub serve`` runs; the server code is as is."""
+        cyclic garbage collector, set before ``hubbub serve`` runs; the server code is as is.
+        ``compression`` starts it with ``--ws-compression`` (permessage-deflate is opt-in)."""
         self.work = Path(tempfile.mkdtemp(prefix="hubbub-bench-rt-"))
         self.db = self.work / "bench.db"
         self.port = free_port()
@@ -143,6 +144,7 @@ class Server:
                     str(self.port),
                     "--workers",
                     "1",
+                    *(["--ws-compression"] if compression else []),
                 ],
                 cwd=self.work,
                 stdout=log,
@@ -449,3 +451,129 @@ async def open_many(
 def cpu_seconds_self() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+# -- a light WebSocket client ------------------------------------------------------------------
+class LightSocket(asyncio.Protocol):
+    """A minimal WebSocket client for load generation: text frames only, no extensions.
+
+    With two CPUs the clients compete with the server, and a full client library costs tens
+    of microseconds per frame; this one costs a few, so the measurement is more of the server.
+    Frames it sends are masked with a zero key (allowed by RFC 6455, and so not XORed); frames
+    it gets are handed to ``on_text`` as bytes. Pings are answered; a close ends it.
+    """
+
+    def __init__(self, on_text: Callable[[bytes], None]) -> None:
+        self.on_text = on_text
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self.handshaking = True
+
+    @classmethod
+    async def open(cls, url: str, on_text: Callable[[bytes], None]) -> LightSocket:
+        parts = urllib.parse.urlsplit(url)
+        loop = asyncio.get_running_loop()
+        _, protocol = await loop.create_connection(lambda: cls(on_text), parts.hostname, parts.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert protocol.transport is not None
+        protocol.transport.write(request.encode())
+        await asyncio.wait_for(protocol.opened, 60)
+        return protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send_text(self, text: str) -> None:
+        data = text.encode()
+        size = len(data)
+        if size < 126:
+            header = bytes((0x81, 0x80 | size))
+        elif size < 65536:
+            header = bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big")
+        else:
+            header = bytes((0x81, 0x80 | 127)) + size.to_bytes(8, "big")
+        assert self.transport is not None
+        self.transport.write(header + b"\0\0\0\0" + data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if self.handshaking:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buffer[:end]).split(b"\r\n", 1)[0]
+            del buffer[: end + 4]
+            self.handshaking = False
+            if b" 101 " not in status:
+                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                return
+            self.opened.set_result(None)
+        start = 0
+        end = len(buffer)
+        while end - start >= 2:
+            first, second = buffer[start], buffer[start + 1]
+            size = second & 0x7F
+            at = start + 2
+            if size == 126:
+                if end - at < 2:
+                    break
+                size = int.from_bytes(buffer[at : at + 2], "big")
+                at += 2
+            elif size == 127:
+                if end - at < 8:
+                    break
+                size = int.from_bytes(buffer[at : at + 8], "big")
+                at += 8
+            if end - at < size:
+                break
+            payload = bytes(buffer[at : at + size])
+            start = at + size
+            opcode = first & 0x0F
+            if opcode == 1:
+                self.on_text(payload)
+            elif opcode == 9 and self.transport is not None:  # ping: pong, masked, zero key
+                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+            elif opcode == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                if not self.closed.done():
+                    self.closed.set_result(code)
+                if self.transport is not None:
+                    self.transport.close()
+        del buffer[:start]
+
+
+async def open_light(url: str, token: str, on_text: Callable[[bytes], None]) -> LightSocket:
+    """Connect with ``LightSocket`` and authenticate; frames after the reply go to ``on_text``."""
+    reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def first(data: bytes) -> None:
+        if not reply.done():
+            reply.set_result(data)
+        else:
+            on_text(data)
+
+    socket_ = await LightSocket.open(url, first)
+    socket_.send_text(json.dumps({"id": 0, "type": "authenticate", "token": token}))
+    answer = json.loads(await asyncio.wait_for(reply, 60))
+    if not answer.get("ok"):
+        socket_.close()
+        raise RuntimeError(f"authenticate failed: {answer}")
+    socket_.on_text = on_text
+    return socket_

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 from cryptography.fernet import Fernet
 
 from hubbub.crypto import SecretBox
@@ -14,7 +20,7 @@ from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.tokens import Minter
 from hubbub.web.app import create_app
-from tests.web.server import running
+from hubbub.web.gateway import Realtime
 
 #: The servers here warn this many seconds before a token expires (Twilio's is 180), so a
 #: token minted with ttl=5 gets ``token_about_to_expire`` after about 2 s.
@@ -30,18 +36,63 @@ class RealtimeServer:
     store: Store
     box: SecretBox
     creds: Credentials
+    #: "hubbub" (the protocol ``hubbub serve`` uses) or "asgi" (the Starlette route).
+    adapter: str
+    realtime: Realtime
 
     def mint(self, identity: str, ttl: int = 3600) -> str:
         minter = Minter(self.creds.account_sid, self.creds.api_key_sid, self.creds.api_key_secret)
         return minter.chat_token(identity, self.creds.chat_service_sid, ttl=ttl)
 
 
-@pytest.fixture
-def realtime_server(tmp_path: Path) -> Iterator[RealtimeServer]:
+#: How ``/v1/ws`` is served: by hubbub's own WebSocket protocol under uvicorn, as ``hubbub
+#: serve`` does, and through ASGI by the Starlette route, as for embedders.
+ADAPTERS = {"hubbub": "hubbub.web.gateway:WebSocketProtocol", "asgi": "websockets-sansio"}
+
+
+@contextmanager
+def running(app: Any, ws: str) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields the base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws=ws)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def serve_realtime(tmp_path: Path, adapter: str) -> Iterator[RealtimeServer]:
     store = open_store(f"sqlite:///{tmp_path / 'realtime.db'}")
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
-    with running(create_app(store, box, token_warning=TOKEN_WARNING)) as base_url:
+    app = create_app(store, box, token_warning=TOKEN_WARNING)
+    with running(app, ADAPTERS[adapter]) as base_url:
         url = base_url.replace("http://", "ws://") + "/v1/ws"
-        yield RealtimeServer(url, base_url, store, box, creds)
+        yield RealtimeServer(url, base_url, store, box, creds, adapter, app.state.realtime)
     store.close()
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def realtime_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RealtimeServer]:
+    """The gateway on each of its paths: hubbub's own protocol and the Starlette route."""
+    yield from serve_realtime(tmp_path, request.param)
+
+
+@pytest.fixture
+def hubbub_realtime_server(tmp_path: Path) -> Iterator[RealtimeServer]:
+    """The gateway as ``hubbub serve`` runs it, for what only that path does (its own output
+    buffer and its own compression setting)."""
+    yield from serve_realtime(tmp_path, "hubbub")

@@ -188,6 +188,27 @@ def test_rest_writes_reach_connected_clients(realtime_server: RealtimeServer) ->
         )
         added = await alice.push("message_added")
         assert (added["message"]["body"], added["message"]["from"]) == ("from REST", "bot")
+
+        # Channels made over REST are announced like those made by clients: a public one to
+        # the whole service, a private one only to whom it invites.
+        await asyncio.to_thread(lambda: chat.channels.create(unique_name="town"))
+        announced = await alice.push(
+            "channel_added", where=lambda push: push["channel"]["unique_name"] == "town"
+        )
+        assert announced["channel"]["type"] == "public"
+        secret = await asyncio.to_thread(
+            lambda: chat.channels.create(unique_name="backroom", type="private")
+        )
+        await asyncio.to_thread(lambda: chat.channels(secret.sid).invites.create(identity="alice"))
+        invited = await alice.push("channel_invited")
+        assert invited["channel"]["sid"] == secret.sid
+        assert (
+            not [  # the private channel was not announced
+                push
+                for push in alice.pushes
+                if push["type"] == "channel_added" and push["channel"]["sid"] == secret.sid
+            ]
+        )
         await alice.socket.close()
 
     run(scenario())

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubbub.service.keys import KeyRing
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
-from hubbub.store.records import Channel, ChannelType, Member, User
+from hubbub.store.records import Channel, ChannelType, Member, Message, Service, User
 from hubbub.tokens import DEFAULT_LEEWAY, InvalidGrants, InvalidIssuer, verify
 from hubbub.web import render
 from hubbub.web.errors import ApiError, from_store, invalid
+
+if TYPE_CHECKING:
+    from hubbub.realtime.cache import Lookups
 
 #: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity) or
 #: ("service", service_sid).
@@ -45,6 +48,22 @@ class Identity:
     user: User
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A checked ``send_message`` waiting to be stored."""
+
+    account_sid: str
+    service_sid: str
+    channel_sid: str
+    from_: str
+    body: str
+    attributes: str
+
+    def row(self) -> tuple[str, str, str, str, str]:
+        """What ``Store.create_messages`` takes."""
+        return (self.service_sid, self.channel_sid, self.from_, self.body, self.attributes)
+
+
 @dataclass(slots=True)
 class Outcome:
     result: dict[str, Any] = field(default_factory=dict)
@@ -59,12 +78,21 @@ class Chat:
     """Runs session commands for one server process."""
 
     def __init__(
-        self, store: Store, keys: KeyRing, urls: render.Urls, *, leeway: int = DEFAULT_LEEWAY
+        self,
+        store: Store,
+        keys: KeyRing,
+        urls: render.Urls,
+        *,
+        leeway: int = DEFAULT_LEEWAY,
+        lookups: Lookups | None = None,
     ) -> None:
+        """``lookups``, when given, answers the checks of ``send_message`` and ``typing`` from
+        short-lived copies (see ``realtime.cache``); without it every check reads the store."""
         self.store = store
         self.keys = keys
         self.urls = urls
         self.leeway = leeway
+        self.lookups = lookups
 
     # -- tokens ------------------------------------------------------------------------------
     def authenticate(self, token: str, now: int | None = None) -> Identity:
@@ -79,7 +107,8 @@ class Chat:
         if service_sid is None or verified.identity is None:
             raise InvalidGrants("a Chat session needs a token with a Chat grant and an identity")
         try:
-            self.store.get_service(verified.account_sid, service_sid)
+            # Only that it exists: a copy up to a second old will do (many connect at once).
+            self._service(verified.account_sid, service_sid)
         except NotFound:
             raise InvalidGrants(f"the Chat Service {service_sid} is not in this account") from None
         user = self._user(service_sid, verified.identity)
@@ -94,6 +123,7 @@ class Chat:
 
     def set_online(self, who: Identity, channel_sids: list[str], online: bool) -> list[Event]:
         """Record reachability, if the service tracks it, and tell those who share a channel."""
+        # Read fresh: a service's settings change over REST without an event to say so.
         service = self.store.get_service(who.account_sid, who.service_sid)
         if not service.config.reachability_enabled:
             return []
@@ -102,6 +132,11 @@ class Chat:
         audiences: list[Audience] = [("user", who.service_sid, who.identity)]
         audiences += [("channel", sid) for sid in channel_sids]
         return [Event(audience, frame) for audience in audiences]
+
+    def _service(self, account_sid: str, service_sid: str) -> Service:
+        if self.lookups is not None:
+            return self.lookups.service(account_sid, service_sid)
+        return self.store.get_service(account_sid, service_sid)
 
     def key_alive(self, who: Identity) -> bool:
         found = self.keys.lookup(who.key_sid)
@@ -262,24 +297,44 @@ class Chat:
         return Outcome()
 
     def cmd_send_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
-        channel = self._channel_of(who, params)
-        self._require(who, self._membership(who, channel), "sendMessage")
+        draft = self._draft(who, params)
+        message = self.store.create_message(
+            draft.service_sid,
+            draft.channel_sid,
+            body=draft.body,
+            from_=draft.from_,
+            attributes=draft.attributes,
+        )
+        return self.sent(draft, message)
+
+    def draft_message(self, who: Identity, params: dict[str, Any]) -> Draft:
+        """``send_message`` up to the write: checked, not stored. The adapter stores drafts of
+        many sessions in one transaction (group commit), then calls ``sent`` for each."""
+        try:
+            return self._draft(who, params)
+        except StoreError as exc:
+            raise from_store(exc, "/v1/ws send_message") from None
+
+    def sent(self, draft: Draft, stored: Message | StoreError) -> Outcome:
+        """The reply and the event of a stored draft; ``ApiError`` if it was not stored."""
+        if isinstance(stored, StoreError):
+            raise from_store(stored, "/v1/ws send_message")
+        rendered = render.message(stored, draft.account_sid, self.urls)
+        event = Event(
+            ("channel", stored.channel_sid),
+            {"type": "message_added", "channel_sid": stored.channel_sid, "message": rendered},
+        )
+        return Outcome({"message": rendered}, [event])
+
+    def _draft(self, who: Identity, params: dict[str, Any]) -> Draft:
+        channel = self._channel_of(who, params, cached=True)
+        self._require(who, self._membership(who, channel, cached=True), "sendMessage")
         body = _text(params, "body") or ""
         if len(body.encode("utf-8")) > 32 * 1024:
             raise invalid("body is longer than 32 KiB", 50504)
-        message = self.store.create_message(
-            who.service_sid,
-            channel.sid,
-            body=body,
-            from_=who.identity,
-            attributes=_attributes(params),
+        return Draft(
+            who.account_sid, who.service_sid, channel.sid, who.identity, body, _attributes(params)
         )
-        rendered = render.message(message, who.account_sid, self.urls)
-        event = Event(
-            ("channel", channel.sid),
-            {"type": "message_added", "channel_sid": channel.sid, "message": rendered},
-        )
-        return Outcome({"message": rendered}, [event])
 
     def cmd_update_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
@@ -339,8 +394,8 @@ class Chat:
         )
 
     def cmd_typing(self, who: Identity, params: dict[str, Any]) -> Outcome:
-        channel = self._channel_of(who, params)
-        self._membership(who, channel)
+        channel = self._channel_of(who, params, cached=True)
+        self._membership(who, channel, cached=True)
         frame = {"type": "typing_started", "channel_sid": channel.sid, "identity": who.identity}
         service = self.store.get_service(who.account_sid, who.service_sid)
         timeout = float(service.config.typing_indicator_timeout)
@@ -365,10 +420,16 @@ class Chat:
         return Outcome({"unread": self._unread(who, channel)})
 
     # -- helpers -----------------------------------------------------------------------------
-    def _channel_of(self, who: Identity, params: dict[str, Any]) -> Channel:
+    def _channel_of(
+        self, who: Identity, params: dict[str, Any], *, cached: bool = False
+    ) -> Channel:
+        """The channel named by ``params``; ``cached`` for checks that need only its SID and
+        type (counts and dates may be a moment old)."""
         ref = _text(params, "channel")
         if not ref:
             raise invalid("this command needs a channel")
+        if cached and self.lookups is not None:
+            return self.lookups.channel(who.service_sid, ref)
         return self.store.get_channel(who.service_sid, ref)
 
     def _visible_channel(self, who: Identity, params: dict[str, Any]) -> Channel:
@@ -380,8 +441,10 @@ class Chat:
                 raise ApiError(404, 20404, "The requested channel was not found") from None
         return channel
 
-    def _membership(self, who: Identity, channel: Channel) -> Member:
+    def _membership(self, who: Identity, channel: Channel, *, cached: bool = False) -> Member:
         try:
+            if cached and self.lookups is not None:
+                return self.lookups.member(who.service_sid, channel.sid, who.identity)
             return self.store.get_member(who.service_sid, channel.sid, who.identity)
         except NotFound:
             if channel.type == "private":
@@ -389,6 +452,8 @@ class Chat:
             raise ApiError(403, 50400, f"{who.identity} is not a member of this channel") from None
 
     def _role(self, who: Identity, role_sid: str) -> frozenset[str]:
+        if self.lookups is not None:
+            return self.lookups.permissions(who.service_sid, role_sid)
         return frozenset(self.store.get_role(who.service_sid, role_sid).permissions)
 
     def _require_service_permission(self, who: Identity, permission: str) -> None:

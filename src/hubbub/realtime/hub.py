@@ -12,10 +12,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from hubbub.realtime.chat import Event
+from hubbub.realtime.protocol import Outgoing
 
 
 class Connection(Protocol):
-    """What the hub needs of a connection: its identity and a way to hand it a frame."""
+    """What the hub needs of a connection: its identity and a way to hand it a frame (encoded
+    once for all its recipients)."""
 
     @property
     def service_sid(self) -> str: ...
@@ -23,7 +25,7 @@ class Connection(Protocol):
     @property
     def identity(self) -> str: ...
 
-    def push(self, frame: dict[str, Any]) -> None: ...
+    def push(self, frame: Outgoing) -> None: ...
 
 
 class Broker(Protocol):
@@ -94,8 +96,9 @@ class Hub:
                 else:
                     self._discard(self._by_channel, sid, connection)
                     self._channels_of[connection].discard(sid)
+        outgoing = Outgoing(event.frame)
         for connection in list(targets):
-            connection.push(event.frame)
+            connection.push(outgoing)
         if kind == "channel" and frame_type == "channel_removed":
             for connection in self._by_channel.pop(key[0], set()):
                 self._channels_of[connection].discard(key[0])

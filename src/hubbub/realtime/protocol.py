@@ -88,6 +88,51 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+def text_frame(data: bytes) -> bytes:
+    """``data`` as one unmasked, uncompressed WebSocket text frame (RFC 6455 section 5.2): what a
+    server sends, byte for byte the same to every client, so it is built once per event."""
+    size = len(data)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 65536:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + data
+
+
+class Outgoing:
+    """A frame on its way to one or many connections, encoded at most once."""
+
+    __slots__ = ("_data", "_text", "_wire", "frame")
+
+    def __init__(self, frame: dict[str, Any]) -> None:
+        self.frame = frame
+        self._text: str | None = None
+        self._data: bytes | None = None
+        self._wire: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = encode(self.frame)
+        return self._text
+
+    @property
+    def data(self) -> bytes:
+        """The frame's UTF-8 JSON."""
+        if self._data is None:
+            self._data = self.text.encode()
+        return self._data
+
+    @property
+    def wire(self) -> bytes:
+        """The whole WebSocket frame, for connections without compression."""
+        if self._wire is None:
+            self._wire = text_frame(self.data)
+        return self._wire
+
+
 def reply(command_id: str | int, result: dict[str, Any]) -> dict[str, Any]:
     return {"id": command_id, "type": "reply", "ok": True, "result": result}
 

@@ -1,9 +1,11 @@
 """One connection's state machine: authentication, the token lifecycle, commands. No I/O.
 
 Fed text frames and the current time, it answers with actions (frames to send, a close) and
-the events its commands caused. Deadlines (authentication, the expiry warning, the expiry,
-the next check that the API key still stands) come out of ``next_deadline``; the adapter
-calls ``tick`` then. Lifecycle tests therefore run in microseconds, with no sleeping.
+the events its commands caused. Deadlines (authentication, the expiry warning, the expiry)
+come out of ``next_deadline``; the adapter calls ``tick`` then. Whether the API key still
+stands is checked once a second for the whole process, not per session (thousands of
+per-session checks a second cost more than the sessions); the adapter calls ``revoke`` for
+sessions whose key is gone. Lifecycle tests therefore run in microseconds, with no sleeping.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubbub.realtime.chat import Chat, Event, Identity
+from hubbub.realtime.chat import Chat, Draft, Event, Identity
 from hubbub.realtime.protocol import (
     CloseCode,
     Command,
@@ -20,6 +22,8 @@ from hubbub.realtime.protocol import (
     error_reply,
     reply,
 )
+from hubbub.store.errors import StoreError
+from hubbub.store.records import Message
 from hubbub.tokens import TokenError
 from hubbub.web import render
 from hubbub.web.errors import ApiError
@@ -27,7 +31,7 @@ from hubbub.web.errors import ApiError
 AUTH_TIMEOUT = 10.0
 #: The final stretch of a token's life in which clients are told to renew it, in seconds.
 DEFAULT_WARNING = 180.0
-#: How often a session checks that the API key behind its token still stands.
+#: How often the process checks that the API keys behind its sessions' tokens still stand.
 KEY_CHECK_INTERVAL = 1.0
 #: Commands per second a session may send, sustained, and the burst it may save up.
 RATE, BURST = 50.0, 100.0
@@ -47,16 +51,38 @@ class Close:
 Action = Send | Close
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A ``send_message`` checked and waiting for the adapter to store it (group commit)."""
+
+    command_id: str | int
+    draft: Draft
+
+
 @dataclass(slots=True)
 class Step:
-    """What one input produced: actions for this connection, events for the hub."""
+    """What one input produced: actions for this connection, events for the hub, and a message
+    to store before anything else of this session is handled (``receive(..., defer=True)``)."""
 
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    pending: Pending | None = None
 
 
 class Session:
     """The protocol state of one WebSocket connection."""
+
+    # Thousands of these live at once: no per-instance __dict__.
+    __slots__ = (
+        "_allowance",
+        "_last_command",
+        "_opened",
+        "_warned",
+        "chat",
+        "closed",
+        "warning",
+        "who",
+    )
 
     def __init__(self, chat: Chat, *, now: float, warning: float = DEFAULT_WARNING) -> None:
         self.chat = chat
@@ -65,7 +91,6 @@ class Session:
         self.closed = False
         self._opened = now
         self._warned = False
-        self._next_key_check = now + KEY_CHECK_INTERVAL
         self._allowance = BURST
         self._last_command = now
 
@@ -75,10 +100,10 @@ class Session:
         who = self.who
         if who is None:
             return self._opened + AUTH_TIMEOUT
-        deadlines = [who.expires_at + self.chat.leeway, self._next_key_check]
-        if not self._warned:
-            deadlines.append(who.expires_at - self.warning)
-        return min(deadlines)
+        expiry = float(who.expires_at + self.chat.leeway)
+        if self._warned:
+            return expiry
+        return min(expiry, who.expires_at - self.warning)
 
     def tick(self, now: float) -> Step:
         step = Step()
@@ -98,14 +123,19 @@ class Session:
             step.actions.append(
                 Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
             )
-        if now >= self._next_key_check:
-            self._next_key_check = now + KEY_CHECK_INTERVAL
-            if not self.chat.key_alive(who):
-                self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
+        return step
+
+    def revoke(self) -> Step:
+        """The API key behind this session's token was revoked (or its account suspended)."""
+        step = Step()
+        if not self.closed:
+            self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
         return step
 
     # -- frames ------------------------------------------------------------------------------
-    def receive(self, text: str, now: float) -> Step:
+    def receive(self, text: str, now: float, *, defer: bool = False) -> Step:
+        """Handle one frame. With ``defer``, a ``send_message`` is checked but not stored: the
+        step carries it as ``pending``, and ``complete`` answers it once stored."""
         step = self.tick(now)
         if self.closed:
             return step
@@ -126,8 +156,25 @@ class Session:
             )
         elif command.type == "update_token":
             self._update_token(step, who, command, now)
+        elif defer and command.type == "send_message":
+            try:
+                step.pending = Pending(command.id, self.chat.draft_message(who, command.params))
+            except ApiError as exc:
+                step.actions.append(Send(error_reply(command.id, exc.to_dict())))
         else:
             self._run(step, who, command)
+        return step
+
+    def complete(self, pending: Pending, stored: Message | StoreError) -> Step:
+        """The reply (and the event) of a deferred ``send_message`` once the store answered."""
+        step = Step()
+        try:
+            outcome = self.chat.sent(pending.draft, stored)
+        except ApiError as exc:
+            step.actions.append(Send(error_reply(pending.command_id, exc.to_dict())))
+            return step
+        step.actions.append(Send(reply(pending.command_id, outcome.result)))
+        step.events.extend(outcome.events)
         return step
 
     def _admit(self, now: float) -> bool:

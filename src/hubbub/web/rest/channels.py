@@ -78,7 +78,13 @@ def routes(ctx: Context) -> list[Route]:
             created_by=form.text("CreatedBy", max_length=MAX_IDENTITY) or "system",
             **_dates(form),
         )
-        return 201, render.channel(channel, call.account_sid, call.urls)
+        rendered = render.channel(channel, call.account_sid, call.urls)
+        if channel.type == "public":
+            # Public channels are announced to the whole service, as when a client creates one.
+            ctx.publish(
+                Event(("service", service_sid), {"type": "channel_added", "channel": rendered})
+            )
+        return 201, rendered
 
     def fetch(call: Call) -> Result:
         channel = store.get_channel(ctx.service_sid(call), call.path("Sid"))
@@ -271,6 +277,10 @@ def routes(ctx: Context) -> list[Route]:
             identity_of(form),
             role_sid=form.text("RoleSid", max_length=34),
         )
+        channel = render.channel(
+            store.get_channel(service_sid, created.channel_sid), call.account_sid, call.urls
+        )
+        ctx.publish(_user_event("channel_invited", service_sid, created.identity, channel=channel))
         return 201, render.invite(created, call.account_sid, call.urls)
 
     def fetch_invite(call: Call) -> Result:
