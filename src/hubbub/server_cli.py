@@ -124,6 +124,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
             out.write(f"hubbub: serving the accounts in {_shown(args.db)}\n")
+        if store.backend == "sqlite":
+            # One machine serves an SQLite file: nobody is connected before it starts, whatever
+            # a crashed run left marked online. (PostgreSQL may be shared with running nodes.)
+            store.mark_all_offline()
     finally:
         store.close()  # migrations ran above; each worker opens its own connections
     out.write(

@@ -13,6 +13,9 @@ import time
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from hubbub.tokens import Minter
 from tests.realtime.client import RawClient
@@ -117,3 +120,47 @@ def test_acknowledged_messages_survive_kill_9(tmp_path: Path) -> None:
     assert set(acknowledged) <= set(indexes)  # every acknowledged message is there
     assert indexes == sorted(set(indexes))  # unique and increasing
     assert indexes == list(range(len(indexes)))  # nothing was deleted, so no gaps either
+
+
+def test_a_restart_forgets_who_a_killed_server_had_online(tmp_path: Path) -> None:
+    """With reachability on, a user connected when the server died is offline after the
+    restart until they connect again, not online for good."""
+    port = free_port()
+    server = start(tmp_path, port)
+    creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
+    service = f"http://127.0.0.1:{port}/v2/Services/{creds['chat_service_sid']}"
+    auth = (creds["account_sid"], creds["auth_token"])
+
+    def rest(path: str, data: dict[str, str] | None = None) -> Any:
+        if data is None:
+            response = httpx.get(service + path, auth=auth, timeout=10)
+        else:
+            response = httpx.post(service + path, data=data, auth=auth, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    rest("", {"ReachabilityEnabled": "true"})
+    minter = Minter(creds["account_sid"], creds["api_key_sid"], creds["api_key_secret"])
+
+    async def connect_bob() -> RawClient:
+        bob = await RawClient.open(f"ws://127.0.0.1:{port}/v1/ws")
+        await bob.authenticate(minter.chat_token("bob", creds["chat_service_sid"]))
+        return bob
+
+    async def online_then_killed() -> None:
+        bob = await connect_bob()
+        assert rest("/Users/bob")["is_online"] is True
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        await bob.socket.close()
+
+    restarted = None
+    try:
+        asyncio.run(online_then_killed())
+        restarted = start(tmp_path, port)
+        assert rest("/Users/bob")["is_online"] is False
+    finally:
+        for process in (server, restarted):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()

@@ -112,3 +112,17 @@ def test_users_are_scoped_to_their_service(store: Store, service: Service) -> No
     with pytest.raises(NotFound):
         store.delete_user(other.sid, mine.sid)
     assert [u.sid for u in store.list_users(service.sid).items] == [mine.sid]
+
+
+def test_mark_all_offline_resets_what_a_crashed_server_left(store: Store, service: Service) -> None:
+    other = store.create_service(service.account_sid, friendly_name="other")
+    store.create_user(service.sid, "alice")
+    store.update_user(service.sid, "alice", is_online=True)
+    store.update_user(other.sid, store.create_user(other.sid, "bob").sid, is_online=True)
+    store.create_user(service.sid, "carol")
+
+    assert store.mark_all_offline() == 2
+
+    assert not store.get_user(service.sid, "alice").is_online
+    assert not store.get_user(other.sid, "bob").is_online
+    assert store.mark_all_offline() == 0

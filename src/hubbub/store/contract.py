@@ -213,6 +213,11 @@ class Store(Protocol):
         is_notifiable: bool | Unset = UNSET,
     ) -> User: ...
 
+    def mark_all_offline(self) -> int:
+        """Set every user of every service offline (a server that starts has no connections
+        yet, whatever a crashed one left behind); how many were online."""
+        ...
+
     def delete_user(self, service_sid: str, ref: str) -> None:
         """Delete the user and its memberships, keeping channel member counts right."""
 

@@ -128,6 +128,12 @@ class UserOps(Base):
             raise NotFound("User", ref)
         return user_of(row)
 
+    def mark_all_offline(self) -> int:
+        # date_updated is left alone: nobody changed these users, a server restarted.
+        t = s.users
+        with self._write() as conn:
+            return conn.execute(update(t).where(t.c.is_online).values(is_online=False)).rowcount
+
     def delete_user(self, service_sid: str, ref: str) -> None:
         """Also removes the user from every channel it is a member of (and keeps counters right)."""
         t = s.users
