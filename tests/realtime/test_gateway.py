@@ -345,3 +345,35 @@ def test_typing_ends_after_the_services_timeout(realtime_server: RealtimeServer)
         return asyncio.get_running_loop().time() - started
 
     assert 0.5 < run(scenario()) < 2.0
+
+
+def test_a_role_changed_over_rest_applies_at_once(realtime_server: RealtimeServer) -> None:
+    """The gateway caches memberships; a REST role change must not leave the old role in force."""
+    creds = realtime_server.creds
+    rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+    chat = rest.chat.v2.services(creds.chat_service_sid)
+    mute = realtime_server.store.create_role(
+        creds.chat_service_sid, friendly_name="mute", type="channel", permissions=["leaveChannel"]
+    )
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        bob = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await bob.authenticate(realtime_server.mint("bob"))
+        await alice.command("create_channel", unique_name="stage")
+        await bob.command("join", channel="stage")
+        assert (await bob.command("send_message", channel="stage", body="one"))["ok"] is True
+        await asyncio.to_thread(
+            lambda: chat.channels("stage").members("bob").update(role_sid=mute.sid)
+        )
+        updated = await alice.push(
+            "member_updated", where=lambda push: push["member"]["identity"] == "bob"
+        )
+        assert updated["member"]["role_sid"] == mute.sid
+        denied = await bob.command("send_message", channel="stage", body="two")
+        assert (denied["ok"], denied["error"]["code"]) == (False, 50107)
+        await alice.socket.close()
+        await bob.socket.close()
+
+    run(scenario())

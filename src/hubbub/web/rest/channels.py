@@ -174,7 +174,10 @@ def routes(ctx: Context) -> list[Route]:
         member = store.update_member(
             service_sid, call.path("ChannelSid"), call.path("Sid"), **changes
         )
-        return 200, render.member(member, call.account_sid, call.urls)
+        rendered = render.member(member, call.account_sid, call.urls)
+        # Also what tells the gateway to forget the member's cached role at once.
+        ctx.publish(_channel_event("member_updated", member.channel_sid, member=rendered))
+        return 200, rendered
 
     def remove_member(call: Call) -> Result:
         service_sid = ctx.service_sid(call)
