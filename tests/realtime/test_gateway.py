@@ -377,3 +377,26 @@ def test_a_role_changed_over_rest_applies_at_once(realtime_server: RealtimeServe
         await bob.socket.close()
 
     run(scenario())
+
+
+def test_the_authenticate_reply_comes_before_news_of_oneself(
+    realtime_server: RealtimeServer,
+) -> None:
+    """With reachability on, coming online is pushed as user_updated, but only after the reply
+    that tells the client who it is (so it can tell the push is about itself)."""
+    creds = realtime_server.creds
+    rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+    rest.chat.v2.services(creds.chat_service_sid).update(reachability_enabled=True)
+
+    async def scenario() -> list[dict[str, Any]]:
+        alice = await RawClient.open(realtime_server.url)
+        frame = {"id": 1, "type": "authenticate", "token": realtime_server.mint("alice")}
+        await alice.socket.send(json.dumps(frame))
+        frames = [await alice.next_frame(), await alice.next_frame()]
+        await alice.socket.close()
+        return frames
+
+    first, second = run(scenario())
+    assert (first.get("id"), first["ok"]) == (1, True)
+    assert second["type"] == "user_updated"
+    assert (second["user"]["identity"], second["user"]["is_online"]) == ("alice", True)

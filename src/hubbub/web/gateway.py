@@ -241,12 +241,14 @@ class Link:
         ``send_message`` comes back pending when the process stores messages by group commit."""
         realtime = self.realtime
         step = self.session.receive(text, realtime.clock(), defer=realtime.group_commit)
+        came_online: list[Event] = []
         if self.session.who is not None and not self.registered:
             channels = _channel_sids(realtime.store, self.session)
-            online = self._register(channels)
-            if online:
-                self.publish(self.session.chat.set_online(self.session.who, channels, True))
+            if self._register(channels):
+                came_online = self.session.chat.set_online(self.session.who, channels, True)
+        # The authenticate reply first: a client learns who it is before news about itself.
         self.perform(step)
+        self.publish(came_online)
         return step.pending
 
     async def receive_async(self, text: str) -> None:
@@ -254,12 +256,15 @@ class Link:
         realtime = self.realtime
         step = await _call(realtime, self.session.receive, text, realtime.clock())
         who = self.session.who
+        came_online: list[Event] = []
         if who is not None and not self.registered:
             channels = await _call(realtime, _channel_sids, realtime.store, self.session)
             if self._register(channels):
-                events = await _call(realtime, self.session.chat.set_online, who, channels, True)
-                self.publish(events)
-        self.perform(step)
+                came_online = await _call(
+                    realtime, self.session.chat.set_online, who, channels, True
+                )
+        self.perform(step)  # the authenticate reply before news about the user itself
+        self.publish(came_online)
 
     def _register(self, channels: list[str]) -> bool:
         """Join the hub; whether this is the user's first connection here."""
