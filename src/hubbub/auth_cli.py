@@ -6,12 +6,16 @@ import argparse
 import getpass
 import os
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from hubbub.server_cli import DEFAULT_DB, CommandError
 
 if TYPE_CHECKING:
-    from hubbub.store import Store
+    from hubbub.store import Page, Store
+
+T = TypeVar("T")
 
 
 def _database_option(parser: argparse.ArgumentParser) -> None:
@@ -64,13 +68,35 @@ def add_auth_commands(commands: Any) -> None:
         _database_option(sub)
 
 
-def _open(args: argparse.Namespace) -> Store:
-    from hubbub.store import open_store
+@contextmanager
+def _opened(args: argparse.Namespace, missing: str = "") -> Iterator[Store]:
+    """The store for one command, closed afterwards; ``missing`` is the one-line error for a
+    ``NotFound`` raised inside."""
+    from hubbub.store import NotFound, open_store
 
     try:
-        return open_store(args.db)
+        store = open_store(args.db)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    try:
+        yield store
+    except NotFound:
+        if not missing:
+            raise
+        raise CommandError(missing) from None
+    finally:
+        store.close()
+
+
+def _every(fetch: Callable[..., Page[T]]) -> Iterator[T]:
+    """All items of a paged listing, page after page."""
+    cursor: str | None = None
+    while True:
+        page = fetch(limit=100, cursor=cursor)
+        yield from page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -97,63 +123,35 @@ def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
     from hubbub.store import Conflict
 
     password_hash = _hash(_password(args))
-    store = _open(args)
-    try:
-        identity = args.identity or args.username
+    identity = args.identity or args.username
+    with _opened(args) as store:
         try:
             store.create_login_user(args.username, identity=identity, password_hash=password_hash)
         except Conflict:
             raise CommandError(f"a user {args.username!r} already exists") from None
-    finally:
-        store.close()
     out.write(f"added {args.username} (identity {identity})\n")
     return 0
 
 
 def cmd_users_passwd(args: argparse.Namespace, out: TextIO) -> int:
-    from hubbub.store import NotFound
-
     password_hash = _hash(_password(args))
-    store = _open(args)
-    try:
-        try:
-            store.update_login_user(args.username, password_hash=password_hash)
-        except NotFound:
-            raise CommandError(f"no user {args.username!r}") from None
-    finally:
-        store.close()
+    with _opened(args, missing=f"no user {args.username!r}") as store:
+        store.update_login_user(args.username, password_hash=password_hash)
     out.write(f"changed the password of {args.username}; its sessions ended\n")
     return 0
 
 
 def cmd_users_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from hubbub.store import NotFound
-
-    store = _open(args)
-    try:
-        try:
-            store.delete_login_user(args.username)
-        except NotFound:
-            raise CommandError(f"no user {args.username!r}") from None
-    finally:
-        store.close()
+    with _opened(args, missing=f"no user {args.username!r}") as store:
+        store.delete_login_user(args.username)
     out.write(f"removed {args.username}\n")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace, out: TextIO) -> int:
-    store = _open(args)
-    try:
-        cursor: str | None = None
-        while True:
-            page = store.list_login_users(limit=100, cursor=cursor)
-            for user in page.items:
-                out.write(f"{user.username}  {user.identity}\n")
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    finally:
-        store.close()
+    with _opened(args) as store:
+        for user in _every(store.list_login_users):
+            out.write(f"{user.username}  {user.identity}\n")
     return 0
 
 
@@ -164,48 +162,28 @@ def cmd_apitokens_create(args: argparse.Namespace, out: TextIO) -> int:
     if not args.identity:
         raise CommandError("the identity may not be empty")
     token = new_api_token()
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         record = store.create_api_token(
             identity=args.identity, friendly_name=args.name, token_hash=secret_hash(token)
         )
-    finally:
-        store.close()
     out.write(f"api_token_sid  {record.sid}\napi_token      {token}\n")
     return 0
 
 
 def cmd_apitokens_list(args: argparse.Namespace, out: TextIO) -> int:
-    store = _open(args)
-    try:
-        cursor: str | None = None
-        while True:
-            page = store.list_api_tokens(limit=100, cursor=cursor)
-            for token in page.items:
-                state = "revoked" if token.revoked else "active"
-                created = token.date_created.strftime("%Y-%m-%dT%H:%M:%SZ")
-                out.write(
-                    f"{token.sid}  {state:<7}  {created}  {token.identity}  {token.friendly_name}\n"
-                )
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    finally:
-        store.close()
+    with _opened(args) as store:
+        for token in _every(store.list_api_tokens):
+            state = "revoked" if token.revoked else "active"
+            created = token.date_created.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.write(
+                f"{token.sid}  {state:<7}  {created}  {token.identity}  {token.friendly_name}\n"
+            )
     return 0
 
 
 def cmd_apitokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
-    from hubbub.store import NotFound
-
-    store = _open(args)
-    try:
-        try:
-            store.update_api_token(args.token_sid, revoked=True)
-        except NotFound:
-            raise CommandError(f"no API token {args.token_sid}") from None
-    finally:
-        store.close()
+    with _opened(args, missing=f"no API token {args.token_sid}") as store:
+        store.update_api_token(args.token_sid, revoked=True)
     out.write(f"revoked {args.token_sid}\n")
     return 0
 
