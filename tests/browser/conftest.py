@@ -9,19 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, Playwright, WebSocket, sync_playwright
 
@@ -31,6 +26,7 @@ from hubbub.service.provision import Credentials, new_account
 from hubbub.store import open_store
 from hubbub.web.app import create_app
 from hubbub.web.tokenserver import TokenSettings
+from tests.web.server import running
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("HUBBUB_CHROMIUM", "/usr/bin/chromium")
@@ -67,36 +63,6 @@ class ChatServer:
         response = self.http.request(method, url, auth=auth, **kwargs)
         response.raise_for_status()
         return response.json() if response.content else None
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` as ``hubbub serve`` does (uvicorn, hubbub's own WebSocket protocol for
-    /v1/ws) in a thread on a free loopback port; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="off",
-        access_log=False,
-        ws="hubbub.web.gateway:WebSocketProtocol",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this thread
@@ -145,7 +111,7 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
     # for tokens that last an hour) expect from one identity.
     settings = TokenSettings(ttl=TOKEN_TTL, max_ttl=TOKEN_TTL, token_rate_identity=(600, 60.0))
     app = create_app(store, box, token_warning=TOKEN_WARNING, token_settings=settings)
-    with serving(app) as base_url, httpx.Client(timeout=10) as http:
+    with running(app) as base_url, httpx.Client(timeout=10) as http:
         server = ChatServer(base_url, creds, http)
         # Presence needs the Chat Service to track reachability.
         server.rest("POST", "", data={"ReachabilityEnabled": "true"})

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from cryptography.fernet import Fernet
 
 from hubbub.crypto import SecretBox
@@ -21,6 +15,7 @@ from hubbub.store import Store, open_store
 from hubbub.tokens import Minter
 from hubbub.web.app import create_app
 from hubbub.web.gateway import Realtime
+from tests.web.server import HUBBUB_WS, running
 
 #: The servers here warn this many seconds before a token expires (Twilio's is 180), so a
 #: token minted with ttl=5 gets ``token_about_to_expire`` after about 2 s.
@@ -47,31 +42,7 @@ class RealtimeServer:
 
 #: How ``/v1/ws`` is served: by hubbub's own WebSocket protocol under uvicorn, as ``hubbub
 #: serve`` does, and through ASGI by the Starlette route, as for embedders.
-ADAPTERS = {"hubbub": "hubbub.web.gateway:WebSocketProtocol", "asgi": "websockets-sansio"}
-
-
-@contextmanager
-def running(app: Any, ws: str) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws=ws)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+ADAPTERS = {"hubbub": HUBBUB_WS, "asgi": "websockets-sansio"}
 
 
 def serve_realtime(tmp_path: Path, adapter: str) -> Iterator[RealtimeServer]:

@@ -16,14 +16,19 @@ from twilio.rest import Client
 TWILIO_HOSTS = ("https://chat.twilio.com", "https://api.twilio.com")
 
 
+#: How ``hubbub serve`` serves ``/v1/ws``: hubbub's own WebSocket protocol under uvicorn.
+HUBBUB_WS = "hubbub.web.gateway:WebSocketProtocol"
+
+
 @contextmanager
-def running(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields the base URL."""
+def running(app: Any, ws: str = HUBBUB_WS) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port, WebSockets by ``ws`` (a
+    uvicorn ``ws`` setting); yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws=ws)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
