@@ -7,34 +7,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool, QueuePool
 
 from hubbub.store import migrate
 from hubbub.store.schema import metadata
+from tests.support import server_url
 
-ROOT = Path(__file__).resolve().parents[1]
 TABLES = [table.name for table in metadata.sorted_tables]
 
 
 def postgres_server() -> str:
-    url = os.environ.get("HUBBUB_TEST_POSTGRES_URL")
-    if url:
-        return url
-    script = ROOT / "scripts" / "postgres"
-    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0 or not done.stdout.strip():
-        pytest.fail(
-            "no PostgreSQL for the store tests: set HUBBUB_TEST_POSTGRES_URL or make "
-            f"scripts/postgres work (it said: {done.stderr.strip()})",
-            pytrace=False,
-        )
-    return done.stdout.strip().splitlines()[-1]
+    return server_url("HUBBUB_TEST_POSTGRES_URL", "postgres", "PostgreSQL")
 
 
 class PostgresDatabases:

@@ -55,3 +55,21 @@ def test_invites_are_scoped_to_their_channel(store: Store, service: Service) -> 
     with pytest.raises(NotFound):
         store.delete_invite(service.sid, "two", invite.sid)
     assert store.list_invites(service.sid, "two").items == ()
+
+
+def test_list_user_invites(store: Store, service: Service) -> None:
+    other = store.create_service(service.account_sid, friendly_name="other")
+    for name in ("one", "two", "three"):
+        store.create_channel(service.sid, unique_name=name)
+    store.create_channel(other.sid, unique_name="elsewhere")
+    mine = [store.create_invite(service.sid, name, "bob") for name in ("two", "one")]
+    store.create_invite(service.sid, "three", "carol")
+    store.create_invite(other.sid, "elsewhere", "bob")
+
+    first = store.list_user_invites(service.sid, "bob", limit=1)
+    rest = store.list_user_invites(service.sid, "bob", limit=1, cursor=first.next_cursor)
+    assert first.items + rest.items == tuple(mine)  # oldest first, this service only
+    assert rest.next_cursor is None
+    assert store.list_user_invites(service.sid, "nobody").items == ()
+    store.delete_invite(service.sid, "two", mine[0].sid)
+    assert store.list_user_invites(service.sid, "bob").items == (mine[1],)

@@ -72,6 +72,21 @@ def test_a_new_password_or_deleting_the_user_ends_its_sessions(store: Store) -> 
         store.create_login_session("bob", secret_hash=digest("c"), expires_at=expires)
 
 
+def test_a_rehash_keeps_the_sessions_and_yields_to_a_password_change(store: Store) -> None:
+    store.create_login_user("alice", identity="alice", password_hash="v1")
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    store.create_login_session("alice", secret_hash=digest("a"), expires_at=expires)
+
+    assert store.rehash_login_user("alice", old_hash="v1", new_hash="v1-stronger") is True
+    assert store.get_login_user("alice").password_hash == "v1-stronger"
+    assert store.get_login_session(digest("a")).username == "alice"  # still signed in
+    # The password changed meanwhile: the stale rehash writes nothing.
+    store.update_login_user("alice", password_hash="v2")
+    assert store.rehash_login_user("alice", old_hash="v1-stronger", new_hash="x") is False
+    assert store.get_login_user("alice").password_hash == "v2"
+    assert store.rehash_login_user("nobody", old_hash="a", new_hash="b") is False
+
+
 def test_expired_sessions_are_purged(store: Store, clock: Clock) -> None:
     store.create_login_user("alice", identity="alice", password_hash="h")
     now = clock.now

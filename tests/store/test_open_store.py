@@ -59,6 +59,21 @@ def test_sqlite_settings(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+def test_sqlite_can_wait_for_the_disk_at_every_commit(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hubbub.db'}?synchronous=full"
+    store = open_store(url)
+    store.create_account(friendly_name="x", auth_token_hash="h")  # the URL works end to end
+    store.close()
+    backend = connect(url)
+    try:
+        with backend.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    finally:
+        backend.engine.dispose()
+    with pytest.raises(ValueError, match="synchronous must be normal or full"):
+        connect(f"sqlite:///{tmp_path / 'hubbub.db'}?synchronous=off")
+
+
 def test_backend_name(store: Store, backend: str) -> None:
     assert store.backend == backend
 

@@ -413,6 +413,12 @@ class Store(Protocol):
         cursor: str | None = None,
     ) -> Page[Invite]: ...
 
+    def list_user_invites(
+        self, service_sid: str, identity: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Invite]:
+        """The invites ``identity`` has to channels of the service, oldest first."""
+        ...
+
     def delete_invite(self, service_sid: str, channel: str, sid: str) -> None: ...
 
     # Token server: login users, login sessions, API tokens ------------------------------------
@@ -435,6 +441,12 @@ class Store(Protocol):
         password_hash: str | Unset = UNSET,
     ) -> LoginUser:
         """Changing the password ends every session of the user."""
+        ...
+
+    def rehash_login_user(self, username: str, *, old_hash: str, new_hash: str) -> bool:
+        """Store a new hash of the same password (made with newer settings) in place of
+        ``old_hash``, keeping the user's sessions; nothing is written if the hash is no longer
+        ``old_hash`` (the password changed meanwhile). Whether it was written."""
         ...
 
     def delete_login_user(self, username: str) -> None:

@@ -73,6 +73,14 @@ class InviteOps(Base):
                 stmt = stmt.where(t.c.identity.in_(list(identities)))
             return page_by_created(conn, stmt, t, invite_of, limit, cursor)
 
+    def list_user_invites(
+        self, service_sid: str, identity: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Invite]:
+        t = s.invites
+        with self._read() as conn:
+            stmt = select(t).where(t.c.service_sid == service_sid, t.c.identity == identity)
+            return page_by_created(conn, stmt, t, invite_of, limit, cursor)
+
     def delete_invite(self, service_sid: str, channel: str, sid: str) -> None:
         t = s.invites
         with self._write() as conn:

@@ -112,6 +112,19 @@ class LoginOps(Base):
                 conn.execute(delete(s.login_sessions).where(s.login_sessions.c.user_sid == row.sid))
         return login_user_of(row)
 
+    def rehash_login_user(self, username: str, *, old_hash: str, new_hash: str) -> bool:
+        """Store a new hash of the same password (made with newer settings) in place of
+        ``old_hash``. Sessions are kept, as the password did not change; nothing is written if
+        the hash is no longer ``old_hash`` (the password changed meanwhile). Whether it was."""
+        t = s.login_users
+        stmt = (
+            update(t)
+            .where(t.c.username == username, t.c.password_hash == old_hash)
+            .values(password_hash=new_hash)
+        )
+        with self._write() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def delete_login_user(self, username: str) -> None:
         t = s.login_users
         with self._write() as conn:

@@ -229,6 +229,7 @@ invites = Table(
     *_dates(),
     Index(None, "channel_sid", "identity", unique=True),
     Index(None, "channel_sid", "date_created", "sid"),
+    Index(None, "service_sid", "identity", "date_created", "sid"),
 )
 
 # The token server's tables: not Twilio resources, and owned by no account.

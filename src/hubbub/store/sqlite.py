@@ -45,18 +45,26 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.005)
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _use_wal(cursor)
-        # In WAL mode NORMAL risks no corruption, only the last commits on power loss, and saves
-        # an fsync per transaction.
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
+#: ``?synchronous=`` in the URL. In WAL mode, NORMAL (the default) loses nothing when the server
+#: process dies, however it dies, and never corrupts the file; what the operating system had
+#: not yet written when *it* crashed or lost power is lost, the last commits. FULL waits for
+#: the disk at every commit (an fsync, ~0.1 ms here and far more on some disks) to keep those.
+SYNCHRONOUS = ("normal", "full")
+
+
+def _on_connect(synchronous: str) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _use_wal(cursor)
+            cursor.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    return configure
 
 
 def _begin(conn: Connection, write: bool) -> None:
@@ -85,12 +93,17 @@ def sqlite_backend(url: URL) -> Backend:
             f"hubbub's SQLite store needs a file, like sqlite:///hubbub.db, not {url!s}: "
             "each pooled connection to an in-memory database would see a different database"
         )
+    synchronous = str(url.query.get("synchronous", "normal")).lower()
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(
+            f"synchronous must be normal or full in an SQLite URL, not {synchronous!r}"
+        )
     engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"),
+        url.set(drivername="sqlite+pysqlite").difference_update_query(["synchronous"]),
         pool_size=8,
         max_overflow=8,
         hide_parameters=True,  # errors must not carry secrets, hashes or message bodies to logs
     )
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", _on_connect(synchronous))
     lock = WriteLock(os.path.abspath(database))
     return Backend("sqlite", engine, _begin, _insert_ignore, _is_unique_violation, lock.held)
