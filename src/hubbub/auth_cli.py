@@ -197,6 +197,20 @@ def add_serve_options(serve: argparse.ArgumentParser) -> None:
         help="authenticators in the order asked: users, apitokens, upstream (comma separated)",
     )
     group.add_argument("--upstream-url", help="your app's URL that says who a request is")
+    group.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long the upstream has for its whole answer before /token gives 503 (default 2)",
+    )
+    group.add_argument(
+        "--upstream-cache",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long the upstream's answers are kept, 0 for not at all (default 5)",
+    )
     group.add_argument("--token-ttl", type=int, default=3600, help="default token lifetime (s)")
     group.add_argument(
         "--token-max-ttl", type=int, default=3600, help="longest lifetime granted (s, ≤ 86400)"
@@ -216,10 +230,20 @@ def add_serve_options(serve: argparse.ArgumentParser) -> None:
         help="token requests per client address, like 50/s, or off (default 600/m; per worker)",
     )
     group.add_argument(
-        "--login-rate-username", default="5/300s", help="failed sign-ins per username"
+        "--login-rate-username",
+        default="5/300s",
+        help="failed sign-ins per username from one client address (default 5/300s)",
     )
     group.add_argument(
-        "--login-rate-address", default="30/300s", help="failed sign-ins per client address"
+        "--login-rate-address",
+        default="30/300s",
+        help="failed sign-ins per client address (default 30/300s)",
+    )
+    group.add_argument(
+        "--login-rate-username-total",
+        default="100/300s",
+        help="failed sign-ins per username from all addresses; addresses it signed in from "
+        "before are spared (default 100/300s)",
     )
 
 
@@ -231,6 +255,8 @@ def serve_environment(args: argparse.Namespace) -> dict[str, str]:
     env = {
         "HUBBUB_AUTH": args.auth,
         "HUBBUB_UPSTREAM_URL": args.upstream_url or "",
+        "HUBBUB_UPSTREAM_TIMEOUT": repr(args.upstream_timeout),
+        "HUBBUB_UPSTREAM_CACHE": repr(args.upstream_cache),
         "HUBBUB_TOKEN_TTL": str(args.token_ttl),
         "HUBBUB_TOKEN_MAX_TTL": str(args.token_max_ttl),
         "HUBBUB_TOKEN_SERVICE": args.token_service or "",
@@ -239,6 +265,7 @@ def serve_environment(args: argparse.Namespace) -> dict[str, str]:
         "HUBBUB_TOKEN_RATE_ADDRESS": args.token_rate_address,
         "HUBBUB_LOGIN_RATE_USERNAME": args.login_rate_username,
         "HUBBUB_LOGIN_RATE_ADDRESS": args.login_rate_address,
+        "HUBBUB_LOGIN_RATE_USERNAME_TOTAL": args.login_rate_username_total,
     }
     try:
         TokenSettings.from_environment(env)

@@ -110,6 +110,10 @@ def test_api_tokens_are_printed_once_and_revoked(
         (["--token-max-ttl", "90000"], "86400"),
         (["--token-service", "nope"], "not a Chat Service SID"),
         (["--token-rate-identity", "lots"], "a rate is"),
+        (["--upstream-timeout", "0"], "upstream timeout"),
+        (["--upstream-timeout", "nan"], "upstream timeout"),
+        (["--upstream-cache", "-1"], "upstream cache"),
+        (["--login-rate-username-total", "many"], "a rate is"),
     ],
 )
 def test_serve_refuses_wrong_token_options_in_one_line(
@@ -139,3 +143,22 @@ def test_token_rate_limits_are_on_by_default_and_off_turns_them_off() -> None:
     off = ["serve", "--token-rate-identity", "off", "--token-rate-address", "off"]
     disabled = TokenSettings.from_environment(serve_environment(build_parser().parse_args(off)))
     assert (disabled.token_rate_identity, disabled.token_rate_address) == (None, None)
+
+
+def test_the_upstream_timeout_and_cache_are_serve_options() -> None:
+    serve = build_parser().parse_args(["serve"])
+    defaults = TokenSettings.from_environment(serve_environment(serve))
+    assert (defaults.upstream_timeout, defaults.upstream_cache) == (2.0, 5.0)
+
+    chosen = ["serve", "--upstream-timeout", "0.5", "--upstream-cache", "0"]
+    settings = TokenSettings.from_environment(serve_environment(build_parser().parse_args(chosen)))
+    assert (settings.upstream_timeout, settings.upstream_cache) == (0.5, 0.0)
+
+
+def test_the_sign_in_ceiling_per_username_is_a_serve_option() -> None:
+    serve = build_parser().parse_args(["serve"])
+    defaults = TokenSettings.from_environment(serve_environment(serve))
+    assert defaults.login_rate_username_total == (100, 300.0)
+    assert defaults.login_rate_username == (5, 300.0)
+    off = build_parser().parse_args(["serve", "--login-rate-username-total", "off"])
+    assert TokenSettings.from_environment(serve_environment(off)).login_rate_username_total is None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,9 +15,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from hubbub.auth import Authorization, Refused
-from hubbub.crypto import SecretBox
+from hubbub.crypto import SecretBox, load_master_key
 from hubbub.service.provision import Credentials, new_account
-from hubbub.store import Store
+from hubbub.store import Store, open_store
 from hubbub.tokens import verify
 from hubbub.web.tokenserver import token_app
 from tests.auth.conftest import PASSWORD, add_user, plain_client, settings
@@ -97,3 +100,68 @@ def test_an_async_hook_reads_the_body(mounted: tuple[httpx.Client, Credentials])
         client.post("/alt/login", json={"username": "alice", "password": PASSWORD}).status_code
         == 404
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def python_blocks(path: Path, containing: str) -> list[str]:
+    """The ```python blocks of a Markdown file that contain ``containing``."""
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
+    return [block for block in blocks if containing in block]
+
+
+async def sign_in(request: Request) -> Response:
+    """The embedding app's own sign-in, reduced to storing what it is given in its session."""
+    request.session.update(await request.json())
+    return Response(status_code=204)
+
+
+@pytest.mark.parametrize(
+    ("document", "signed_in", "identity"),
+    [
+        ("README.md", {"username": "alice"}, "alice"),
+        ("docs/tokenserver.md", {"user": {"email": "alice@example.com"}}, "alice@example.com"),
+    ],
+)
+def test_the_documented_starlette_example_works_as_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    document: str,
+    signed_in: dict[str, Any],
+    identity: str,
+) -> None:
+    [example] = [b for b in python_blocks(ROOT / document, "token_app(") if "fastapi" not in b]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HUBBUB_MASTER_KEY", raising=False)
+    monkeypatch.setenv("SESSION_SECRET", "test-only session secret")
+    # What `hubbub init` leaves behind: the database with a Chat Service, and the master key.
+    created = open_store("sqlite:///hubbub.db")
+    creds = new_account(created, SecretBox(load_master_key("hubbub-master.key")))
+    created.close()
+
+    namespace: dict[str, Any] = {"__name__": "example"}
+    exec(compile(example, document, "exec"), namespace)  # noqa: S102 - the docs' own code
+    app = namespace["app"]
+    app.router.routes.append(Route("/signin", sign_in, methods=["POST"]))
+    try:
+        with running(app) as url, httpx.Client(base_url=url) as client:
+            assert client.post("/chat/token").status_code == 401
+            assert client.post("/signin", json=signed_in).status_code == 204
+            answer = client.post("/chat/token")
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["identity"] == identity
+            secrets = {creds.api_key_sid: creds.api_key_secret}
+            assert verify(answer.json()["token"], secrets).identity == identity
+            if "banned" in example:
+                client.post("/signin", json={"user": {"email": "eve@example.com", "banned": 1}})
+                assert client.post("/chat/token").status_code == 403
+    finally:
+        namespace["store"].close()
+
+
+def test_the_documented_fastapi_example_compiles() -> None:
+    # FastAPI is not a dependency of hubbub or its tests, so this example cannot run here.
+    [example] = python_blocks(ROOT / "docs/tokenserver.md", "from fastapi import FastAPI")
+    compile(example, "docs/tokenserver.md", "exec")
+    assert "add_middleware(SessionMiddleware" in example

@@ -8,13 +8,13 @@ from hubbub.auth import Authorization
 from hubbub.auth.cookies import (
     SessionCookies,
     clear_cookie,
-    cookie_value,
+    cookie_values,
     derive_key,
     same_origin,
     secret_hash,
     set_cookie,
 )
-from hubbub.auth.limits import RateLimit, parse_rate
+from hubbub.auth.limits import LoginLimits, RateLimit, parse_rate
 from hubbub.auth.policy import grant_ttl, parse_ttl
 from hubbub.auth.upstream import parse_answer
 
@@ -73,12 +73,21 @@ def test_derived_keys_depend_on_the_newest_master_key_and_purpose() -> None:
 
 
 def test_cookie_headers() -> None:
-    assert cookie_value("a=1; hubbub_session=abc.def; b=2") == "abc.def"
-    assert cookie_value("hubbub_sessionx=1") is None
+    assert cookie_values("a=1; hubbub_session=abc.def; b=2", "hubbub_session") == ["abc.def"]
+    assert cookie_values("hubbub_sessionx=1; xhubbub_session=2", "hubbub_session") == []
+    assert cookie_values("hubbub_session=a;hubbub_session=b", "hubbub_session") == ["a", "b"]
+    assert cookie_values('hubbub_session="a"', "hubbub_session") == ["a"]
+    assert cookie_values("__Host-hubbub_session=a", "hubbub_session") == []
+    assert cookie_values("__Host-hubbub_session=a", "__Host-hubbub_session") == ["a"]
+    # Over https the name carries the __Host- prefix: host-only, Secure, Path=/, no Domain.
     assert set_cookie("v", max_age=60, secure=True) == (
-        "hubbub_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        "__Host-hubbub_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
     )
-    assert "Max-Age=0" in clear_cookie(secure=False)
+    assert set_cookie("v", max_age=60, secure=False) == (
+        "hubbub_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+    )
+    assert clear_cookie(secure=False).startswith("hubbub_session=; Path=/; Max-Age=0;")
+    assert clear_cookie(secure=True).startswith("__Host-hubbub_session=; Path=/; Max-Age=0;")
 
 
 def test_same_origin() -> None:
@@ -113,6 +122,47 @@ def test_retry_after_takes_nothing() -> None:
     assert limit.retry_after("a") == 60
 
 
+def test_an_attempt_given_back_is_not_counted() -> None:
+    clock = Clock()
+    limit = RateLimit(2, 60.0, clock=clock)
+    assert limit.take("a") == 0
+    limit.give_back("a")
+    limit.give_back("a")  # never above the burst
+    limit.give_back("never taken")
+    assert [limit.take("a") for _ in range(3)] == [0, 0, 30]
+
+
+def test_sign_in_attempts_count_before_the_check_and_per_address() -> None:
+    clock = Clock()
+    limits = LoginLimits((2, 60.0), (3, 60.0), (4, 60.0), remember=3600.0, clock=clock)
+    first = limits.begin("alice", "10.0.0.1")
+    second = limits.begin("alice", "10.0.0.1")
+    assert (first[0], second[0]) == (0, 0)
+    # Both still being checked, a third from there waits: counted before the check.
+    assert limits.begin("alice", "10.0.0.1") == (30, ())
+    # Another address is not stopped by those, and a right password gives its attempt back.
+    other = limits.begin("alice", "10.0.0.2")
+    assert other[0] == 0
+    limits.succeeded("alice", "10.0.0.2", other[1])
+    assert limits.begin("alice", "10.0.0.3")[0] == 0
+    assert limits.begin("alice", "10.0.0.4")[0] == 0  # the ceiling: 4 for alice, now all used
+    assert limits.begin("alice", "10.0.0.8")[0] == 15
+    # The address alice signed in from skips the ceiling.
+    assert limits.begin("alice", "10.0.0.2")[0] == 0
+    # Attempts that were never checked are given back.
+    waited = limits.begin("bob", "10.0.0.5")
+    limits.forgive(waited[1])
+    assert [limits.begin("bob", "10.0.0.5")[0] for _ in range(3)] == [0, 0, 30]
+    # An address is stopped per address, whatever the username.
+    assert limits.begin("carol", "10.0.0.5")[0] == 0
+    assert limits.begin("dave", "10.0.0.5")[0] == 20
+    clock.now += 3600.5  # alice's address is forgotten after ``remember``
+    for address in ("10.0.0.6", "10.0.0.7"):
+        for _ in range(2):
+            assert limits.begin("alice", address)[0] == 0
+    assert limits.begin("alice", "10.0.0.2")[0] == 15
+
+
 def test_parse_rate() -> None:
     assert parse_rate("10/s") == (10, 1.0)
     assert parse_rate("600/m") == (600, 60.0)
@@ -138,7 +188,8 @@ def test_ttl_clamping() -> None:
 def test_parse_ttl() -> None:
     assert parse_ttl("60") == 60
     assert parse_ttl(60) == 60
-    for bad in ("0", "-1", "1.5", "", True, 1.5, None, "9" * 20):
+    assert parse_ttl(" 60\t") == 60
+    for bad in ("0", "-1", "1.5", "", True, 1.5, None, "9" * 20, "١٢", "１２", "6\u00a0", "1_0"):
         with pytest.raises(ValueError, match="ttl"):
             parse_ttl(bad)
 

@@ -15,7 +15,8 @@ from hubbub.crypto import SecretBox
 from hubbub.store import Store, open_store
 from hubbub.tokens import verify
 from hubbub.web.app import create_app
-from tests.auth.conftest import PASSWORD, Server, settings
+from tests.auth.conftest import PASSWORD, Server, add_user, settings
+from tests.support import twilio_error
 from tests.web.server import running
 
 
@@ -92,12 +93,7 @@ def test_unauthenticated_forged_and_tampered_cookies_get_401(
         response = server.client.post("/token", headers={"Cookie": sent} if sent else {})
         assert response.status_code == 401, sent
         body = response.json()
-        assert body == {
-            "code": 20003,
-            "message": body["message"],
-            "more_info": "https://www.twilio.com/docs/errors/20003",
-            "status": 401,
-        }
+        twilio_error(body, 401, 20003)
 
 
 def test_a_cookie_signed_with_another_key_is_refused(
@@ -313,3 +309,95 @@ def test_oversized_bodies_are_refused(store: Store, serve: Callable[..., Server]
     response = server.token(cookie, content=b"x" * 20_000)
     assert response.status_code == 413
     assert response.json()["code"] == 20413
+
+
+def test_a_junk_cookie_before_the_real_one_is_skipped(
+    store: Store, serve: Callable[..., Server]
+) -> None:
+    server = serve(store)
+    alice = server.login().split("=", 1)[1]
+    for sent in (f"hubbub_session=junk; hubbub_session={alice}", f"hubbub_session={alice}; a=b"):
+        response = server.client.post("/token", headers={"Cookie": sent})
+        assert response.status_code == 200, sent
+        assert response.json()["identity"] == "alice"
+
+
+def test_two_different_sessions_in_one_request_are_refused(
+    store: Store, serve: Callable[..., Server]
+) -> None:
+    """Cookie tossing: a sibling subdomain sets its own valid session cookie (bob's, say) with a
+    wider Domain or a longer Path, so the browser sends it next to, or before, alice's."""
+    server = serve(store)
+    add_user(store, "bob")
+    alice = server.login().split("=", 1)[1]
+    bob = server.login("bob").split("=", 1)[1]
+    for sent in (
+        f"hubbub_session={bob}; hubbub_session={alice}",
+        f"hubbub_session={alice}; hubbub_session={bob}",
+    ):
+        assert server.client.post("/token", headers={"Cookie": sent}).status_code == 401
+    # The same cookie twice is one session.
+    twice = server.client.post(
+        "/token", headers={"Cookie": f"hubbub_session={alice}; hubbub_session={alice}"}
+    )
+    assert twice.json()["identity"] == "alice"
+    # Signing out ends every session the request carried.
+    both = f"hubbub_session={bob}; hubbub_session={alice}"
+    assert server.client.post("/logout", headers={"Cookie": both}).status_code == 204
+    assert server.token(f"hubbub_session={alice}").status_code == 401
+    assert server.token(f"hubbub_session={bob}").status_code == 401
+
+
+def test_over_https_the_cookie_is_host_only_and_the_plain_one_is_ignored(
+    store: Store, serve: Callable[..., Server]
+) -> None:
+    server = serve(store)
+    add_user(store, "bob")
+    https = {"X-Forwarded-Proto": "https"}  # trusted from 127.0.0.1, as from a TLS proxy
+    login = server.client.post(
+        "/login", json={"username": "alice", "password": PASSWORD}, headers=https
+    )
+    set_cookie = login.headers["set-cookie"]
+    assert set_cookie.startswith("__Host-hubbub_session=")
+    assert "; Secure" in set_cookie
+    assert "; Path=/;" in set_cookie
+    assert "domain" not in set_cookie.lower()
+    alice = set_cookie.split(";")[0]
+    bob = server.login("bob")  # over plain http: the plain name
+
+    assert server.token(alice, headers=https).json()["identity"] == "alice"
+    # A tossed cookie cannot carry the __Host- prefix, so over https only that name counts.
+    tossed = server.token(f"{bob}; {alice}", headers=https)
+    assert tossed.json()["identity"] == "alice"
+    assert server.token(bob, headers=https).status_code == 401
+    assert server.token(alice).status_code == 401  # and over http only the plain one
+
+    out = server.client.post("/logout", headers={"Cookie": alice, **https})
+    cleared = out.headers.get_list("set-cookie")
+    assert any(c.startswith("__Host-hubbub_session=;") and "Max-Age=0" in c for c in cleared)
+    assert server.token(alice, headers=https).status_code == 401
+
+
+DEEP_JSON = b'{"ttl": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [DEEP_JSON, b'{"ttl": "\\ud800"}', b'{"ttl": "\\u0661\\u0662"}', b'{"ttl": '],
+)
+def test_malformed_token_requests_get_400(
+    store: Store, serve: Callable[..., Server], body: bytes
+) -> None:
+    server = serve(store)
+    cookie = server.login()
+    response = server.token(cookie, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    twilio_error(response.json(), 400, 20001)
+
+
+def test_only_ascii_digits_make_a_ttl(store: Store, serve: Callable[..., Server]) -> None:
+    server = serve(store)
+    cookie = server.login()
+    for digits in ("١٢", "１２", "12\u00a0"):  # Arabic-Indic, full-width, a no-break space
+        assert server.token(cookie, params={"ttl": digits}).status_code == 400, digits
+    assert server.token(cookie, params={"ttl": " 12 "}).json()["ttl"] == 12

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hubbub.store import Store
-from tests.auth.conftest import Server
+from tests.auth.conftest import Server, plain_client
+from tests.support import twilio_error
 from tests.web.server import running
 
 ANSWERS: dict[str, Any] = {
@@ -52,12 +56,18 @@ class Upstream:
     async def broken(self, request: Request) -> Response:
         return Response("oops", status_code=500)
 
+    async def slow(self, request: Request) -> Response:
+        self.calls.append(dict(request.headers))
+        await asyncio.sleep(0.3)
+        return JSONResponse({"identity": "alice@corp"})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/whoami", self.whoami),
                 Route("/hang", self.hang),
                 Route("/broken", self.broken),
+                Route("/slow", self.slow),
             ]
         )
 
@@ -137,12 +147,7 @@ def test_a_down_upstream_gives_503(
 
     response = server.token("app_session=alice-session")
     assert response.status_code == 503
-    assert response.json() == {
-        "code": 20503,
-        "message": response.json()["message"],
-        "more_info": "https://www.twilio.com/docs/errors/20503",
-        "status": 503,
-    }
+    twilio_error(response.json(), 503, 20503)
     assert "alice-session" not in caplog.text
 
 
@@ -174,3 +179,89 @@ def test_built_in_users_still_sign_in_before_the_upstream(
     cookie = server.login()
     assert server.token(cookie).json()["identity"] == "alice"
     assert app.calls == []
+
+
+@pytest.fixture
+def dribbling() -> Iterator[str]:
+    """An upstream on 127.0.0.1 that answers 200 at once, then sends its body one byte every
+    0.2 s: never silent long enough for a per-read timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    body = b'{"identity": "late"}' + b" " * 40
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)
+            )
+            for byte in body:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:  # the client gave up
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/whoami"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_a_dribbling_upstream_meets_a_deadline_for_the_whole_answer(
+    store: Store, serve: Callable[..., Server], dribbling: str
+) -> None:
+    server = upstream_server(serve, store, dribbling, upstream_timeout=0.5)
+    started = time.monotonic()
+    response = server.token("app_session=alice-session")
+    assert response.status_code == 503
+    assert response.json()["code"] == 20503
+    assert "in time" in response.json()["message"]
+    assert time.monotonic() - started < 2  # the whole body would take 12 s
+
+
+def test_concurrent_identical_misses_ask_the_upstream_once(
+    store: Store, serve: Callable[..., Server], upstream: tuple[Upstream, str]
+) -> None:
+    app, url = upstream
+    server = upstream_server(serve, store, f"{url}/slow")
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post("/token", headers={"Cookie": "app_session=alice-session"})
+                    for _ in range(10)
+                )
+            )
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(burst()) == [200] * 10
+    assert len(app.calls) == 1
+
+
+def test_headers_that_are_not_ascii_are_forwarded_as_they_came(
+    store: Store, serve: Callable[..., Server], upstream: tuple[Upstream, str]
+) -> None:
+    app, url = upstream
+    server = upstream_server(serve, store, f"{url}/whoami")
+    latin = {"Cookie": "app_session=caf\xe9".encode("latin-1")}
+    with plain_client(server.url) as client:
+        response = client.post("/token", headers=latin)
+    assert response.status_code == 401  # the upstream does not know that session
+    assert len(app.calls) == 1

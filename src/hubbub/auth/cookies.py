@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from hubbub.tokens.encoding import b64url_encode
 
 COOKIE_NAME = "hubbub_session"
+HOST_PREFIX = "__Host-"
 _MAC_BYTES = 16  # 128 bits: forging takes 2**128 guesses
 _MAX_LENGTH = 256
 
@@ -73,31 +74,43 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
-def cookie_value(header: str, name: str = COOKIE_NAME) -> str | None:
-    """The value of cookie ``name`` in a ``Cookie`` request header (the first, if repeated)."""
+def cookie_name(secure: bool, base: str = COOKIE_NAME) -> str:
+    """The session cookie's name: ``__Host-`` prefixed over https, so that browsers accept it
+    only host-only, ``Secure`` and on ``Path=/`` (no sibling subdomain or plain-http page can
+    set one); the bare name over http, where browsers refuse that prefix."""
+    return HOST_PREFIX + base if secure else base
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """Every value of cookie ``name`` in a ``Cookie`` request header, in order (a browser
+    sends several when cookies of one name were set for other domains or paths)."""
     prefix = name + "="
+    values: list[str] = []
     start = 0
     while True:
         at = header.find(prefix, start)
         if at < 0:
-            return None
+            return values
         if at == 0 or header[at - 1] in "; ":
             end = header.find(";", at)
             value = header[at + len(prefix) : end if end >= 0 else len(header)]
-            return value.strip().strip('"')
-        start = at + 1
+            values.append(value.strip().strip('"'))
+        start = at + len(prefix)
 
 
 def set_cookie(value: str, *, max_age: int, secure: bool, name: str = COOKIE_NAME) -> str:
     """The ``Set-Cookie`` header value that stores a session cookie in the browser."""
     flags = "; Secure" if secure else ""
-    return f"{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{flags}"
+    return (
+        f"{cookie_name(secure, name)}={value}; Path=/; Max-Age={max_age}; HttpOnly; "
+        f"SameSite=Lax{flags}"
+    )
 
 
 def clear_cookie(*, secure: bool, name: str = COOKIE_NAME) -> str:
     """The ``Set-Cookie`` header value that removes the session cookie."""
     flags = "; Secure" if secure else ""
-    return f"{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{flags}"
+    return f"{cookie_name(secure, name)}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{flags}"
 
 
 def same_origin(origin: str | None, scheme: str, host: str | None) -> bool:

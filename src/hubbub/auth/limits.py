@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 _MAX_KEYS = 100_000
 
@@ -51,6 +51,12 @@ class RateLimit:
         self._buckets[key] = (tokens - 1, now)
         return 0
 
+    def give_back(self, key: str) -> None:
+        """Undo one ``take`` of ``key`` (an attempt that turned out not to count)."""
+        if key in self._buckets:
+            now = self._clock()
+            self._buckets[key] = (min(float(self.burst), self._level(key, now) + 1), now)
+
     def _forget_full(self, now: float) -> None:
         # Buckets that refilled completely hold no information; drop them to bound memory.
         full = [k for k in self._buckets if self._level(k, now) >= self.burst]
@@ -58,6 +64,81 @@ class RateLimit:
             del self._buckets[key]
         if len(self._buckets) >= _MAX_KEYS:
             self._buckets.clear()
+
+
+#: One rate limit and the key an attempt was counted under, to give it back.
+Counted = tuple[RateLimit, str]
+
+
+class LoginLimits:
+    """Failed sign-in limits, counted before the password is checked so that simultaneous
+    guesses are stopped like sequential ones; a right password gives its attempt back.
+
+    Three buckets: per username from one client address (a guesser there is stopped without
+    locking the user out everywhere), per address (one address trying many usernames), and a
+    ceiling per username from all addresses together (guesses spread over many addresses).
+    Addresses the user signed in from in the last ``remember`` seconds skip the ceiling, so an
+    attack spread over many addresses does not lock the user out where they usually are.
+    """
+
+    def __init__(
+        self,
+        per_username: tuple[int, float] | None,
+        per_address: tuple[int, float] | None,
+        per_username_total: tuple[int, float] | None,
+        *,
+        remember: float = 7 * 24 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        def limit(rate: tuple[int, float] | None) -> RateLimit | None:
+            return None if rate is None else RateLimit(rate[0], rate[1], clock=clock)
+
+        self._per_username = limit(per_username)
+        self._per_address = limit(per_address)
+        self._total = limit(per_username_total)
+        self._remember = remember
+        self._clock = clock
+        #: "username\0address" -> until when that address skips the username's ceiling
+        self._known: dict[str, float] = {}
+
+    def begin(self, username: str, address: str) -> tuple[int, tuple[Counted, ...]]:
+        """Count an attempt: ``(0, what was counted)``, or ``(seconds to wait, ())`` with
+        nothing counted when a limit is reached."""
+        pair = f"{username}\0{address}"
+        checks: list[Counted] = []
+        if self._per_username is not None:
+            checks.append((self._per_username, pair))
+        if self._per_address is not None:
+            checks.append((self._per_address, address))
+        if self._total is not None and self._known.get(pair, 0.0) <= self._clock():
+            checks.append((self._total, username))
+        counted: list[Counted] = []
+        for limit, key in checks:
+            wait = limit.take(key)
+            if wait:
+                self.forgive(counted)
+                return wait, ()
+            counted.append((limit, key))
+        return 0, tuple(counted)
+
+    @staticmethod
+    def forgive(counted: Sequence[Counted]) -> None:
+        """Give back an attempt that did not fail (right password, or never checked)."""
+        for limit, key in counted:
+            limit.give_back(key)
+
+    def succeeded(self, username: str, address: str, counted: Sequence[Counted]) -> None:
+        """The password was right: give the attempt back and remember the address."""
+        self.forgive(counted)
+        if self._total is None:
+            return
+        now = self._clock()
+        if len(self._known) >= _MAX_KEYS:
+            for key in [k for k, until in self._known.items() if until <= now]:
+                del self._known[key]
+            if len(self._known) >= _MAX_KEYS:
+                self._known.clear()
+        self._known[f"{username}\0{address}"] = now + self._remember
 
 
 def parse_rate(text: str) -> tuple[int, float] | None:

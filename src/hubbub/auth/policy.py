@@ -7,18 +7,23 @@ from hubbub.tokens.claims import MAX_LIFETIME
 
 
 def parse_ttl(value: object) -> int:
-    """A requested lifetime: a positive whole number of seconds (as int or digits)."""
+    """A requested lifetime: a positive whole number of seconds (as int or ASCII digits)."""
     if isinstance(value, bool):
         raise ValueError("ttl must be a whole number of seconds")
     if isinstance(value, int):
         ttl = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value) < 12:
-        ttl = int(value)
+    elif isinstance(value, str) and _is_digits(text := value.strip(" \t")):
+        ttl = int(text)
     else:
         raise ValueError("ttl must be a whole number of seconds")
     if ttl < 1:
         raise ValueError("ttl must be at least 1 second")
     return ttl
+
+
+def _is_digits(text: str) -> bool:
+    # str.isdigit() and int() also take other scripts' digits ("١٢" is 12); a ttl is ASCII.
+    return 0 < len(text) < 12 and text.isascii() and text.isdigit()
 
 
 def check_limits(default: int, maximum: int) -> None:

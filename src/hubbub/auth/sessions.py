@@ -17,7 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from hubbub.auth.base import Authorization, Refused
-from hubbub.auth.cookies import COOKIE_NAME, SessionCookies, cookie_value, same_origin
+from hubbub.auth.cookies import (
+    COOKIE_NAME,
+    SessionCookies,
+    cookie_name,
+    cookie_values,
+    same_origin,
+)
 from hubbub.store import NotFound, Store
 
 #: ``secret_hash -> (identity, expires unix seconds)``, or ``None`` for no such session.
@@ -107,9 +113,29 @@ def header(scope: Any, name: bytes) -> str | None:
     return None if value is None else str(value.decode("latin-1"))
 
 
+def session_cookie_values(scope: Any, name: str = COOKIE_NAME) -> list[str]:
+    """The request's session cookie values: those of the ``__Host-`` name over https, of the
+    bare name over http."""
+    raw = header(scope, b"cookie")
+    if raw is None:
+        return []
+    return cookie_values(raw, cookie_name(scope.get("scheme") == "https", name))
+
+
+def signed_hashes(cookies: SessionCookies, values: list[str]) -> set[str]:
+    """The stored hashes that the values signed here stand for (the others are ignored)."""
+    return {found for value in values if (found := cookies.open(value)) is not None}
+
+
 class SessionAuthenticator:
-    """Recognises a valid ``hubbub_session`` cookie; refuses a cookie-carrying POST from another
-    origin (CSRF)."""
+    """Recognises a valid session cookie; refuses a cookie-carrying POST from another origin
+    (CSRF).
+
+    Over https only the ``__Host-`` cookie counts, which no other site can set. Several
+    cookies of the name (over http, a sibling subdomain may add its own) are each checked:
+    ones not signed here are ignored, and two different signed ones are refused, since which
+    one the browser's user meant cannot be told.
+    """
 
     def __init__(
         self,
@@ -132,11 +158,11 @@ class SessionAuthenticator:
         return self._direct is not None
 
     def _secret_hash(self, scope: Any) -> str | None:
-        raw = header(scope, b"cookie")
-        if raw is None:
-            return None
-        value = cookie_value(raw, self._name)
-        return None if value is None else self._cookies.open(value)
+        values = session_cookie_values(scope, self._name)
+        if len(values) == 1:  # nearly always: one cookie, one HMAC
+            return self._cookies.open(values[0])
+        found = signed_hashes(self._cookies, values)
+        return found.pop() if len(found) == 1 else None
 
     def _decide(self, scope: Any, found: tuple[str, int] | None) -> Authorization | None:
         if found is None or found[1] <= self._clock():

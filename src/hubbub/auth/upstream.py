@@ -8,6 +8,7 @@ or slow makes the request fail cleanly with 503 instead of hanging.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -45,6 +46,7 @@ class UpstreamAuthenticator:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._cache: dict[bytes, tuple[_Answer, float]] = {}
+        self._asking: dict[bytes, asyncio.Future[_Answer]] = {}
 
     def _http(self) -> httpx.AsyncClient:
         # Made on first use, inside the serving event loop it will belong to.
@@ -65,36 +67,56 @@ class UpstreamAuthenticator:
             self._client = None
 
     async def authenticate(self, request: Request) -> Authorization | None:
+        # Forwarded as the bytes that came: a header that is not ASCII is the upstream's to
+        # judge, and re-encoding it here would fail.
         forwarded = {
-            name: value
+            name: value.encode("latin-1")
             for name, value in (
-                ("cookie", header(request.scope, b"cookie")),
-                ("authorization", header(request.scope, b"authorization")),
+                (b"cookie", header(request.scope, b"cookie")),
+                (b"authorization", header(request.scope, b"authorization")),
             )
             if value is not None
         }
         if not forwarded:
             return None
         key = hashlib.sha256(
-            f"{forwarded.get('cookie', '')}\x00{forwarded.get('authorization', '')}".encode()
+            forwarded.get(b"cookie", b"") + b"\x00" + forwarded.get(b"authorization", b"")
         ).digest()
-        now = self._clock()
         cached = self._cache.get(key)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > self._clock():
             answer = cached[0]
         else:
-            answer = await self._ask(forwarded)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[key] = (answer, now + self._cache_ttl)
+            # Requests that miss at the same time (a page opening many tabs) share one ask.
+            asking = self._asking.get(key)
+            if asking is None:
+                asking = self._asking[key] = asyncio.ensure_future(self._fetch(key, forwarded))
+                asking.add_done_callback(lambda done: self._asked(key, done))
+            # Shielded: one waiter going away must not cancel the ask for the others.
+            answer = await asyncio.shield(asking)
         if isinstance(answer, str):
             raise Refused(answer)
         return answer
 
-    async def _ask(self, headers: dict[str, str]) -> _Answer:
+    def _asked(self, key: bytes, done: asyncio.Future[_Answer]) -> None:
+        self._asking.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # seen here, so that waiters who left cause no "never retrieved"
+
+    async def _fetch(self, key: bytes, headers: dict[bytes, bytes]) -> _Answer:
+        answer = await self._ask(headers)
+        if self._cache_ttl > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = (answer, self._clock() + self._cache_ttl)
+        return answer
+
+    async def _ask(self, headers: dict[bytes, bytes]) -> _Answer:
         try:
-            response = await self._http().get(self.url, headers=headers)
-        except httpx.TimeoutException:
+            # httpx's timeout is per read: an upstream sending a byte now and then would never
+            # meet it. This is a deadline for the whole answer.
+            async with asyncio.timeout(self._timeout):
+                response = await self._http().get(self.url, headers=headers)
+        except (TimeoutError, httpx.TimeoutException):
             log.warning("the upstream authenticator did not answer within %.1f s", self._timeout)
             raise Unavailable("the upstream authenticator did not answer in time") from None
         except httpx.HTTPError as exc:

@@ -48,10 +48,17 @@ def rate_limited(retry_after: int, message: str = "Too many requests; slow down"
         raise TooMany(retry_after, message)
 
 
-class TooMany(ApiError):
-    def __init__(self, retry_after: int, message: str) -> None:
-        super().__init__(429, TOO_MANY_REQUESTS, message)
+class RetryLater(ApiError):
+    """An error answered with ``Retry-After``."""
+
+    def __init__(self, status: int, code: int, message: str, retry_after: int) -> None:
+        super().__init__(status, code, message)
         self.retry_after = retry_after
+
+
+class TooMany(RetryLater):
+    def __init__(self, retry_after: int, message: str) -> None:
+        super().__init__(429, TOO_MANY_REQUESTS, message, retry_after)
 
 
 def has_body(scope: Scope) -> bool:
@@ -109,6 +116,8 @@ def parse_fields(scope: Scope, body: bytes) -> dict[str, Any]:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, INVALID_PARAMETER, "The body is not valid JSON") from None
+        except RecursionError:  # arrays or objects nested thousands deep
+            raise ApiError(400, INVALID_PARAMETER, "The body is nested too deeply") from None
         if not isinstance(data, dict):
             raise ApiError(400, INVALID_PARAMETER, "The body must be a JSON object")
         return data
@@ -118,6 +127,19 @@ def parse_fields(scope: Scope, body: bytes) -> dict[str, Any]:
         except UnicodeDecodeError:
             raise ApiError(400, INVALID_PARAMETER, "The form is not UTF-8") from None
     raise ApiError(400, INVALID_PARAMETER, f"Unsupported Content-Type {content_type!r}")
+
+
+def text_field(fields: dict[str, Any], name: str) -> str:
+    """A required, non-empty string field; 400 when it is missing or is not text (JSON may
+    carry lone surrogates, which no database or password hash can take)."""
+    value = fields.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, INVALID_PARAMETER, f"Missing required parameter {name}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, INVALID_PARAMETER, f"Invalid parameter {name}: not text") from None
+    return value
 
 
 def requested_ttl(scope: Scope, body: bytes) -> int | None:
@@ -154,7 +176,7 @@ async def send_response(
 
 async def send_error(send: Send, error: ApiError) -> None:
     headers: list[tuple[bytes, bytes]] = [JSON, NO_STORE]
-    if isinstance(error, TooMany):
+    if isinstance(error, RetryLater):
         headers.append((b"retry-after", str(error.retry_after).encode()))
     if error.status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="hubbub"'))

@@ -22,19 +22,18 @@ from starlette.types import Receive, Scope, Send
 
 from hubbub.auth.apitokens import ApiTokenAuthenticator
 from hubbub.auth.base import Authenticator, Chain, Refused, Unavailable
-from hubbub.auth.cookies import (
-    COOKIE_NAME,
-    SessionCookies,
-    clear_cookie,
-    cookie_value,
-    same_origin,
-    set_cookie,
-)
+from hubbub.auth.cookies import SessionCookies, clear_cookie, same_origin, set_cookie
 from hubbub.auth.hook import AuthorizeHook, HookAuthenticator
-from hubbub.auth.limits import RateLimit
+from hubbub.auth.limits import LoginLimits, RateLimit
 from hubbub.auth.passwords import Passwords
 from hubbub.auth.policy import grant_ttl
-from hubbub.auth.sessions import SessionAuthenticator, header, session_lookup
+from hubbub.auth.sessions import (
+    SessionAuthenticator,
+    header,
+    session_cookie_values,
+    session_lookup,
+    signed_hashes,
+)
 from hubbub.auth.upstream import UpstreamAuthenticator
 from hubbub.crypto import SecretBox
 from hubbub.store import NotFound, Store
@@ -53,6 +52,7 @@ from hubbub.web.tokenserver.asgi import (
     JSON,
     NO_STORE,
     REFUSED,
+    RetryLater,
     client_address,
     get_route_path,
     has_body,
@@ -65,6 +65,7 @@ from hubbub.web.tokenserver.asgi import (
     requested_ttl,
     send_error,
     send_response,
+    text_field,
 )
 from hubbub.web.tokenserver.minting import MINTING_REFRESH, Minting, RoleKeeper, resolve_minting
 from hubbub.web.tokenserver.settings import TokenSettings
@@ -141,8 +142,15 @@ class TokenServer:
         self.users_enabled = "users" in settings.auth
         self._rate_identity = _limit(settings.token_rate_identity, monotonic)
         self._rate_address = _limit(settings.token_rate_address, monotonic)
-        self._login_username = _limit(settings.login_rate_username, monotonic)
-        self._login_address = _limit(settings.login_rate_address, monotonic)
+        self._login_limits = LoginLimits(
+            settings.login_rate_username,
+            settings.login_rate_address,
+            settings.login_rate_username_total,
+            remember=float(settings.session_lifetime),
+            clock=monotonic,
+        )
+        checks = settings.password_checks or min(4, os.cpu_count() or 1)
+        self._password_slots = asyncio.Semaphore(checks)
         self._minting: Minting | None = None
         self._refreshing: asyncio.Future[None] | None = None
         self._roles = RoleKeeper(store)
@@ -297,29 +305,29 @@ class TokenServer:
             raise ApiError(404, NOT_FOUND, "Built-in users are not enabled on this server")
         self._check_origin(scope)
         fields = parse_fields(scope, await read_body(scope, receive))
-        username, password = fields.get("username"), fields.get("password")
-        if not isinstance(username, str) or not username:
-            raise ApiError(400, INVALID_PARAMETER, "Missing required parameter username")
-        if not isinstance(password, str) or not password:
-            raise ApiError(400, INVALID_PARAMETER, "Missing required parameter password")
+        username = text_field(fields, "username")
+        password = text_field(fields, "password")
+        if "\x00" in username:  # PostgreSQL text cannot hold it, and no username has one
+            raise ApiError(400, INVALID_PARAMETER, "Invalid parameter username: not text")
         address = client_address(scope)
-        for limit, key in ((self._login_username, username), (self._login_address, address)):
-            if limit is not None:
-                rate_limited(limit.retry_after(key), "Too many failed sign-ins; try again later")
+        # Counted before the check, so that guesses sent at once are limited too.
+        wait, counted = self._login_limits.begin(username, address)
+        rate_limited(wait, "Too many failed sign-ins; try again later")
         try:
-            user = await run_in_threadpool(self.store.get_login_user, username)
-        except NotFound:
-            user = None
-        # argon2 takes tens of milliseconds on purpose: never on the event loop.
-        stored = user.password_hash if user is not None else None
-        if not await run_in_threadpool(self.passwords.check, stored, password) or user is None:
-            for limit, key in ((self._login_username, username), (self._login_address, address)):
-                if limit is not None:
-                    limit.take(key)
+            try:
+                user = await run_in_threadpool(self.store.get_login_user, username)
+            except NotFound:
+                user = None
+            stored = user.password_hash if user is not None else None
+            right, new_hash = await self._check_password(stored, password)
+        except Exception:
+            self._login_limits.forgive(counted)  # never checked: it does not count
+            raise
+        if not right or user is None:
             raise ApiError(401, AUTHENTICATION_FAILED, "Wrong username or password")
-        if self.passwords.needs_rehash(user.password_hash):
-            new_hash = await run_in_threadpool(self.passwords.hash, password)
-            await run_in_threadpool(self.store.update_login_user, username, password_hash=new_hash)
+        self._login_limits.succeeded(username, address, counted)
+        if new_hash is not None:
+            await self._rehash(username, user.password_hash, new_hash)
         value, secret_hash = self.cookies.new()
         now = self._clock()
         lifetime = self.settings.session_lifetime
@@ -340,13 +348,44 @@ class TokenServer:
         await send_response(send, 200, payload, (JSON, NO_STORE, (b"set-cookie", cookie)))
         return 200
 
+    async def _check_password(self, stored: str | None, password: str) -> tuple[bool, str | None]:
+        """Whether the password is right, and a new hash of it when the stored one was made
+        with older argon2 settings. A few at a time: each takes argon2's memory (64 MiB by
+        default) on a thread of its own, and hundreds at once would exhaust the machine."""
+        try:
+            async with asyncio.timeout(self.settings.password_wait):
+                await self._password_slots.acquire()
+        except TimeoutError:
+            raise RetryLater(
+                503, SERVICE_UNAVAILABLE, "Too many sign-ins at once; try again in a moment", 1
+            ) from None
+        try:
+            # argon2 takes tens of milliseconds on purpose: never on the event loop.
+            right = await run_in_threadpool(self.passwords.check, stored, password)
+            if right and stored is not None and self.passwords.needs_rehash(stored):
+                return True, await run_in_threadpool(self.passwords.hash, password)
+            return right, None
+        finally:
+            self._password_slots.release()
+
+    async def _rehash(self, username: str, old_hash: str, new_hash: str) -> None:
+        # Not update_login_user: that is a password change and ends every session. This
+        # keeps them, and writes nothing if the password was changed meanwhile.
+        try:
+            await run_in_threadpool(
+                self.store.rehash_login_user, username, old_hash=old_hash, new_hash=new_hash
+            )
+        except Exception as exc:
+            # The sign-in stands; the next one tries again. Only the type: the message of a
+            # database error may quote the hashes.
+            log.warning("storing a rehashed password failed: %s", type(exc).__name__)
+
     async def logout(self, scope: Scope, receive: Receive, send: Send) -> int:
         self._check_origin(scope)
         await read_body(scope, receive)
-        raw = header(scope, b"cookie")
-        value = cookie_value(raw, COOKIE_NAME) if raw is not None else None
-        secret_hash = self.cookies.open(value) if value is not None else None
-        if secret_hash is not None:
+        # Every session the request carries ends, a tossed one included: signing out is meant
+        # to leave this browser signed in as nobody.
+        for secret_hash in signed_hashes(self.cookies, session_cookie_values(scope)):
             await run_in_threadpool(self.store.delete_login_session, secret_hash)
         secure = scope.get("scheme") == "https"
         cookie = clear_cookie(secure=secure).encode("latin-1")

@@ -4,6 +4,7 @@ the rate limits; read from the ``HUBBUB_*`` variables that ``hubbub serve`` hand
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ class TokenSettings:
     #: Built-in authenticators, in the order they are asked: users, apitokens, upstream.
     auth: Sequence[str] = ("users", "apitokens")
     upstream_url: str | None = None
+    #: Seconds the upstream has for its whole answer, and how long answers are kept (0: not).
     upstream_timeout: float = 2.0
     upstream_cache: float = 5.0
     #: Default and maximum token lifetimes in seconds (requests above the maximum are clamped).
@@ -42,10 +44,17 @@ class TokenSettings:
     #: client; an address may hide many people behind a NAT, hence ten times that.
     token_rate_identity: tuple[int, float] | None = (60, 60.0)
     token_rate_address: tuple[int, float] | None = (600, 60.0)
-    #: Failed sign-ins allowed per username and per client address.
+    #: Failed sign-ins allowed per username from one client address, per client address, and
+    #: per username from all addresses together (addresses it signed in from skip the last).
     login_rate_username: tuple[int, float] | None = (5, 300.0)
     login_rate_address: tuple[int, float] | None = (30, 300.0)
+    login_rate_username_total: tuple[int, float] | None = (100, 300.0)
     passwords: Passwords | None = field(default=None, repr=False)
+    #: Password checks run at once per process (argon2id's default takes 64 MiB each); None:
+    #: the number of CPUs, at most 4. A sign-in waits ``password_wait`` seconds for its turn,
+    #: then gets 503.
+    password_checks: int | None = None
+    password_wait: float = 2.0
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] = os.environ) -> TokenSettings:
@@ -54,6 +63,12 @@ class TokenSettings:
         if "HUBBUB_AUTH" in env:
             settings.auth = tuple(p.strip() for p in env["HUBBUB_AUTH"].split(",") if p.strip())
         settings.upstream_url = env.get("HUBBUB_UPSTREAM_URL") or None
+        for name, variable in (
+            ("upstream_timeout", "HUBBUB_UPSTREAM_TIMEOUT"),
+            ("upstream_cache", "HUBBUB_UPSTREAM_CACHE"),
+        ):
+            if env.get(variable):
+                setattr(settings, name, _seconds(env[variable], name.replace("_", " ")))
         settings.ttl = int(env.get("HUBBUB_TOKEN_TTL", settings.ttl))
         settings.max_ttl = int(env.get("HUBBUB_TOKEN_MAX_TTL", settings.max_ttl))
         settings.service_sid = env.get("HUBBUB_TOKEN_SERVICE") or None
@@ -63,6 +78,7 @@ class TokenSettings:
             ("token_rate_address", "HUBBUB_TOKEN_RATE_ADDRESS"),
             ("login_rate_username", "HUBBUB_LOGIN_RATE_USERNAME"),
             ("login_rate_address", "HUBBUB_LOGIN_RATE_ADDRESS"),
+            ("login_rate_username_total", "HUBBUB_LOGIN_RATE_USERNAME_TOTAL"),
         ):
             if variable in env:
                 setattr(settings, name, parse_rate(env[variable]))
@@ -83,6 +99,24 @@ class TokenSettings:
             raise ValueError(f"not a Chat Service SID: {self.service_sid!r}")
         if self.key_sid is not None and not is_sid(self.key_sid, "SK"):
             raise ValueError(f"not an API key SID: {self.key_sid!r}")
+        if not (math.isfinite(self.upstream_timeout) and 0 < self.upstream_timeout <= 600):
+            raise ValueError(
+                "the upstream timeout must be above 0 and at most 600 s, "
+                f"not {self.upstream_timeout}"
+            )
+        if not (math.isfinite(self.upstream_cache) and self.upstream_cache >= 0):
+            raise ValueError(f"the upstream cache must be 0 s or more, not {self.upstream_cache}")
+        if self.password_checks is not None and self.password_checks < 1:
+            raise ValueError("at least one password check must be allowed at a time")
+        if not (math.isfinite(self.password_wait) and self.password_wait >= 0):
+            raise ValueError(f"the password wait must be 0 s or more, not {self.password_wait}")
+
+
+def _seconds(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"the {what} is a number of seconds, not {text!r}") from None
 
 
 def settings_from_environment(master_key: str) -> TokenSettings:
