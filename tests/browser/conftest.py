@@ -46,7 +46,20 @@ SCREENSHOTS = Path(os.environ.get("HUBBUB_SCREENSHOTS", ROOT / ".cache/screensho
 #: happens every few seconds while the test runs.
 TOKEN_TTL = 8
 TOKEN_WARNING = 5.0
-PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2", "carol": "carol-pass-3"}
+#: The people who sign in. Each test has its own, so that one test's channels and presence do
+#: not show in another's (the server is shared by the module); no name contains another.
+PASSWORDS = {
+    "alice": "alice-pass-1",
+    "bob": "bob-pass-2",
+    "carol": "carol-pass-3",
+    "nina": "nina-pass-4",
+    "omar": "omar-pass-5",
+    "rosa": "rosa-pass-6",
+    "kate": "kate-pass-7",
+    "tina": "tina-pass-8",
+    "xena": "xena-pass-9",
+    "yuri": "yuri-pass-10",
+}
 
 
 @dataclass
@@ -109,7 +122,12 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
         store.create_login_user(name, identity=name, password_hash=passwords.hash(password))
     # Tokens are renewed every few seconds here, far more often than the default limits (made
     # for tokens that last an hour) expect from one identity.
-    settings = TokenSettings(ttl=TOKEN_TTL, max_ttl=TOKEN_TTL, token_rate_identity=(600, 60.0))
+    settings = TokenSettings(
+        ttl=TOKEN_TTL,
+        max_ttl=TOKEN_TTL,
+        token_rate_identity=(600, 60.0),
+        token_rate_address=(6000, 60.0),
+    )
     app = create_app(store, box, token_warning=TOKEN_WARNING, token_settings=settings)
     with running(app) as base_url, httpx.Client(timeout=10) as http:
         server = ChatServer(base_url, creds, http)

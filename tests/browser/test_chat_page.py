@@ -1,11 +1,14 @@
 """People chat in real Chromium: sign in, channels, messages both ways, typing, unread counts,
-presence, infinite scroll, a dropped connection caught up, a token renewed in place, sign out."""
+presence, infinite scroll, a dropped connection caught up, a token renewed in place, sign out;
+the members of a channel and who is online, unread counts at sign-in, the keyboard alone, a
+renewal that fails before it succeeds, a sign-out in another tab, invitations."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import (
@@ -14,6 +17,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Locator,
     Page,
+    Route,
     WebSocketRoute,
     expect,
 )
@@ -39,7 +43,13 @@ class People:
             base_url=self.server.base_url, viewport={"width": 1200, "height": 760}
         )
         self.contexts.append(context)
-        page = context.new_page()
+        return self._watch(context.new_page())
+
+    def tab(self, page: Page) -> Page:
+        """Another tab of the same browser profile (the same session cookie) as ``page``."""
+        return self._watch(page.context.new_page())
+
+    def _watch(self, page: Page) -> Page:
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         # The page must live within its Content-Security-Policy (no inline code or styles).
         # Other console errors are expected: the browser logs the 401 of /token when signed out.
@@ -77,9 +87,12 @@ def messages(page: Page) -> Locator:
     return page.get_by_role("log").get_by_role("listitem")
 
 
+def members_of(page: Page) -> Locator:
+    return page.get_by_role("complementary", name="Members").get_by_role("listitem")
+
+
 def member(page: Page, identity: str) -> Locator:
-    members = page.get_by_role("complementary", name="Members").get_by_role("listitem")
-    return members.filter(has_text=identity)
+    return members_of(page).filter(has_text=identity)
 
 
 def typing_status(page: Page) -> Locator:
@@ -329,3 +342,335 @@ def reconnect_and_catch_up(carol: Page, link: Link, chat_server: ChatServer, sho
     catch_up = [f for f in link.wire.sent_of("get_messages") if f.get("direction") == "forwards"]
     assert [f["anchor"] for f in catch_up] == [75]
     shots(carol, "carol-caught-up")
+
+
+# -- helpers of the tests below ----------------------------------------------------------------
+def signed_in(people: People, name: str) -> Page:
+    """A new browser profile with ``name`` signed in and connected."""
+    page = people.open()
+    page.goto("/")
+    sign_in(page, name)
+    expect(page.get_by_text(f"Connected as {name}")).to_be_visible()
+    return page
+
+
+def new_channel(
+    server: ChatServer, name: str, members: tuple[str, ...] = (), **data: str
+) -> dict[str, Any]:
+    """A channel made over REST (public unless ``Type="private"``), with these members."""
+    channel: dict[str, Any] = server.rest("POST", "/Channels", data={"FriendlyName": name, **data})
+    for identity in members:
+        server.rest("POST", f"/Channels/{channel['sid']}/Members", data={"Identity": identity})
+    return channel
+
+
+def post(server: ChatServer, channel_sid: str, author: str, body: str) -> None:
+    server.rest("POST", f"/Channels/{channel_sid}/Messages", data={"Body": body, "From": author})
+
+
+def eventually(page: Page, check: Callable[[], Any], what: str, timeout: float = 10) -> Any:
+    """Poll ``check`` (letting the page run) until it returns something true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        page.wait_for_timeout(50)
+
+
+def consumed(server: ChatServer, channel_sid: str, identity: str) -> int | None:
+    found = server.rest("GET", f"/Channels/{channel_sid}/Members/{identity}")
+    index: int | None = found["last_consumed_message_index"]
+    return index
+
+
+def tab_to(page: Page, target: Locator, *, backwards: bool = False, limit: int = 80) -> None:
+    """Press Tab (or Shift+Tab) until ``target`` has the focus, which must show."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        if target.evaluate("element => element === document.activeElement"):
+            assert target.evaluate("element => element.matches(':focus-visible')")
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{limit} presses of {key} never reached {target}")
+
+
+# -- members and presence ------------------------------------------------------------------------
+def test_members_and_their_presence_come_from_the_server(
+    people: People, chat_server: ChatServer, shots: Shots
+) -> None:
+    """The Members list is the channel's real members, each online or offline, including a peer
+    who was online before you came and a member who never posted; pushes keep it current."""
+    lounge = new_channel(chat_server, "lounge", ("nina", "omar", "pete"))
+    # omar is online first; pete is a member who never signed in nor posted.
+    omar = signed_in(people, "omar")
+    expect(member(omar, "omar (you)")).to_contain_text("online")
+
+    nina = people.open()
+    nina_wire = Wire().watch(nina)
+    nina.goto("/")
+    sign_in(nina, "nina")
+    expect(channel_button(nina, "lounge")).to_have_attribute("aria-current", "true")
+    expect(member(nina, "omar")).to_contain_text("online")
+    expect(member(nina, "pete")).to_contain_text("offline")
+    expect(member(nina, "nina (you)")).to_contain_text("online")
+    expect(members_of(nina)).to_have_count(3)
+    assert [frame["channel"] for frame in nina_wire.sent_of("get_members")] == [lounge["sid"]]
+    shots(nina, "nina-sees-omar-online-and-pete-offline")
+
+    # Someone joins (over REST) and someone leaves while nina looks.
+    chat_server.rest("POST", f"/Channels/{lounge['sid']}/Members", data={"Identity": "quinn"})
+    expect(member(nina, "quinn")).to_contain_text("offline")
+    chat_server.rest("DELETE", f"/Channels/{lounge['sid']}/Members/pete")
+    expect(member(nina, "pete")).to_have_count(0)
+    expect(members_of(nina)).to_have_count(3)
+
+    omar.get_by_role("button", name="Sign out", exact=True).click()
+    expect(omar.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(member(nina, "omar")).to_contain_text("offline")
+    shots(nina, "nina-sees-omar-offline")
+    sign_in(omar, "omar")
+    expect(member(nina, "omar")).to_contain_text("online")
+
+    # A service that does not track reachability: the members, but no state at all.
+    chat_server.rest("POST", "", data={"ReachabilityEnabled": "false"})
+    try:
+        nina.reload()
+        expect(channel_button(nina, "lounge")).to_have_attribute("aria-current", "true")
+        expect(members_of(nina)).to_have_count(3)
+        expect(member(nina, "omar")).to_have_text("omar")
+        expect(members_of(nina).locator(".presence")).to_have_count(0)
+        shots(nina, "nina-without-reachability")
+    finally:
+        chat_server.rest("POST", "", data={"ReachabilityEnabled": "true"})
+
+
+# -- unread counts at sign-in --------------------------------------------------------------------
+def test_unread_counts_at_sign_in(people: People, chat_server: ChatServer, shots: Shots) -> None:
+    """Messages posted while rosa is signed out are counted when she signs in (from her read
+    horizon, or every message when she never read the channel) and clear when she opens it."""
+    letters = new_channel(chat_server, "letters", ("rosa",))
+    notes = new_channel(chat_server, "notes", ("rosa",))
+    parcels = new_channel(chat_server, "parcels", ("rosa",))
+    post(chat_server, letters["sid"], "sam", "first letter")
+    post(chat_server, notes["sid"], "sam", "first note")
+
+    rosa = signed_in(people, "rosa")
+    # The first channel opens by itself; rosa reads notes too (parcels is still empty).
+    expect(channel_button(rosa, "letters")).to_have_attribute("aria-current", "true")
+    channel_button(rosa, "notes").click()
+    expect(messages(rosa).filter(has_text="first note")).to_be_visible()
+    eventually(rosa, lambda: consumed(chat_server, notes["sid"], "rosa") == 0, "notes read")
+    rosa.get_by_role("button", name="Sign out", exact=True).click()
+    expect(rosa.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    for n in range(3):
+        post(chat_server, notes["sid"], "sam", f"note {n}")
+    for n in range(2):
+        post(chat_server, parcels["sid"], "sam", f"parcel {n}")
+    sign_in(rosa, "rosa")
+    expect(channel_button(rosa, "letters")).to_have_attribute("aria-current", "true")
+    expect(channel_button(rosa, "notes")).to_have_accessible_name("notes, 3 unread")
+    expect(channel_button(rosa, "notes").locator(".unread")).to_have_text("3")
+    expect(channel_button(rosa, "parcels")).to_have_accessible_name("parcels, 2 unread")
+    expect(channel_button(rosa, "letters")).to_have_accessible_name("letters")
+    expect(rosa).to_have_title("(5) hubbub chat")
+    shots(rosa, "rosa-unread-at-sign-in")
+
+    channel_button(rosa, "notes").click()
+    expect(messages(rosa)).to_have_count(4)
+    expect(channel_button(rosa, "notes")).to_have_accessible_name("notes")
+    expect(channel_button(rosa, "notes").locator(".unread")).to_have_count(0)
+    expect(rosa).to_have_title("(2) hubbub chat")
+    eventually(rosa, lambda: consumed(chat_server, notes["sid"], "rosa") == 3, "notes read")
+    shots(rosa, "rosa-read-notes")
+
+
+# -- the keyboard alone ------------------------------------------------------------------------
+def test_keyboard_alone(people: People, chat_server: ChatServer, shots: Shots) -> None:
+    """Sign in, switch channels, join one, send and sign out with Tab, Enter and Space only."""
+    new_channel(chat_server, "kb-alpha", ("kate",))
+    new_channel(chat_server, "kb-beta", ("kate",))
+    new_channel(chat_server, "kb-gamma")
+    kate = people.open()
+    kate.goto("/")
+    expect(kate.get_by_label("Username", exact=True)).to_be_focused()
+    kate.keyboard.type("kate")
+    kate.keyboard.press("Tab")
+    expect(kate.get_by_label("Password", exact=True)).to_be_focused()
+    kate.keyboard.type(PASSWORDS["kate"])
+    kate.keyboard.press("Enter")
+    expect(kate.get_by_text("Connected as kate")).to_be_visible()
+    expect(channel_button(kate, "kb-alpha")).to_have_attribute("aria-current", "true")
+    expect(kate.get_by_label("Message", exact=True)).to_be_focused()
+
+    # Switch channels: back to the list, Enter opens one; the focus stays on it.
+    tab_to(kate, channel_button(kate, "kb-beta"), backwards=True)
+    kate.keyboard.press("Enter")
+    expect(channel_button(kate, "kb-beta")).to_have_attribute("aria-current", "true")
+    expect(kate.get_by_role("log")).to_have_accessible_name("kb-beta")
+    expect(channel_button(kate, "kb-beta")).to_be_focused()
+    shots(kate, "kate-opened-kb-beta")
+    # Space does the same.
+    tab_to(kate, channel_button(kate, "kb-alpha"), backwards=True)
+    kate.keyboard.press("Space")
+    expect(channel_button(kate, "kb-alpha")).to_have_attribute("aria-current", "true")
+    expect(channel_button(kate, "kb-beta")).not_to_have_attribute("aria-current", "true")
+    expect(channel_button(kate, "kb-alpha")).to_be_focused()
+
+    # Join a public channel, then say something there. A channel created meanwhile redraws the
+    # list under the focused button: the focus must stay on it.
+    join_gamma = kate.get_by_role("button", name="Join kb-gamma", exact=True)
+    tab_to(kate, join_gamma)
+    new_channel(chat_server, "kb-delta")
+    expect(kate.get_by_role("button", name="Join kb-delta", exact=True)).to_be_visible()
+    expect(join_gamma).to_be_focused()
+    kate.keyboard.press("Enter")
+    expect(channel_button(kate, "kb-gamma")).to_have_attribute("aria-current", "true")
+    expect(kate.get_by_label("Message", exact=True)).to_be_focused()
+    kate.keyboard.type("joined by keyboard")
+    kate.keyboard.press("Enter")
+    expect(messages(kate).filter(has_text="joined by keyboard")).to_contain_text("kate")
+    shots(kate, "kate-joined-kb-gamma")
+
+    # Sign out.
+    tab_to(kate, kate.get_by_role("button", name="Sign out", exact=True), backwards=True)
+    kate.keyboard.press("Enter")
+    expect(kate.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(kate.get_by_label("Password", exact=True)).to_be_focused()
+    assert token_status(kate) == 401
+    shots(kate, "kate-signed-out")
+
+
+# -- token renewal -----------------------------------------------------------------------------
+def test_token_renewal_retries_until_it_works(people: People, shots: Shots) -> None:
+    """The renewal's /token fails twice (a 429 with Retry-After, then the network); the page
+    tries again on its own and swaps the token in on the same WebSocket."""
+    xena = people.open()
+    wire = Wire().watch(xena)
+    xena.goto("/")
+    sign_in(xena, "xena")
+    expect(xena.get_by_text("Connected as xena")).to_be_visible()
+
+    asked: list[float] = []
+
+    def flaky(route: Route) -> None:
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            body = {"code": 20429, "message": "test: too many requests", "status": 429}
+            headers = {"Retry-After": "2"}
+            route.fulfill(status=429, headers=headers, json=body)
+        elif len(asked) == 2:
+            route.abort("connectionfailed")
+        else:
+            route.continue_()
+
+    # From now on /token is the renewal's (the sign-in's is done).
+    xena.route("**/token", flaky)
+    renewed = eventually(
+        xena,
+        lambda: [wire.reply_to(frame) for frame in wire.sent_of("update_token")],
+        "the token renewed",
+        timeout=20,
+    )
+    assert renewed[0] is not None
+    assert renewed[0]["ok"]
+    assert len(asked) >= 3
+    # The 429's Retry-After was waited out before asking again.
+    assert asked[1] - asked[0] >= 1.9
+    assert len(wire.pushes("token_about_to_expire")) >= 1
+    assert not wire.pushes("token_expired")
+    assert len(wire.sockets) == 1
+    assert not wire.sockets[0].is_closed()
+    expect(xena.get_by_text("Connected as xena")).to_be_visible()
+    shots(xena, "xena-renewed-after-two-failures")
+
+
+def test_signing_out_in_one_tab_ends_the_others_at_their_next_renewal(
+    people: People, shots: Shots
+) -> None:
+    """A tab's token is a bearer token: it works until renewal, when /token answers 401 and the
+    tab goes back to the sign-in form without reconnecting."""
+    first = signed_in(people, "yuri")
+    second = people.tab(first)
+    wire = Wire().watch(second)
+    second.goto("/")
+    expect(second.get_by_text("Connected as yuri")).to_be_visible()
+    first.get_by_role("button", name="Sign out", exact=True).click()
+    expect(first.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    # Tokens last 8 s and are renewed 5 s before: the other tab learns within a few seconds.
+    expect(second.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(second.get_by_role("alert")).to_have_text("Your session ended; please sign in again.")
+    assert len(wire.sockets) == 1
+    eventually(second, wire.sockets[0].is_closed, "the tab's WebSocket closed")
+    assert not wire.pushes("token_expired")
+    assert token_status(second) == 401
+    shots(second, "the-other-tab-signed-out")
+
+
+# -- invitations -------------------------------------------------------------------------------
+def test_invitations(people: People, chat_server: ChatServer, shots: Shots) -> None:
+    """Invitations show at sign-in and as they come; one is declined, one joined; and the page
+    invites someone."""
+    hideout = new_channel(chat_server, "hideout", ("victor",), Type="private")
+    post(chat_server, hideout["sid"], "victor", "psst, tina")
+    chat_server.rest("POST", f"/Channels/{hideout['sid']}/Invites", data={"Identity": "tina"})
+
+    tina = signed_in(people, "tina")
+    invitations = tina.get_by_role("list", name="Invitations")
+    expect(invitations.get_by_role("listitem")).to_have_text([re.compile("hideout")])
+    expect(invitations.get_by_role("button", name="Join hideout", exact=True)).to_be_visible()
+    expect(channel_button(tina, "hideout")).to_have_count(0)
+    # Nothing joined yet: the keyboard lands in the field that creates a channel.
+    expect(tina.get_by_label("New channel", exact=True)).to_be_focused()
+    shots(tina, "tina-invited-at-sign-in")
+
+    # An invitation to a public channel arrives while she is here; she declines it.
+    porch = new_channel(chat_server, "porch", ("victor",))
+    chat_server.rest("POST", f"/Channels/{porch['sid']}/Invites", data={"Identity": "tina"})
+    expect(tina.get_by_role("status").filter(has_text="invited")).to_have_text(
+        "You are invited to porch."
+    )
+    decline = invitations.get_by_role("button", name="Decline porch", exact=True)
+    expect(decline).to_be_visible()
+    public = tina.get_by_role("list", name="Public channels")
+    expect(public.get_by_role("button", name="Join porch")).to_have_count(0)
+    shots(tina, "tina-invited-to-porch")
+    decline.click()
+    expect(invitations.get_by_role("listitem")).to_have_count(1)
+    expect(public.get_by_role("button", name="Join porch", exact=True)).to_be_visible()
+    eventually(
+        tina,
+        lambda: not chat_server.rest("GET", f"/Channels/{porch['sid']}/Invites")["invites"],
+        "the invitation declined on the server",
+    )
+
+    invitations.get_by_role("button", name="Join hideout", exact=True).click()
+    expect(channel_button(tina, "hideout")).to_have_attribute("aria-current", "true")
+    expect(messages(tina).filter(has_text="psst, tina")).to_contain_text("victor")
+    expect(member(tina, "victor")).to_be_visible()
+    expect(tina.get_by_role("heading", name="Invitations")).to_be_hidden()
+    expect(tina.get_by_label("Message", exact=True)).to_be_focused()
+    shots(tina, "tina-joined-hideout")
+
+    # Inviting takes the channel's permission: a plain member is told no.
+    invite_field = tina.get_by_label("Invite by username", exact=True)
+    invite_field.fill("wendy")
+    invite_field.press("Enter")
+    expect(tina.get_by_role("alert")).to_contain_text("may not inviteMember")
+    expect(invite_field).to_have_value("wendy")
+    # In a channel she creates (as its admin) she may.
+    tina.get_by_label("New channel", exact=True).fill("den")
+    tina.get_by_label("New channel", exact=True).press("Enter")
+    expect(channel_button(tina, "den")).to_have_attribute("aria-current", "true")
+    den_sid = channel_button(tina, "den").get_attribute("data-sid")
+    invite_field.fill("wendy")
+    tina.get_by_role("button", name="Invite", exact=True).click()
+    expect(tina.get_by_text("Invited wendy to den.")).to_be_visible()
+    expect(invite_field).to_have_value("")
+    invites = chat_server.rest("GET", f"/Channels/{den_sid}/Invites")["invites"]
+    assert [invite["identity"] for invite in invites] == ["wendy"]
+    shots(tina, "tina-invited-wendy")

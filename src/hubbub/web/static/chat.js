@@ -11,6 +11,9 @@ const PAGE_SIZE = 30;
 const NEAR_TOP = 48;
 /** Send `typing` at most this often while the user keeps typing (ms). */
 const TYPING_EVERY = 2000;
+/** Members per get_members page (the server's maximum), and how many the list shows at most. */
+const MEMBERS_PAGE = 100;
+const MEMBERS_MAX = 1000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,6 +30,9 @@ const ui = {
   me: $("me"),
   signout: $("signout"),
   channelList: $("channel-list"),
+  notice: $("notice"),
+  invites: $("invites"),
+  inviteList: $("invite-list"),
   createForm: $("create-form"),
   newChannel: $("new-channel"),
   publicList: $("public-list"),
@@ -41,6 +47,10 @@ const ui = {
   message: $("message"),
   send: $("send"),
   memberList: $("member-list"),
+  inviteForm: $("invite-form"),
+  inviteIdentity: $("invite-identity"),
+  inviteSend: $("invite-send"),
+  inviteResult: $("invite-result"),
 };
 
 /** Everything the page knows; reset on sign out. */
@@ -56,10 +66,14 @@ function freshState() {
     current: null,
     /** sid -> Set of identities typing there */
     typing: new Map(),
-    /** identity -> true (online) / false (offline); missing: not known */
+    /** identity -> true (online) / false (offline), from get_members and user_updated */
     presence: new Map(),
-    /** sid -> Set of identities known to be members */
+    /** Whether the Chat Service tracks reachability (get_members says); null: not known yet */
+    reachability: null,
+    /** sid -> Set of the identities of the channel's members (from get_members, then pushes) */
     members: new Map(),
+    /** sid -> number of the latest get_members load started (the newest one wins) */
+    memberLoads: new Map(),
     lastTyping: 0,
   };
 }
@@ -176,9 +190,13 @@ async function stopChat() {
   state = freshState();
   if (client) await client.shutdown();
   ui.channelList.replaceChildren();
+  ui.inviteList.replaceChildren();
+  ui.invites.hidden = true;
+  ui.notice.textContent = "";
   ui.publicList.replaceChildren();
   ui.messages.replaceChildren();
   ui.memberList.replaceChildren();
+  ui.inviteResult.textContent = "";
   ui.typing.textContent = "";
 }
 
@@ -188,9 +206,6 @@ async function startChat(info) {
   state = freshState();
   state.client = client;
   state.identity = client.identity;
-  // Presence comes from user_updated pushes. The client applied ours (sent as this connection
-  // made us online) before create() returned; false proves nothing: reachability may be off.
-  if (client.user?.isOnline) state.presence.set(client.identity, true);
   listen(client);
   ui.me.textContent = client.identity;
   showConnection(client.state);
@@ -200,6 +215,7 @@ async function startChat(info) {
   ui.signin.hidden = true;
   ui.chat.hidden = false;
   renderChannels();
+  renderInvites();
   const first = sortedChannels()[0];
   if (first) {
     await selectChannel(first.channel.sid);
@@ -221,8 +237,10 @@ function listen(client) {
   client.on("typing_ended", mine((t) => setTyping(t.channelSid, t.identity, false)));
   client.on("member_joined", mine((m) => setMember(m.channelSid, m.identity, true)));
   client.on("member_left", mine((m) => setMember(m.channelSid, m.identity, false)));
+  client.on("member_updated", mine(onMemberUpdated));
   client.on("user_updated", mine(onUserUpdated));
   client.on("channel_joined", mine(onChannelJoined));
+  client.on("channel_invited", mine(onChannelInvited));
   client.on("channel_left", mine(onChannelGone));
   client.on("channel_removed", mine(onChannelGone));
   client.on("channel_added", mine(() => refreshPublic()));
@@ -242,6 +260,12 @@ function showConnection(connectionState) {
 
 async function onConnectionState(connectionState) {
   showConnection(connectionState);
+  if (connectionState === ConnectionState.CONNECTED) {
+    // Back after a reconnect: who came and went, and who is online, may have changed.
+    const entry = state.channels.get(state.current);
+    if (entry) loadMembers(entry);
+    refreshSubscriptions();
+  }
   if (connectionState === ConnectionState.DENIED) {
     // The sign-in session ended (signed out elsewhere, or expired): back to the form.
     await stopChat();
@@ -260,7 +284,9 @@ function track(channel) {
   if (!entry) {
     entry = {
       channel,
-      unread: channel.unread,
+      // The server's count after the read horizon; with no horizon yet (never read), every
+      // message of the channel is unread.
+      unread: channel.unread ?? (channel.status === "joined" ? channel.messagesCount : 0),
       messages: new Map(),
       loaded: false,
       complete: false,
@@ -268,14 +294,35 @@ function track(channel) {
     };
     state.channels.set(channel.sid, entry);
   }
-  const members = membersOf(channel.sid);
-  if (state.identity) members.add(state.identity);
   return entry;
 }
 
-function membersOf(sid) {
-  if (!state.members.has(sid)) state.members.set(sid, new Set());
-  return state.members.get(sid);
+/** Channels joined and invitations received while the connection was down. */
+async function refreshSubscriptions() {
+  const client = state.client;
+  try {
+    const channels = await client.getSubscribedChannels();
+    if (state.client !== client) return;
+    for (const channel of channels) track(channel);
+  } catch (error) {
+    console.warn("could not refresh the channel list", error);
+    return;
+  }
+  renderChannels();
+  renderInvites();
+  renderPublic();
+}
+
+/** Re-render `list` with `items`, keeping keyboard focus on the same control if it is still
+ * there (matched by `data-key`), else on `fallback()`. */
+function replaceKeepingFocus(list, items, fallback = null) {
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
+  const key = focused?.dataset.key;
+  list.replaceChildren(...items);
+  if (!focused) return;
+  const again = key ? list.querySelector(`[data-key="${CSS.escape(key)}"]`) : null;
+  if (again) again.focus();
+  else fallback?.()?.focus();
 }
 
 function sortedChannels() {
@@ -291,6 +338,7 @@ function renderChannels() {
     const button = document.createElement("button");
     button.type = "button";
     button.dataset.sid = channel.sid;
+    button.dataset.key = `open:${channel.sid}`;
     const name = document.createElement("span");
     name.textContent = channel.name;
     button.append(name);
@@ -308,9 +356,7 @@ function renderChannels() {
     return li;
   });
   // Keep keyboard focus on the same channel across a re-render.
-  const focused = document.activeElement?.closest?.("#channel-list button")?.dataset.sid;
-  ui.channelList.replaceChildren(...items);
-  if (focused) ui.channelList.querySelector(`button[data-sid="${focused}"]`)?.focus();
+  replaceKeepingFocus(ui.channelList, items, () => ui.channelList.querySelector("button"));
   const total = sortedChannels().reduce((sum, entry) => sum + (entry.unread || 0), 0);
   document.title = total > 0 ? `(${total}) hubbub chat` : "hubbub chat";
 }
@@ -335,24 +381,80 @@ async function refreshPublic() {
 }
 
 function renderPublic() {
+  // Joined channels are under "Your channels", invitations under "Invitations".
   const joinable = state.publicChannels
-    .filter((channel) => !state.channels.get(channel.sid) || channel.status !== "joined")
+    .filter((channel) => channel.status !== "joined" && channel.status !== "invited")
     .sort((a, b) => a.name.localeCompare(b.name));
-  ui.publicList.replaceChildren(
-    ...joinable.map((channel) => {
-      const li = document.createElement("li");
-      const name = document.createElement("span");
-      name.textContent = channel.name;
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = "Join";
-      button.setAttribute("aria-label", `Join ${channel.name}`);
-      button.addEventListener("click", () => joinChannel(channel));
-      li.append(name, button);
-      return li;
-    }),
-  );
+  const items = joinable.map((channel) => {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = channel.name;
+    li.append(name, actionButton("Join", channel, () => joinChannel(channel)));
+    return li;
+  });
+  replaceKeepingFocus(ui.publicList, items, () => ui.publicList.querySelector("button") || ui.newChannel);
   ui.publicEmpty.hidden = joinable.length > 0;
+}
+
+/** A button such as "Join" named after its channel ("Join random") for screen readers. */
+function actionButton(label, channel, action, className = "") {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  if (className) button.className = className;
+  button.dataset.key = `${label}:${channel.sid}`;
+  button.setAttribute("aria-label", `${label} ${channel.name}`);
+  button.addEventListener("click", action);
+  return button;
+}
+
+// -- invitations ------------------------------------------------------------------------------
+function invitedChannels() {
+  return [...state.channels.values()]
+    .filter((entry) => entry.channel.status === "invited")
+    .sort((a, b) => a.channel.name.localeCompare(b.channel.name));
+}
+
+function renderInvites() {
+  const invited = invitedChannels();
+  const items = invited.map(({ channel }) => {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = channel.name;
+    li.append(
+      name,
+      actionButton("Join", channel, () => joinChannel(channel)),
+      actionButton("Decline", channel, () => declineInvite(channel), "secondary"),
+    );
+    return li;
+  });
+  ui.invites.hidden = invited.length === 0;
+  replaceKeepingFocus(ui.inviteList, items, () =>
+    ui.inviteList.querySelector("button") || (ui.message.disabled ? ui.newChannel : ui.message),
+  );
+}
+
+function onChannelInvited(channel) {
+  if (channel.status !== "invited") return;
+  track(channel);
+  ui.notice.textContent = `You are invited to ${channel.name}.`;
+  renderInvites();
+  renderPublic();
+}
+
+async function declineInvite(channel) {
+  try {
+    await channel.decline();
+    showError(null);
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  state.channels.delete(channel.sid);
+  ui.notice.textContent = `Declined the invitation to ${channel.name}.`;
+  renderInvites();
+  renderPublic();
 }
 
 async function joinChannel(channel) {
@@ -365,7 +467,9 @@ async function joinChannel(channel) {
   }
   const entry = track(channel);
   entry.unread = 0;
+  ui.notice.textContent = "";
   renderChannels();
+  renderInvites();
   renderPublic();
   await selectChannel(channel.sid);
   ui.message.focus();
@@ -394,12 +498,14 @@ function onChannelJoined(channel) {
   const entry = track(channel);
   if (entry.unread === null) entry.unread = 0;
   renderChannels();
+  renderInvites();
   renderPublic();
 }
 
 function onChannelGone(channel) {
   state.channels.delete(channel.sid);
   state.members.delete(channel.sid);
+  state.memberLoads.delete(channel.sid);
   state.typing.delete(channel.sid);
   if (state.current === channel.sid) {
     state.current = null;
@@ -408,15 +514,17 @@ function onChannelGone(channel) {
     else renderConversation();
   }
   renderChannels();
+  renderInvites();
   refreshPublic();
 }
 
 async function selectChannel(sid) {
   const entry = state.channels.get(sid);
-  if (!entry) return;
+  if (!entry || entry.channel.status !== "joined") return;
   state.current = sid;
   renderChannels();
   renderConversation();
+  const members = loadMembers(entry);
   if (!entry.loaded) await loadLatest(entry);
   if (state.current === sid) {
     renderMessages(entry);
@@ -424,12 +532,15 @@ async function selectChannel(sid) {
     await fillHistory(entry);
     await markRead(entry);
   }
+  await members;
 }
 
 function renderConversation() {
   const entry = state.channels.get(state.current);
   ui.title.textContent = entry ? entry.channel.name : "No channel selected";
   ui.message.disabled = ui.send.disabled = !entry;
+  ui.inviteIdentity.disabled = ui.inviteSend.disabled = !entry;
+  ui.inviteResult.textContent = "";
   ui.messages.replaceChildren();
   ui.older.hidden = true;
   ui.historyStart.hidden = true;
@@ -441,7 +552,7 @@ function renderConversation() {
 async function loadLatest(entry) {
   const page = await loadPage(entry, null);
   entry.loaded = true;
-  if (page && page.length < PAGE_SIZE) entry.complete = true;
+  if (page && page.length < PAGE_SIZE && !page.truncated) entry.complete = true;
 }
 
 /** One page of history ending at `anchor` (the newest if null), merged into the entry. */
@@ -451,7 +562,9 @@ function loadPage(entry, anchor) {
     try {
       const page = await entry.channel.getMessages(PAGE_SIZE, anchor, "backwards");
       for (const message of page) remember(entry, message);
-      if (page.length < PAGE_SIZE || page[0]?.index === 0) entry.complete = true;
+      if ((page.length < PAGE_SIZE && !page.truncated) || page[0]?.index === 0) {
+        entry.complete = true;
+      }
       return page;
     } catch (error) {
       showError(error);
@@ -465,7 +578,6 @@ function loadPage(entry, anchor) {
 
 function remember(entry, message) {
   entry.messages.set(message.index, message);
-  if (message.author) membersOf(entry.channel.sid).add(message.author);
 }
 
 function oldestIndex(entry) {
@@ -497,7 +609,6 @@ async function loadOlder() {
   if (state.current !== entry.channel.sid || !page) return;
   for (const message of page) placeMessage(message);
   renderHistoryEdge(entry);
-  renderMembers();
   // The messages above grew the log: keep the one the reader was looking at where it was.
   ui.history.scrollTop = ui.history.scrollHeight - before;
 }
@@ -527,7 +638,6 @@ function renderMessages(entry) {
   const indices = [...entry.messages.keys()].sort((a, b) => a - b);
   ui.messages.replaceChildren(...indices.map((index) => messageElement(entry.messages.get(index))));
   renderHistoryEdge(entry);
-  renderMembers();
 }
 
 function renderHistoryEdge(entry) {
@@ -593,7 +703,6 @@ async function onMessageAdded(message) {
   if (state.current === message.channelSid && entry.loaded) {
     const follow = mine || nearBottom();
     placeMessage(message);
-    renderMembers();
     if (follow) scrollToBottom();
   }
   if (viewing(message.channelSid)) {
@@ -696,11 +805,47 @@ ui.composer.addEventListener("submit", async (event) => {
 });
 
 // -- members and presence ---------------------------------------------------------------------
+/** The channel's members and their users, all pages; the newest load of a channel wins. */
+async function loadMembers(entry) {
+  const client = state.client;
+  const sid = entry.channel.sid;
+  const load = (state.memberLoads.get(sid) || 0) + 1;
+  state.memberLoads.set(sid, load);
+  try {
+    const found = new Set();
+    const online = new Map();
+    let page = await entry.channel.getMembers(MEMBERS_PAGE);
+    const reachability = page.reachabilityEnabled;
+    for (;;) {
+      for (const { member, user } of page.items) {
+        found.add(member.identity);
+        online.set(user.identity || member.identity, user.isOnline === true);
+      }
+      if (!page.hasNextPage || found.size >= MEMBERS_MAX) break;
+      page = await page.nextPage();
+    }
+    if (state.client !== client || state.memberLoads.get(sid) !== load) return;
+    state.reachability = reachability;
+    state.members.set(sid, found);
+    if (reachability) for (const [identity, isOnline] of online) state.presence.set(identity, isOnline);
+    if (sid === state.current) renderMembers();
+  } catch (error) {
+    if (state.client === client) showError(error);
+  }
+}
+
 function setMember(sid, identity, member) {
-  const members = membersOf(sid);
-  if (member) members.add(identity);
-  else members.delete(identity);
-  if (sid === state.current) renderMembers();
+  const members = state.members.get(sid);
+  if (members) {
+    if (member) members.add(identity);
+    else members.delete(identity);
+  }
+  if (sid !== state.current) return;
+  renderMembers();
+  // A newcomer's presence is not in member_joined: ask the server (which also settles any
+  // load that raced with this push).
+  const entry = state.channels.get(sid);
+  if (entry && member && identity !== state.identity) loadMembers(entry);
 }
 
 function onUserUpdated(user) {
@@ -709,29 +854,66 @@ function onUserUpdated(user) {
   renderMembers();
 }
 
+/** Our own read horizon moved elsewhere (another tab): take the server's count. Not awaited,
+ * so that the events after this one are not held up by the command. */
+function onMemberUpdated(member) {
+  if (member.identity !== state.identity || viewing(member.channelSid)) return;
+  const entry = state.channels.get(member.channelSid);
+  if (!entry || entry.channel.status !== "joined") return;
+  entry.channel.getUnconsumedMessagesCount().then(
+    (unread) => {
+      if (unread === null || state.channels.get(member.channelSid) !== entry) return;
+      if (viewing(member.channelSid)) return; // opened meanwhile: markRead has the say
+      entry.unread = unread;
+      renderChannels();
+    },
+    (error) => console.warn("could not refresh an unread count", error),
+  );
+}
+
 function renderMembers() {
-  const members = [...(state.members.get(state.current) || [])].sort();
+  const known = state.members.get(state.current);
+  const members = [...(known || [])].sort((a, b) => a.localeCompare(b));
+  const reachability = state.reachability === true;
   ui.memberList.replaceChildren(
     ...members.map((identity) => {
       const li = document.createElement("li");
-      const online = state.presence.get(identity);
+      li.dataset.identity = identity;
+      const name = document.createElement("span");
+      name.textContent = identity === state.identity ? `${identity} (you)` : identity;
+      if (!reachability) {
+        // The service does not track who is online: say nothing rather than "offline".
+        li.append(name);
+        return li;
+      }
+      const online = state.presence.get(identity) === true;
       const dot = document.createElement("span");
       dot.className = online ? "dot online" : "dot";
       dot.setAttribute("aria-hidden", "true");
-      const name = document.createElement("span");
-      name.textContent = identity === state.identity ? `${identity} (you)` : identity;
-      li.append(dot, name);
-      if (online !== undefined) {
-        const presence = document.createElement("span");
-        presence.className = "presence";
-        presence.textContent = online ? "online" : "offline";
-        li.append(presence);
-      }
-      li.dataset.identity = identity;
+      const presence = document.createElement("span");
+      presence.className = "presence";
+      presence.textContent = online ? "online" : "offline";
+      li.append(dot, name, presence);
       return li;
     }),
   );
 }
+
+ui.inviteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const entry = state.channels.get(state.current);
+  const identity = ui.inviteIdentity.value.trim();
+  if (!entry || !identity) return;
+  try {
+    await entry.channel.invite(identity);
+    ui.inviteIdentity.value = "";
+    ui.inviteResult.textContent = `Invited ${identity} to ${entry.channel.name}.`;
+    showError(null);
+  } catch (error) {
+    ui.inviteResult.textContent = "";
+    showError(error);
+  }
+});
 
 // -- start ------------------------------------------------------------------------------------
 async function boot() {

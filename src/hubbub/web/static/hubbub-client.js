@@ -42,6 +42,10 @@ export const MAX_FRAME = 64 * 1024;
 const CATCH_UP_PAGE = 100;
 /** A connection that stayed up this long (ms) resets the backoff; one that flaps does not. */
 const STABLE_AFTER = 30000;
+/** Delays (s) between attempts to renew a token when the provider or the server failed. */
+const RENEW_BACKOFF = { initial: 1, cap: 20 };
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A command the server answered with an error, in Twilio's shape. */
 export class ChatError extends Error {
@@ -202,9 +206,14 @@ function encodeAttributes(attributes) {
 // re-authenticating, plan() says for each subscribed channel the last index delivered (or null:
 // fetch a baseline). catchUp() takes fetched pages, release() hands back the held pushes still
 // new. Delivering held pushes only after the fetched history keeps each channel in index order.
-class Timeline {
+// A live push older than the last delivered is a late one (with several server processes, each
+// pushes its own senders' messages first): it is delivered if not among the recent ones.
+const RECENT = 200;
+
+export class Timeline {
   constructor() {
-    this._tracks = new Map(); // sid -> {last: number|null, held: Message[]|null}
+    // sid -> {last: number|null, held: Message[]|null, recent: Set<number>}
+    this._tracks = new Map();
     this._suspended = false;
   }
 
@@ -212,29 +221,42 @@ class Timeline {
     const track = this._tracks.get(sid);
     if (track === undefined) {
       if (this._suspended) {
-        this._tracks.set(sid, { last: null, held: [message] });
+        this._tracks.set(sid, { last: null, held: [message], recent: new Set() });
         return [];
       }
-      this._tracks.set(sid, { last: message.index, held: null });
+      this._tracks.set(sid, { last: message.index, held: null, recent: new Set([message.index]) });
       return [message];
     }
     if (track.held !== null) {
       track.held.push(message);
       return [];
     }
-    if (track.last !== null && message.index <= track.last) return [];
-    track.last = message.index;
+    if (track.last !== null && message.index <= track.last) {
+      // New unless among the recent ones, or older than all of them (then it cannot be told).
+      const full = track.recent.size >= RECENT;
+      const late =
+        !track.recent.has(message.index) && (!full || message.index > Math.min(...track.recent));
+      if (!late) return [];
+    } else {
+      track.last = message.index;
+    }
+    this._note(track, message.index);
     return [message];
+  }
+
+  _note(track, index) {
+    track.recent.add(index);
+    if (track.recent.size > RECENT) track.recent.delete(Math.min(...track.recent));
   }
 
   watch(sid) {
     if (this._tracks.has(sid)) return false;
-    this._tracks.set(sid, { last: null, held: [] });
+    this._tracks.set(sid, { last: null, held: [], recent: new Set() });
     return true;
   }
 
   startEmpty(sid) {
-    if (!this._tracks.has(sid)) this._tracks.set(sid, { last: -1, held: null });
+    if (!this._tracks.has(sid)) this._tracks.set(sid, { last: -1, held: null, recent: new Set() });
   }
 
   forget(sid) {
@@ -253,7 +275,7 @@ class Timeline {
     for (const sid of wanted) {
       let track = this._tracks.get(sid);
       if (track === undefined) {
-        track = { last: null, held: [] };
+        track = { last: null, held: [], recent: new Set() };
         this._tracks.set(sid, track);
       }
       if (track.held === null) track.held = [];
@@ -270,6 +292,7 @@ class Timeline {
     for (const message of [...page].sort((a, b) => a.index - b.index)) {
       if (track.last === null || message.index > track.last) {
         track.last = message.index;
+        this._note(track, message.index);
         fresh.push(message);
       }
     }
@@ -285,7 +308,10 @@ class Timeline {
       track.last = baseline;
       const fresh = [];
       for (const message of held) {
-        if (!fresh.length || message.index > fresh[fresh.length - 1].index) fresh.push(message);
+        if (!fresh.length || message.index > fresh[fresh.length - 1].index) {
+          this._note(track, message.index);
+          fresh.push(message);
+        }
       }
       if (fresh.length) {
         track.last = Math.max(fresh[fresh.length - 1].index, baseline ?? -1);
@@ -357,10 +383,33 @@ export class Channel {
     await this._run("invite", { identity });
   }
 
+  /** Turn down an invitation to this channel. */
   async decline() {
     await this._run("decline");
     this.status = "known";
     return this;
+  }
+
+  /**
+   * The first page of the channel's members (members only may ask): `items` are
+   * `{member, user}`; `reachabilityEnabled` says whether `user.isOnline` means anything.
+   */
+  async getMembers(pageSize = 50) {
+    const fetch = async (pageToken) => {
+      const params = { page_size: pageSize };
+      if (pageToken !== null) params.page_token = pageToken;
+      const result = await this._run("get_members", params);
+      const items = (result.members || []).map((item) =>
+        Object.freeze({
+          member: toMember(item.member || {}, this.sid),
+          user: toUser(item.user || {}),
+        }),
+      );
+      const page = new Paginator(items, result.next_page_token, fetch);
+      page.reachabilityEnabled = Boolean(result.reachability_enabled);
+      return page;
+    };
+    return fetch(null);
   }
 
   /** Send a message; resolves, once it is stored, to its index in the channel. */
@@ -376,9 +425,13 @@ export class Channel {
    * A page of history in index order: ending at `anchor` (the latest if omitted) going
    * backwards, starting at it going forwards; the anchor itself is included.
    */
+  /** A page of history in index order. `page.truncated` is true when the server returned fewer
+   * than asked to keep its reply small: it is not the end of the history. */
   async getMessages(pageSize = 30, anchor = null, direction = "backwards") {
     const result = await this._run("get_messages", { page_size: pageSize, anchor, direction });
-    return (result.messages || []).map((data) => toMessage(data, this.sid));
+    const page = (result.messages || []).map((data) => toMessage(data, this.sid));
+    page.truncated = result.truncated === true;
+    return page;
   }
 
   async updateMessage(message, { body, attributes } = {}) {
@@ -508,6 +561,9 @@ export class ChatClient {
     this._shutDown = false;
     this._connectedAt = 0;
     this._renewing = false;
+    this._renewUntil = 0; // performance.now() after which renewing the token is pointless
+    this._tokenGeneration = 0; // bumped whenever the token is replaced
+    this._warning = null; // how long before expiry the server warns (s)
     this._early = null; // user_updated pushes received while authenticating
     this._inCallback = false;
   }
@@ -532,6 +588,7 @@ export class ChatClient {
   async updateToken(token) {
     const result = await this._command("update_token", { token });
     this._token = token;
+    this._tokenGeneration += 1;
     if (Number.isFinite(result.expires_at)) this.expiresAt = result.expires_at;
   }
 
@@ -561,10 +618,13 @@ export class ChatClient {
     return this.getChannelBySid(uniqueName);
   }
 
-  /** The channels this user has joined or is invited to, with `unread` and `member` set. */
+  /**
+   * The channels this user has joined (status "joined", with `unread` and `member` set), then
+   * those they are invited to (status "invited").
+   */
   async getSubscribedChannels() {
     const result = await this._command("get_subscribed_channels", {});
-    return (result.channels || []).map((item) => this._rememberSubscription(item));
+    return this._rememberSubscriptions(result.channels || []);
   }
 
   /** The first page of public channels; `await page.nextPage()` for more. */
@@ -706,6 +766,7 @@ export class ChatClient {
     this.user = pushed || (result.user ? toUser(result.user) : null);
     this.expiresAt = result.expires_at ?? null;
     this.leeway = result.leeway ?? null;
+    this._warning = Number.isFinite(result.about_to_expire_in) ? result.about_to_expire_in : null;
     this._socket = socket;
     this._connectedAt = performance.now();
     this._setState(ConnectionState.CONNECTED);
@@ -785,6 +846,7 @@ export class ChatClient {
       if (refresh && this._provider) {
         try {
           this._token = await this._provider();
+          this._tokenGeneration += 1;
         } catch (error) {
           if (error?.fatal) {
             this._finish(ConnectionState.DENIED);
@@ -819,17 +881,57 @@ export class ChatClient {
     this._setState(state);
   }
 
-  /** The token is about to expire: fetch a new one and swap it in, on the same connection. */
+  /**
+   * The token is about to expire: fetch a new one and swap it in, on the same connection.
+   *
+   * The server warns once per token, so a failure (the provider's 429 or 503, a network error,
+   * a refused update) is retried with backoff for as long as the token lasts (the warning's
+   * lead plus the server's leeway); after that the server closes with 4002 and reconnecting
+   * takes over. A provider error with `fatal: true` (signed out) stops the client as `denied`.
+   */
   async _renew() {
-    if (this._renewing || !this._provider) return; // one renewal at a time is enough
+    if (!this._provider) return;
+    const lasts = (this._warning ?? 60) + (this.leeway ?? 0);
+    this._renewUntil = performance.now() + lasts * 1000;
+    if (this._renewing) return; // the running renewal now tries until the new deadline
     this._renewing = true;
+    const generation = this._tokenGeneration;
+    const backoff = new Backoff(RENEW_BACKOFF);
     try {
-      await this.updateToken(await this._provider());
-    } catch (error) {
-      console.warn("renewing the token failed", error);
+      while (!this._finished && this._tokenGeneration === generation) {
+        let wait;
+        try {
+          const token = await this._provider();
+          if (this._finished || this._tokenGeneration !== generation) return; // renewed meanwhile
+          await this.updateToken(token);
+          return;
+        } catch (error) {
+          if (error?.fatal) {
+            this._deny("the token provider refused: signed out");
+            return;
+          }
+          wait = backoff.nextDelay() * 1000;
+          // A 429 says how long to wait (seconds); asking sooner only gets another 429.
+          const after = Number(error?.retryAfter);
+          if (Number.isFinite(after) && after > 0) wait = Math.max(wait, after * 1000);
+          console.warn(`renewing the token failed; trying again in ${Math.round(wait)} ms`, error);
+        }
+        const left = this._renewUntil - performance.now();
+        if (left <= 0) return;
+        // Keep one last try inside the token's lifetime rather than sleeping past it.
+        await sleep(Math.min(wait, Math.max(0, left - 1000)));
+      }
     } finally {
       this._renewing = false;
     }
+  }
+
+  /** The token can no longer be renewed (the user signed out): close and stop as denied. */
+  _deny(why) {
+    const socket = this._socket;
+    this._socket = null;
+    this._finish(ConnectionState.DENIED);
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, why);
   }
 
   // -- catching up -------------------------------------------------------------------------
@@ -848,8 +950,7 @@ export class ChatClient {
       }
     }
     const joined = [];
-    for (const item of result.channels || []) {
-      const channel = this._rememberSubscription(item);
+    for (const channel of this._rememberSubscriptions(result.channels || [])) {
       if (channel.status === "joined") joined.push(channel.sid);
     }
     for (const [sid, last] of this._timeline.plan(joined)) await this._bringUpToDate(sid, last);
@@ -881,8 +982,8 @@ export class ChatClient {
         while (anchor !== null) {
           const page = await channel.getMessages(CATCH_UP_PAGE, anchor, "forwards");
           this._deliver(this._timeline.catchUp(sid, page));
-          anchor =
-            page.length < CATCH_UP_PAGE ? null : Math.max(anchor, page[page.length - 1].index) + 1;
+          const last = page.length < CATCH_UP_PAGE && !page.truncated;
+          anchor = last || !page.length ? null : Math.max(anchor, page[page.length - 1].index) + 1;
         }
       }
     } catch (error) {
@@ -948,10 +1049,26 @@ export class ChatClient {
     return channel;
   }
 
+  /**
+   * The entries of get_subscribed_channels: `{channel, member, unread}` for each joined channel,
+   * then `{channel, invite}` for each invitation. An invitation to a channel the user is a member
+   * of already (possible over REST) does not hide the membership.
+   */
+  _rememberSubscriptions(items) {
+    const entries = items.filter((item) => item && typeof item === "object");
+    const members = new Set(entries.filter((item) => item.member).map((item) => item.channel?.sid));
+    const channels = [];
+    for (const item of entries) {
+      if (!item.member && members.has(item.channel?.sid)) continue;
+      channels.push(this._rememberSubscription(item));
+    }
+    return channels;
+  }
+
   _rememberSubscription(item) {
     const channel = this._remember(item.channel || {}, item.member ? "joined" : "invited");
     channel.member = item.member ? toMember(item.member, channel.sid) : null;
-    channel.unread = intOrNull(item.unread);
+    channel.unread = item.member ? intOrNull(item.unread) : null;
     return channel;
   }
 }
