@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.postgres import PostgresDatabases, postgres_server
+from tests.redis_servers import redis_server
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +15,8 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases = PostgresDatabases(postgres_server())
     yield databases
     databases.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return redis_server()

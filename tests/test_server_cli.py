@@ -129,7 +129,9 @@ def test_serve_initialises_on_first_start_and_answers(tmp_path: Path, workers: i
 
         status, body = get(f"{base}/v2/Services", (creds["account_sid"], creds["auth_token"]))
         assert status == 200
-        assert [s["sid"] for s in json.loads(body)["services"]] == [creds["chat_service_sid"]]
+        [service] = json.loads(body)["services"]
+        assert service["sid"] == creds["chat_service_sid"]
+        assert service["reachability_enabled"] is True  # the chat page shows who is online
         status, body = get(f"{base}/v2/Services")
         assert (status, json.loads(body)["code"]) == (401, 20003)
 

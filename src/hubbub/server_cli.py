@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -51,6 +53,21 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1, help="server processes")
+    serve.add_argument(
+        "--redis",
+        default=os.environ.get("HUBBUB_REDIS_URL"),
+        metavar="URL",
+        help="Redis server carrying real-time events between processes (redis://HOST:PORT/DB; "
+        "default $HUBBUB_REDIS_URL); needs the hubbub[redis] extra",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        metavar="IPS",
+        help="proxies trusted to say the client's address and scheme (X-Forwarded-For, "
+        "X-Forwarded-Proto): comma-separated addresses or networks, or '*' (default: 127.0.0.1; "
+        "$FORWARDED_ALLOW_IPS)",
+    )
     serve.add_argument(
         "--ws-compression",
         action="store_true",
@@ -115,11 +132,26 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
+    if args.redis:
+        from hubbub.realtime.redis_broker import RedisUnavailable, check_url
+
+        try:
+            check_url(args.redis)
+        except RedisUnavailable as exc:
+            raise CommandError(str(exc)) from None
+    elif args.workers > 1:
+        sys.stderr.write(
+            "hubbub: warning: real-time events do not cross worker processes without --redis\n"
+        )
     token_environment = serve_environment(args)
     store, box = _open(args)
     try:
         if not store.list_accounts(limit=1).items:
             creds = new_account(store, box)
+            # The chat page shows who is online; Twilio's services start with it off.
+            service = store.get_service(creds.account_sid, creds.chat_service_sid)
+            config = dataclasses.replace(service.config, reachability_enabled=True)
+            store.update_service(creds.account_sid, service.sid, config=config)
             path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
@@ -138,12 +170,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     os.environ["HUBBUB_MASTER_KEY_FILE"] = args.master_key_file
     os.environ.update(token_environment)
     os.environ["HUBBUB_WS_COMPRESSION"] = "1" if args.ws_compression else "0"
+    if args.redis:
+        os.environ["HUBBUB_REDIS_URL"] = args.redis
     uvicorn.run(
         "hubbub.web.app:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         log_level="warning",
         access_log=False,  # request lines carry query strings; tokens are never logged
         # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of

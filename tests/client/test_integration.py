@@ -266,3 +266,26 @@ def test_history_the_application_loaded_is_caught_up_too(realtime_server: Realti
             ]
 
     run(scenario())
+
+
+def test_members_and_invitations(realtime_server: RealtimeServer) -> None:
+    """A channel's members with their users; an invitation made while the invitee was away is
+    among their subscribed channels, as ``invited``, and can be joined from there."""
+
+    async def scenario() -> None:
+        async with await connect(realtime_server, "alice") as alice:
+            room = await alice.create_channel(unique_name="room", private=True)
+            await room.invite("bob")
+            members = await room.get_members()
+            assert [(m.identity, m.user and m.user.identity) for m in members] == [
+                ("alice", "alice")
+            ]
+            async with await connect(realtime_server, "bob") as bob:
+                [invited] = await bob.get_subscribed_channels()
+                assert (invited.sid, invited.status) == (room.sid, "invited")
+                await invited.join()
+                assert invited.status == "joined"
+                members = await room.get_members()
+                assert sorted(m.identity for m in members) == ["alice", "bob"]
+
+    run(scenario())

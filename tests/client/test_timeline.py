@@ -205,6 +205,41 @@ def test_next_anchor() -> None:
     assert next_anchor(5, ms(5, 6, 7), page_size=3) == 8
     assert next_anchor(5, ms(5, 6), page_size=3) is None
     assert next_anchor(5, ms(1, 2, 3), page_size=3) == 6  # a confused server cannot loop us
+    # A page the server cut short to keep its reply small is not the last one.
+    assert next_anchor(5, ms(5, 6), page_size=3, truncated=True) == 7
+    assert next_anchor(5, [], page_size=3, truncated=True) is None
+
+
+def test_a_late_push_is_delivered_and_a_repeat_is_not() -> None:
+    timeline: Timeline[M] = Timeline(window=3)
+    timeline.start_empty("CH")
+    assert timeline.live("CH", M(0)) == ms(0)
+    assert timeline.live("CH", M(2)) == ms(2)  # another process's sender got there first
+    assert timeline.live("CH", M(1)) == ms(1)  # late, not lost
+    assert timeline.live("CH", M(1)) == []
+    assert timeline.last("CH") == 2
+    for index in (3, 4, 5):
+        timeline.live("CH", M(index))
+    assert timeline.live("CH", M(2)) == []  # older than the window: cannot tell, so not again
+
+
+@given(st.lists(st.booleans(), max_size=60))
+def test_two_processes_interleaving_their_pushes_lose_nothing(sources: list[bool]) -> None:
+    """Messages stored alternately by two server processes, each pushing its own in order,
+    reach the client in any interleaving of the two: each is delivered exactly once."""
+    timeline: Timeline[M] = Timeline()
+    timeline.start_empty("CH")
+    ours = [index for index, mine in enumerate(sources) if mine]
+    theirs = [index for index, mine in enumerate(sources) if not mine]
+    # Ours arrive at once; theirs a few of ours later (their trip through Redis).
+    arrivals: list[int] = []
+    while ours or theirs:
+        arrivals += ours[:3]
+        del ours[:3]
+        arrivals += theirs[:2]
+        del theirs[:2]
+    delivered = [m.index for index in arrivals for m in timeline.live("CH", M(index))]
+    assert sorted(delivered) == list(range(len(sources)))
 
 
 class Server:

@@ -6,8 +6,14 @@ import asyncio
 import json
 from typing import Any
 
+from cryptography.fernet import Fernet
 from websockets.asyncio.client import connect
 
+from hubbub.crypto import SecretBox
+from hubbub.service.provision import new_account
+from hubbub.store import open_store
+from hubbub.web.gateway import store_batch
+from tests.postgres import PostgresDatabases
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer
 
@@ -162,3 +168,25 @@ def test_permessage_deflate_is_off_unless_asked_for(
     assert run(session("plain")) == []
     hubbub_realtime_server.realtime.compression = True
     assert [e.name for e in run(session("squeezed"))] == ["permessage-deflate"]
+
+
+def test_a_message_that_breaks_its_batch_costs_only_its_own_sender(
+    postgres: PostgresDatabases,
+) -> None:
+    """PostgreSQL refuses a NUL in text, so this batch fails as a whole; the messages are then
+    stored one by one, and only the bad one is lost (the protocol refuses NULs earlier; this is
+    what stands behind it for anything else a database may refuse)."""
+    url = postgres.new()
+    store = open_store(url, run_migrations=False)
+    try:
+        creds = new_account(store, SecretBox(Fernet.generate_key()))
+        service = creds.chat_service_sid
+        channel = store.create_channel(service, unique_name="room").sid
+        rows = [(service, channel, "alice", body, "{}") for body in ("one", "t\x00wo", "three")]
+        results = store_batch(store, rows)
+        assert [getattr(result, "body", result) for result in results] == ["one", None, "three"]
+        stored = store.list_messages(service, channel, order="asc", limit=10).items
+        assert [(m.index, m.body) for m in stored] == [(0, "one"), (1, "three")]
+    finally:
+        store.close()
+        postgres.drop(url)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from hubbub.client.models import Message, parse_attributes, parse_date
+from hubbub.client.models import Member, Message, User, parse_attributes, parse_date
 
 Status = Literal["joined", "invited", "known"]
 Direction = Literal["backwards", "forwards"]
@@ -86,6 +86,26 @@ class Channel:
         self.status = "known"
         self._host._left(self)
         return self
+
+    async def get_members(self) -> list[Member]:
+        """Every member of the channel (this user must be one), each with its ``user``, whose
+        ``is_online`` is kept current only where the service tracks reachability."""
+        members: list[Member] = []
+        token: str | None = None
+        while True:
+            result = await self._run("get_members", page_size=100, page_token=token)
+            for item in result.get("members") or []:
+                user = item.get("user")
+                members.append(
+                    Member.from_json(
+                        item.get("member") or {},
+                        self.sid,
+                        User.from_json(user) if isinstance(user, dict) else None,
+                    )
+                )
+            token = result.get("next_page_token")
+            if not isinstance(token, str):
+                return members
 
     async def invite(self, identity: str) -> None:
         """Invite a user; they get ``channel_invited`` and may then join or decline."""

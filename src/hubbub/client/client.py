@@ -208,7 +208,8 @@ class ChatClient:
         return await self.get_channel_by_sid(unique_name)
 
     async def get_subscribed_channels(self) -> list[Channel]:
-        """The channels this user has joined (invitations come as ``channel_invited``)."""
+        """The channels this user has joined, then those it is invited to (``status``
+        ``invited``; new invitations also come as ``channel_invited``)."""
         result = await self._command("get_subscribed_channels", {})
         return [self._remember_subscription(item) for item in result.get("channels") or []]
 
@@ -468,30 +469,34 @@ class ChatClient:
             return
         try:
             if start is None:
-                latest = await self._history(sid, 1, None, "backwards")
+                latest, _ = await self._page(sid, 1, None, "backwards")
                 self._deliver(self._timeline.release(sid, latest[-1].index if latest else -1))
                 return
             anchor: int | None = start
             while anchor is not None:
-                page = await self._history(sid, CATCH_UP_PAGE, anchor, "forwards")
-                # A full page holds every message up to its last; a short one, all there are.
-                through = page[-1].index if len(page) == CATCH_UP_PAGE else None
+                page, truncated = await self._page(sid, CATCH_UP_PAGE, anchor, "forwards")
+                # A full (or truncated) page holds every message up to its last; a short one,
+                # all there are.
+                full = len(page) == CATCH_UP_PAGE or truncated
+                through = page[-1].index if full and page else None
                 self._deliver(self._timeline.catch_up(sid, page, anchor, through))
-                anchor = next_anchor(anchor, page, CATCH_UP_PAGE)
+                anchor = next_anchor(anchor, page, CATCH_UP_PAGE, truncated=truncated)
         except (ChatError, CommandTimeout) as exc:
             # Holding pushes back any longer would hide them; a gap is the lesser harm.
             log.warning("could not catch up channel %s (%s); messages may be missing", sid, exc)
         self._deliver(self._timeline.release(sid))
 
-    async def _history(
+    async def _page(
         self, sid: str, page_size: int, anchor: int | None, direction: str
-    ) -> list[Message]:
-        """A page of history for the client's own use (the window is not told about it)."""
+    ) -> tuple[list[Message], bool]:
+        """A page of history for the client's own use (the window is not told about it), and
+        whether the server cut it short to keep its reply small."""
         params: dict[str, Any] = {"channel": sid, "page_size": page_size, "direction": direction}
         if anchor is not None:
             params["anchor"] = anchor
         result = await self._command("get_messages", params)
-        return [Message.from_json(m, sid) for m in result.get("messages") or []]
+        messages = [Message.from_json(m, sid) for m in result.get("messages") or []]
+        return messages, result.get("truncated") is True
 
     def _deliver(self, changes: list[Change[Message]]) -> None:
         for change in changes:

@@ -77,7 +77,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A user's membership of a channel, with their read horizon."""
+    """A user's membership of a channel, with their read horizon; ``user`` is the member's
+    user where the server said (``Channel.get_members``)."""
 
     sid: str
     channel_sid: str
@@ -88,10 +89,13 @@ class Member:
     attributes: Any = None
     date_created: datetime | None = None
     date_updated: datetime | None = None
+    user: User | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], channel_sid: str | None = None) -> Member:
+    def from_json(
+        cls, data: dict[str, Any], channel_sid: str | None = None, user: User | None = None
+    ) -> Member:
         return cls(
             sid=str(data.get("sid", "")),
             channel_sid=str(data.get("channel_sid") or channel_sid or ""),
@@ -102,6 +106,7 @@ class Member:
             attributes=parse_attributes(data.get("attributes")),
             date_created=parse_date(data.get("date_created")),
             date_updated=parse_date(data.get("date_updated")),
+            user=user,
             raw=data,
         )
 

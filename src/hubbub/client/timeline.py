@@ -16,7 +16,9 @@ application was given (delivered, or returned by ``get_messages``). The catch-up
 window's oldest message instead of just after the last one delivered, and compares: a message
 of the window missing from the pages is reported removed (the server never reuses a deleted
 message's index, so a gap is a removal), one that differs is reported updated. The window also
-keeps a pushed edit or removal that the catch-up already reported from being reported again.
+keeps a pushed edit or removal that the catch-up already reported from being reported again,
+and tells a late push from a repeat: with several server processes, a message can be pushed
+after one with a higher index, and is delivered then if the window does not know it.
 Older messages are not re-checked: the protocol has no "changes since" command, so only what is
 re-read can be compared.
 
@@ -64,13 +66,16 @@ class Change(Generic[M]):
     message: M
 
 
-def next_anchor(anchor: int, page: Sequence[Indexed], page_size: int) -> int | None:
+def next_anchor(
+    anchor: int, page: Sequence[Indexed], page_size: int, *, truncated: bool = False
+) -> int | None:
     """Where the next page of a forwards catch-up starts; ``None`` after the last page.
 
     An anchor is included in its page, so a catch-up after index ``last`` starts at
-    ``last + 1`` and each next page just after the previous one's end.
+    ``last + 1`` and each next page just after the previous one's end. A page the server
+    ``truncated`` (to keep its reply small) is short but not the last.
     """
-    if len(page) < page_size:
+    if not page or (len(page) < page_size and not truncated):
         return None
     return max(anchor, page[-1].index) + 1
 
@@ -116,7 +121,22 @@ class Timeline(Generic[M]):
         if track.held is not None:
             track.held.append(Change(kind, message))
             return []
+        if kind == ADDED and track.last is not None and message.index <= track.last:
+            return self._late(track, message)
         return self._apply(track, Change(kind, message))
+
+    def _late(self, track: _Track[M], message: M) -> list[Change[M]]:
+        """A new message pushed after one with a higher index: with several server processes,
+        each delivers its own senders' messages first. New, unless the window knows it (or it
+        is older than the whole window, which then cannot tell)."""
+        index = message.index
+        known = track.known
+        if index in known or not self.window:
+            return []
+        if len(known) >= self.window and index < min(known):
+            return []
+        self._remember(track, index, message)
+        return [Change(ADDED, message)]
 
     def live(self, channel_sid: str, message: M) -> list[M]:
         """A pushed new message: the messages to deliver now."""

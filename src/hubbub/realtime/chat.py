@@ -12,19 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hubbub.realtime.protocol import MAX_FRAME
 from hubbub.service.keys import KeyRing
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
 from hubbub.store.records import Channel, ChannelType, Member, Message, Service, User
 from hubbub.tokens import DEFAULT_LEEWAY, InvalidGrants, InvalidIssuer, verify
-from hubbub.web import render
-from hubbub.web.errors import ApiError, from_store, invalid
+from hubbub.web import fields, render
+from hubbub.web.errors import INVALID_ATTRIBUTES, ApiError, from_store, invalid
+from hubbub.web.fields import MAX_INDEX, MAX_NAME
 
 if TYPE_CHECKING:
     from hubbub.realtime.cache import Lookups
 
-#: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity) or
-#: ("service", service_sid).
+#: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity),
+#: ("service", service_sid), or ("peers", service_sid, identity, *channel_sids): the user and
+#: everyone in those channels, each connection once.
 Audience = tuple[str, ...]
 
 
@@ -34,6 +37,40 @@ class Event:
     frame: dict[str, Any]
     #: For a state that lapses by itself (typing): seconds until its ``_ended`` event.
     ends_after: float | None = None
+
+
+def channel_event(kind: str, channel_sid: str, **data: Any) -> Event:
+    """A push to everyone in the channel."""
+    return Event(("channel", channel_sid), {"type": kind, "channel_sid": channel_sid, **data})
+
+
+def user_event(kind: str, service_sid: str, identity: str, **data: Any) -> Event:
+    """A push to the user's own connections."""
+    return Event(("user", service_sid, identity), {"type": kind, **data})
+
+
+def user_updated(user: dict[str, Any], channel_sids: list[str]) -> Event:
+    """A user's change, pushed to the user and to everyone who shares a channel with them."""
+    audience = ("peers", user["service_sid"], user["identity"], *channel_sids)
+    return Event(audience, {"type": "user_updated", "user": user})
+
+
+#: Events that end sessions rather than reach them (with close code 4004): the user, or the
+#: whole Chat Service, was deleted. They cross processes like any other.
+USER_DELETED = "user_deleted"
+SERVICE_DELETED = "service_deleted"
+
+
+def channel_sids(store: Store, service_sid: str, identity: str) -> list[str]:
+    """The SIDs of every channel ``identity`` has joined."""
+    sids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_user_channels(service_sid, identity, limit=1000, cursor=cursor)
+        sids += [item.channel_sid for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return sids
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +108,9 @@ class Outcome:
 
 
 MAX_PAGE = 100
+#: How large a page of history may grow, encoded: about 1,000 times a typical message, and a
+#: fraction of what clients accept in a frame (the SDK takes 8 MiB).
+REPLY_BUDGET = 2 * 1024 * 1024
 PUBLIC_ONLY: tuple[ChannelType] = ("public",)
 
 
@@ -123,15 +163,15 @@ class Chat:
 
     def set_online(self, who: Identity, channel_sids: list[str], online: bool) -> list[Event]:
         """Record reachability, if the service tracks it, and tell those who share a channel."""
-        # Read fresh: a service's settings change over REST without an event to say so.
-        service = self.store.get_service(who.account_sid, who.service_sid)
-        if not service.config.reachability_enabled:
+        try:
+            # Read fresh: a service's settings change over REST without an event to say so.
+            service = self.store.get_service(who.account_sid, who.service_sid)
+            if not service.config.reachability_enabled:
+                return []
+            user = self.store.update_user(who.service_sid, who.identity, is_online=online)
+        except NotFound:  # the service or the user was deleted meanwhile
             return []
-        user = self.store.update_user(who.service_sid, who.identity, is_online=online)
-        frame = {"type": "user_updated", "user": render.user(user, who.account_sid, self.urls)}
-        audiences: list[Audience] = [("user", who.service_sid, who.identity)]
-        audiences += [("channel", sid) for sid in channel_sids]
-        return [Event(audience, frame) for audience in audiences]
+        return [user_updated(render.user(user, who.account_sid, self.urls), channel_sids)]
 
     def _service(self, account_sid: str, service_sid: str) -> Service:
         if self.lookups is not None:
@@ -162,7 +202,7 @@ class Chat:
         try:
             return handler(who, params)
         except StoreError as exc:
-            raise from_store(exc, f"/v1/ws {kind}") from None
+            raise _from_store(exc, kind) from None
 
     def cmd_ping(self, who: Identity, params: dict[str, Any]) -> Outcome:
         return Outcome()
@@ -172,10 +212,11 @@ class Chat:
         kind = _text(params, "channel_type") or "public"
         if kind not in ("public", "private"):
             raise invalid(f"channel_type must be public or private, not {kind!r}")
+        unique_name = _text(params, "unique_name") or None
         channel = self.store.create_channel(
             who.service_sid,
-            friendly_name=_text(params, "friendly_name"),
-            unique_name=_text(params, "unique_name") or None,
+            friendly_name=_text(params, "friendly_name", MAX_NAME),
+            unique_name=unique_name and fields.unique_name(unique_name, "unique_name"),
             attributes=_attributes(params),
             type="private" if kind == "private" else "public",
             created_by=who.identity,
@@ -224,6 +265,17 @@ class Chat:
                 )
             cursor = page.next_cursor
             if cursor is None:
+                break
+        while True:
+            invites = self.store.list_user_invites(
+                who.service_sid, who.identity, limit=100, cursor=cursor
+            )
+            for invite in invites.items:
+                channel = self.store.get_channel(who.service_sid, invite.channel_sid)
+                rendered = render.invite(invite, who.account_sid, self.urls)
+                items.append({"channel": self._channel(who, channel), "invite": rendered})
+            cursor = invites.next_cursor
+            if cursor is None:
                 return Outcome({"channels": items})
 
     def cmd_get_public_channels(self, who: Identity, params: dict[str, Any]) -> Outcome:
@@ -234,13 +286,40 @@ class Chat:
         channels = [self._channel(who, channel) for channel in page.items]
         return Outcome({"channels": channels, "next_page_token": page.next_cursor})
 
+    def cmd_get_members(self, who: Identity, params: dict[str, Any]) -> Outcome:
+        """A page of the channel's members, each with its user (whose ``is_online`` means
+        something only when the service tracks reachability, which the result says)."""
+        channel = self._channel_of(who, params)
+        self._membership(who, channel, params)
+        size = _int(params, "page_size", 1, MAX_PAGE) or 50
+        page = self.store.list_members(
+            who.service_sid, channel.sid, limit=size, cursor=_text(params, "page_token")
+        )
+        items = []
+        for member in page.items:
+            user = self.store.get_user(who.service_sid, member.identity)
+            items.append(
+                {
+                    "member": self._member(who, member),
+                    "user": render.user(user, who.account_sid, self.urls),
+                }
+            )
+        service = self.store.get_service(who.account_sid, who.service_sid)
+        return Outcome(
+            {
+                "members": items,
+                "next_page_token": page.next_cursor,
+                "reachability_enabled": service.config.reachability_enabled,
+            }
+        )
+
     def cmd_join(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
         invites = self.store.list_invites(
             who.service_sid, channel.sid, identities=[who.identity]
         ).items
         if channel.type == "private" and not invites:
-            raise ApiError(404, 20404, "The requested channel was not found")
+            raise _hidden(params)
         self._require_service_permission(who, "joinChannel")
         member = self.store.create_member(
             who.service_sid,
@@ -261,7 +340,7 @@ class Chat:
 
     def cmd_leave(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        member = self._membership(who, channel)
+        member = self._membership(who, channel, params)
         self._require(who, member, "leaveChannel")
         self.store.delete_member(who.service_sid, channel.sid, member.sid)
         events = [
@@ -275,10 +354,8 @@ class Chat:
 
     def cmd_invite(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        self._require(who, self._membership(who, channel), "inviteMember")
-        identity = _text(params, "identity")
-        if not identity:
-            raise invalid("invite needs an identity")
+        self._require(who, self._membership(who, channel, params), "inviteMember")
+        identity = fields.identity(_text(params, "identity") or "", "identity")
         invite = self.store.create_invite(
             who.service_sid, channel.sid, identity, created_by=who.identity
         )
@@ -290,9 +367,12 @@ class Chat:
 
     def cmd_decline(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        for invite in self.store.list_invites(
+        invites = self.store.list_invites(
             who.service_sid, channel.sid, identities=[who.identity]
-        ).items:
+        ).items
+        if not invites and channel.type == "private":
+            self._membership(who, channel, params)  # invisible to anyone else
+        for invite in invites:
             self.store.delete_invite(who.service_sid, channel.sid, invite.sid)
         return Outcome()
 
@@ -313,12 +393,12 @@ class Chat:
         try:
             return self._draft(who, params)
         except StoreError as exc:
-            raise from_store(exc, "/v1/ws send_message") from None
+            raise _from_store(exc, "send_message") from None
 
     def sent(self, draft: Draft, stored: Message | StoreError) -> Outcome:
         """The reply and the event of a stored draft; ``ApiError`` if it was not stored."""
         if isinstance(stored, StoreError):
-            raise from_store(stored, "/v1/ws send_message")
+            raise _from_store(stored, "send_message")
         rendered = render.message(stored, draft.account_sid, self.urls)
         event = Event(
             ("channel", stored.channel_sid),
@@ -328,23 +408,23 @@ class Chat:
 
     def _draft(self, who: Identity, params: dict[str, Any]) -> Draft:
         channel = self._channel_of(who, params, cached=True)
-        self._require(who, self._membership(who, channel, cached=True), "sendMessage")
-        body = _text(params, "body") or ""
-        if len(body.encode("utf-8")) > 32 * 1024:
-            raise invalid("body is longer than 32 KiB", 50504)
+        self._require(who, self._membership(who, channel, params, cached=True), "sendMessage")
+        body = fields.body(_text(params, "body", MAX_FRAME) or "", "body")
         return Draft(
             who.account_sid, who.service_sid, channel.sid, who.identity, body, _attributes(params)
         )
 
     def cmd_update_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        member = self._membership(who, channel)
+        member = self._membership(who, channel, params)
+        if "body" not in params and "attributes" not in params:
+            raise invalid("update_message needs a body or attributes")
         message = self.store.get_message(who.service_sid, channel.sid, _text(params, "sid") or "")
         own = message.from_ == who.identity
         changes: dict[str, Any] = {"last_updated_by": who.identity}
         if "body" in params:
             self._require(who, member, "editOwnMessage" if own else "editAnyMessage")
-            changes["body"] = _text(params, "body") or ""
+            changes["body"] = fields.body(_text(params, "body", MAX_FRAME) or "", "body")
         if "attributes" in params:
             self._require(
                 who, member, "editOwnMessageAttributes" if own else "editAnyMessageAttributes"
@@ -360,7 +440,7 @@ class Chat:
 
     def cmd_remove_message(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        member = self._membership(who, channel)
+        member = self._membership(who, channel, params)
         message = self.store.get_message(who.service_sid, channel.sid, _text(params, "sid") or "")
         self._require(
             who, member, "deleteOwnMessage" if message.from_ == who.identity else "deleteAnyMessage"
@@ -375,9 +455,9 @@ class Chat:
 
     def cmd_get_messages(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        self._membership(who, channel)
+        self._membership(who, channel, params)
         size = _int(params, "page_size", 1, MAX_PAGE) or 30
-        anchor = _int(params, "anchor", 0, None)
+        anchor = _int(params, "anchor", 0, MAX_INDEX)
         direction = _text(params, "direction") or "backwards"
         if direction not in ("backwards", "forwards"):
             raise invalid(f"direction must be backwards or forwards, not {direction!r}")
@@ -389,13 +469,16 @@ class Chat:
             limit=size,
         )
         messages = sorted(page.items, key=lambda message: message.index)
-        return Outcome(
-            {"messages": [render.message(m, who.account_sid, self.urls) for m in messages]}
-        )
+        rendered = [render.message(m, who.account_sid, self.urls) for m in messages]
+        kept = _within_budget(rendered, keep_newest=direction == "backwards")
+        result: dict[str, Any] = {"messages": kept}
+        if len(kept) < len(rendered):
+            result["truncated"] = True
+        return Outcome(result)
 
     def cmd_typing(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params, cached=True)
-        self._membership(who, channel, cached=True)
+        self._membership(who, channel, params, cached=True)
         frame = {"type": "typing_started", "channel_sid": channel.sid, "identity": who.identity}
         service = self.store.get_service(who.account_sid, who.service_sid)
         timeout = float(service.config.typing_indicator_timeout)
@@ -403,11 +486,14 @@ class Chat:
 
     def cmd_set_consumed(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        member = self._membership(who, channel)
-        index = _int(params, "index", 0, None)
+        member = self._membership(who, channel, params)
+        index = _int(params, "index", 0, MAX_INDEX)
         if index is None:
             raise invalid("set_consumed needs an index")
-        if member.last_consumed_message_index is None or index > member.last_consumed_message_index:
+        # Not past the newest message, or messages sent later would count as read.
+        index = min(index, channel.next_message_index - 1)
+        last = member.last_consumed_message_index
+        if index >= 0 and (last is None or index > last):
             member = self.store.update_member(
                 who.service_sid, channel.sid, member.sid, last_consumed_message_index=index
             )
@@ -416,7 +502,7 @@ class Chat:
 
     def cmd_get_unconsumed_count(self, who: Identity, params: dict[str, Any]) -> Outcome:
         channel = self._channel_of(who, params)
-        self._membership(who, channel)
+        self._membership(who, channel, params)
         return Outcome({"unread": self._unread(who, channel)})
 
     # -- helpers -----------------------------------------------------------------------------
@@ -433,22 +519,31 @@ class Chat:
         return self.store.get_channel(who.service_sid, ref)
 
     def _visible_channel(self, who: Identity, params: dict[str, Any]) -> Channel:
+        """The channel, if ``who`` may see it: public, or private and theirs or invited to."""
         channel = self._channel_of(who, params)
         if channel.type == "private":
             try:
                 self.store.get_member(who.service_sid, channel.sid, who.identity)
             except NotFound:
-                raise ApiError(404, 20404, "The requested channel was not found") from None
+                invited = self.store.list_invites(
+                    who.service_sid, channel.sid, identities=[who.identity]
+                ).items
+                if not invited:
+                    raise _hidden(params) from None
         return channel
 
-    def _membership(self, who: Identity, channel: Channel, *, cached: bool = False) -> Member:
+    def _membership(
+        self, who: Identity, channel: Channel, params: dict[str, Any], *, cached: bool = False
+    ) -> Member:
+        """``who``'s membership of ``channel``; a private channel of others is not found, just
+        as a missing one, so that its existence does not show."""
         try:
             if cached and self.lookups is not None:
                 return self.lookups.member(who.service_sid, channel.sid, who.identity)
             return self.store.get_member(who.service_sid, channel.sid, who.identity)
         except NotFound:
             if channel.type == "private":
-                raise ApiError(404, 20404, "The requested channel was not found") from None
+                raise _hidden(params) from None
             raise ApiError(403, 50400, f"{who.identity} is not a member of this channel") from None
 
     def _role(self, who: Identity, role_sid: str) -> frozenset[str]:
@@ -485,14 +580,14 @@ class Chat:
         return Event(("channel", member.channel_sid), frame)
 
 
-def _text(params: dict[str, Any], name: str) -> str | None:
+def _text(params: dict[str, Any], name: str, max_length: int = fields.MAX_TEXT) -> str | None:
     value = params.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         raise invalid(f"{name} must be a string")
-    if "\x00" in value or len(value) > 32 * 1024:
-        raise invalid(f"{name} is not acceptable text")
+    if "\x00" in value or len(value) > max_length:
+        raise invalid(f"{name} is not acceptable text (at most {max_length} characters, no NUL)")
     return value
 
 
@@ -507,13 +602,44 @@ def _int(params: dict[str, Any], name: str, low: int, high: int | None) -> int |
 
 
 def _attributes(params: dict[str, Any]) -> str:
+    """``attributes``: a string holding JSON, as in the REST API, or the JSON value itself."""
     value = params.get("attributes")
     if value is None:
         return "{}"
-    if isinstance(value, str):
+    if not isinstance(value, str):
+        # Decoded from the frame, so plain JSON; NaN and Infinity are not.
         try:
-            json.loads(value)
+            value = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except ValueError:
-            raise invalid("attributes must be valid JSON", 50304) from None
-        return value
-    return json.dumps(value, separators=(",", ":"))
+            raise invalid("attributes must be valid JSON", INVALID_ATTRIBUTES) from None
+    return fields.attributes(value, "attributes")
+
+
+def _within_budget(messages: list[dict[str, Any]], *, keep_newest: bool) -> list[dict[str, Any]]:
+    """As many of ``messages`` (in index order) as fit in ``REPLY_BUDGET`` once encoded, the
+    newest or the oldest ones, and at least one."""
+    # Escaping at most sextuples a character (\u0000); the rest of a message is small.
+    bound = sum(6 * (len(m["body"] or "") + len(m["attributes"])) + 4096 for m in messages)
+    if bound <= REPLY_BUDGET:
+        return messages
+    order = reversed(messages) if keep_newest else iter(messages)
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for message in order:
+        used += len(json.dumps(message, ensure_ascii=False).encode()) + 1
+        if kept and used > REPLY_BUDGET:
+            break
+        kept.append(message)
+    return kept[::-1] if keep_newest else kept
+
+
+def _hidden(params: dict[str, Any]) -> NotFound:
+    """What a private channel looks like to those who may not see it: missing."""
+    return NotFound("Channel", str(params.get("channel")))
+
+
+def _from_store(error: StoreError, kind: str) -> ApiError:
+    """A store error as a command's error: a missing resource is named, as the client named it."""
+    if isinstance(error, NotFound):
+        return ApiError(404, error.code or 20404, str(error))
+    return from_store(error, f"/v1/ws {kind}")

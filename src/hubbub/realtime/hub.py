@@ -1,8 +1,8 @@
 """Fan-out: a broker carries events between server processes, a hub to local connections.
 
-The ``Broker`` interface is two methods so that a Redis-backed broker can stand beside the
-in-process one for several nodes; every event goes through it, including those of the process
-that caused them, so one node and many behave alike.
+The ``Broker`` interface is small so that the Redis-backed broker (``redis_broker``, for several
+processes or machines) stands beside the in-process one; every event goes through it, including
+those of the process that caused them, so one node and many behave alike.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from hubbub.realtime.chat import Event
-from hubbub.realtime.protocol import Outgoing
+from hubbub.realtime.chat import SERVICE_DELETED, USER_DELETED, Event
+from hubbub.realtime.protocol import CloseCode, Outgoing
+
+_ENDINGS = {USER_DELETED: "the user was deleted", SERVICE_DELETED: "the Chat Service was deleted"}
 
 
 class Connection(Protocol):
@@ -27,11 +29,20 @@ class Connection(Protocol):
 
     def push(self, frame: Outgoing) -> None: ...
 
+    def end(self, code: CloseCode, reason: str) -> None: ...
+
 
 class Broker(Protocol):
-    def publish(self, event: Event) -> None: ...
+    def publish(self, event: Event) -> None:
+        """Deliver ``event`` to this process's subscribers at once, and to other processes'."""
 
     def subscribe(self, deliver: Callable[[Event], None]) -> None: ...
+
+    async def start(self) -> None:
+        """Begin the broker's background work (the app's startup)."""
+
+    async def close(self) -> None:
+        """End it (the app's shutdown)."""
 
 
 class MemoryBroker:
@@ -46,6 +57,12 @@ class MemoryBroker:
 
     def subscribe(self, deliver: Callable[[Event], None]) -> None:
         self._subscribers.append(deliver)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
 
 class Hub:
@@ -79,15 +96,24 @@ class Hub:
         return sum(len(connections) for connections in self._by_service.values())
 
     def deliver(self, event: Event) -> None:
-        """Hand ``event`` to the connections of its audience, keeping subscriptions in step."""
+        """Hand ``event`` to the connections of its audience, keeping subscriptions in step;
+        a user's or a service's deletion ends their connections instead (4004)."""
         kind, *key = event.audience
         if kind == "channel":
             targets = self._by_channel.get(key[0], set())
         elif kind == "user":
             targets = self._by_user.get((key[0], key[1]), set())
+        elif kind == "peers":
+            targets = set(self._by_user.get((key[0], key[1]), ()))
+            for sid in key[2:]:
+                targets.update(self._by_channel.get(sid, ()))
         else:
             targets = self._by_service.get(key[0], set())
         frame_type = event.frame.get("type")
+        if frame_type in _ENDINGS:
+            for connection in list(targets):
+                connection.end(CloseCode.GONE, _ENDINGS[frame_type])
+            return
         if kind == "user" and frame_type in ("channel_joined", "channel_left"):
             sid = event.frame["channel"]["sid"]
             for connection in list(targets):

@@ -69,12 +69,16 @@ def decode(text: str) -> Command:
         raise ProtocolViolation(CloseCode.FRAME_TOO_LARGE, f"frames are at most {MAX_FRAME} bytes")
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise ProtocolViolation(
             CloseCode.PROTOCOL_VIOLATION, "a frame is one JSON object"
         ) from None
     if not isinstance(frame, dict):
         raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "a frame is one JSON object")
+    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(frame):
+        # A \ud800-style escape without its pair decodes to a string that no UTF-8 encoder,
+        # database or peer takes; refuse it here rather than fail somewhere downstream.
+        raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "strings must be valid Unicode")
     command_id = frame.pop("id", None)
     kind = frame.pop("type", None)
     if not isinstance(command_id, str | int) or isinstance(command_id, bool):
@@ -82,6 +86,14 @@ def decode(text: str) -> Command:
     if not isinstance(kind, str):
         raise ProtocolViolation(CloseCode.PROTOCOL_VIOLATION, "a command needs a type")
     return Command(command_id, kind, frame)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def encode(frame: dict[str, Any]) -> str:

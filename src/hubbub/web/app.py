@@ -6,8 +6,11 @@ factory ``hubbub serve`` hands to uvicorn, so every worker process builds its ow
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -76,8 +79,8 @@ def create_app(
     hub = Hub()
     broker = broker or MemoryBroker()
     broker.subscribe(hub.deliver)
-    ctx.publish = broker.publish
     realtime = Realtime(store, keyring, hub, broker, inline=ctx.inline, warning=token_warning)
+    ctx.publish = broker.publish if ctx.inline else realtime.publish_from_any_thread
 
     async def websocket(socket: WebSocket) -> None:
         await gateway.serve(socket, realtime)
@@ -100,8 +103,19 @@ def create_app(
         *unsupported.routes(ctx),
         *keys.routes(ctx),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        realtime.loop = asyncio.get_running_loop()
+        await broker.start()  # a broker with background work (Redis) runs while the app does
+        try:
+            yield
+        finally:
+            await broker.close()
+
     app = FrontedStarlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers={
             ApiError: _api_error,
@@ -146,15 +160,23 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def app_from_environment() -> Starlette:
     """The app for ``hubbub serve``: database URL, master key and the token warning (seconds
-    before expiry, ``HUBBUB_TOKEN_WARNING``, 180 by default) from the environment."""
+    before expiry, ``HUBBUB_TOKEN_WARNING``, 180 by default) from the environment; with
+    ``HUBBUB_REDIS_URL`` events travel between processes through that Redis server."""
     url = os.environ.get("HUBBUB_DB", "sqlite:///hubbub.db")
     key_file = Path(os.environ.get("HUBBUB_MASTER_KEY_FILE", "hubbub-master.key"))
     master_key = load_master_key(key_file)
     box = SecretBox(master_key)
     warning = float(os.environ.get("HUBBUB_TOKEN_WARNING", DEFAULT_WARNING))
+    broker: Broker | None = None
+    redis_url = os.environ.get("HUBBUB_REDIS_URL")
+    if redis_url:
+        from hubbub.realtime.redis_broker import RedisBroker
+
+        broker = RedisBroker(redis_url)
     app = create_app(
         open_store(url),
         box,
+        broker=broker,
         token_warning=warning,
         token_settings=settings_from_environment(master_key),
     )

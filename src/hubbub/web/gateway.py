@@ -16,19 +16,23 @@ Every deadline (authentication, token warning and expiry, typing) lives in one h
 process (``realtime.timers``); one sweep a second ends the sessions whose API key was revoked.
 On SQLite, the messages sent over ``WebSocketProtocol`` connections in one turn of the loop are
 stored in one transaction (group commit), and each sender is answered after that commit; a
-connection's later frames wait for its message, so its commands keep their order. Output is
-gathered per connection and written once per turn of the loop.
+connection's later frames wait for its message, so its commands keep their order. On PostgreSQL
+the messages waiting are stored one transaction at a time in the thread pool, so there too they
+are answered and pushed in the order of their indexes. Output is gathered per connection and
+written once per turn of the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -40,13 +44,15 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from hubbub.realtime.cache import Lookups
-from hubbub.realtime.chat import Chat, Event
+from hubbub.realtime.chat import Chat, Event, channel_sids
 from hubbub.realtime.hub import Broker, Hub
 from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
 from hubbub.realtime.session import KEY_CHECK_INTERVAL, Close, Pending, Send, Session, Step
 from hubbub.realtime.timers import Entry, Timers
 from hubbub.service.keys import KeyRing
 from hubbub.store import Store
+from hubbub.store.errors import NotFound
+from hubbub.store.records import Message, NewMessage
 from hubbub.web.render import Urls
 
 log = logging.getLogger("hubbub.gateway")
@@ -60,6 +66,29 @@ PING_INTERVAL = 30.0
 WIRE_LIMIT = 1 << 20
 _CHAT_CACHE = 64
 _PING = bytes((0x89, 0))  # an empty ping frame, unmasked (server to client)
+
+
+class KeyedLocks:
+    """An ``asyncio.Lock`` per key, kept only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 @dataclass(slots=True)
@@ -87,16 +116,35 @@ class Realtime:
     _sweeping: bool = False
     _last_ping: float = 0.0
     lookups: Lookups = field(init=False)
-    #: Whether ``send_message`` is stored by group commit (SQLite, on the loop).
+    #: Whether ``send_message`` is stored by group commit on the loop (SQLite).
     group_commit: bool = field(init=False)
     _batch: list[tuple[WebSocketProtocol, Pending]] = field(default_factory=list)
+    #: Messages waiting for the next transaction in the thread pool (PostgreSQL).
+    _waiting: list[tuple[Link, Pending, asyncio.Future[None]]] = field(default_factory=list)
+    _committing: bool = False
     _corked: list[WebSocketProtocol] = field(default_factory=list)
+    #: The loop the connections, the hub and the broker live on: set when the app starts, or
+    #: by the first connection.
+    loop: asyncio.AbstractEventLoop | None = None
+    #: Off the loop (PostgreSQL), a user's "online" and "offline" are written one at a time,
+    #: so that a connection's late "offline" cannot land after the next one's "online".
+    presence: KeyedLocks = field(default_factory=KeyedLocks)
 
     def __post_init__(self) -> None:
         self.lookups = Lookups(self.store)
         self.broker.subscribe(self.lookups.observe)
-        # PostgreSQL calls run in threads, one per command; group commit is for the inline store.
+        # On SQLite, ``WebSocketProtocol`` connections hand their messages to ``enqueue`` (the
+        # store runs on the loop); elsewhere messages go through ``store_in_order``.
         self.group_commit = self.inline
+
+    def publish_from_any_thread(self, event: Event) -> None:
+        """``broker.publish`` for REST handlers, which run in the thread pool on PostgreSQL:
+        the hub and the broker are the event loop's, so the event is handed over to it."""
+        loop = self.loop
+        if loop is not None and not _running(loop):
+            loop.call_soon_threadsafe(self.broker.publish, event)
+        else:  # on the loop, or no loop yet, so no connection either
+            self.broker.publish(event)
 
     # -- writes ----------------------------------------------------------------------------------
     def cork(self, link: WebSocketProtocol) -> None:
@@ -121,22 +169,37 @@ class Realtime:
 
     def _commit(self) -> None:
         batch, self._batch = self._batch, []
-        try:
-            results = self.store.create_messages([pending.draft.row() for _, pending in batch])
-        except Exception:
-            log.exception("storing %d messages failed", len(batch))
-            for link, _ in batch:
-                link.end(CloseCode.SERVER_ERROR, "server error")
-                link.resume()
-            return
-        for (link, pending), stored in zip(batch, results, strict=True):
-            try:
-                link.perform(link.session.complete(pending, stored))
-            except Exception:
-                log.exception("a real-time command failed")
-                link.end(CloseCode.SERVER_ERROR, "server error")
+        results = store_batch(self.store, [pending.draft.row() for _, pending in batch])
+        _complete([(link, pending) for link, pending in batch], results)
         for link, _ in batch:
             link.resume()
+
+    async def store_in_order(self, link: Link, pending: Pending) -> None:
+        """For stores whose calls block (PostgreSQL): store ``pending`` with the messages of
+        other connections waiting meanwhile, one transaction at a time in the thread pool. With
+        one commit in flight, messages are answered and pushed in the order of their indexes,
+        as group commit on the loop does."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((link, pending, future))
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._commit_in_threads())
+        await future
+
+    async def _commit_in_threads(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                rows = [pending.draft.row() for _, pending, _ in batch]
+                try:
+                    results = await run_in_threadpool(store_batch, self.store, rows)
+                    _complete([(link, pending) for link, pending, _ in batch], results)
+                finally:
+                    for _, _, future in batch:
+                        if not future.done():
+                            future.set_result(None)
+        finally:
+            self._committing = False
 
     def chat_for(self, base_url: str) -> Chat:
         """One ``Chat`` per base URL (the Host header): not one per connection."""
@@ -183,9 +246,12 @@ class Realtime:
         """Once a second: end the sessions whose API key is revoked; now and then, ping."""
         now = self.clock()
         self.timers.push(now + KEY_CHECK_INTERVAL, self._sweep)
-        for links in list(self.by_key.values()):
+        for key_sid, links in list(self.by_key.items()):
             some = next(iter(links), None)
             who = some.session.who if some is not None else None
+            # Asked of the store, not the key ring's copy: a key revoked by another process
+            # ends its sessions here within this second.
+            self.keys.forget(key_sid)
             if who is not None and not some.session.chat.key_alive(who):  # type: ignore[union-attr]
                 for link in list(links):
                     link.perform(link.session.revoke())
@@ -202,12 +268,14 @@ class Link:
     optionally ``keepalive``.
     """
 
-    __slots__ = ("_timer", "_when", "realtime", "registered", "session")
+    __slots__ = ("_timer", "_when", "key_sid", "realtime", "registered", "session")
 
     def __init__(self, realtime: Realtime, chat: Chat) -> None:
         self.realtime = realtime
         self.session = Session(chat, now=realtime.clock(), warning=realtime.warning)
         self.registered = False
+        #: The API key of the token in force, under which ``by_key`` files this link.
+        self.key_sid = ""
         self._timer: Entry | None = None
         self._when = float("inf")
 
@@ -233,6 +301,8 @@ class Link:
 
     # -- driving the session -------------------------------------------------------------------
     def start(self) -> None:
+        if self.realtime.loop is None:
+            self.realtime.loop = asyncio.get_running_loop()
         self.realtime.links.add(self)
         self._rearm()
 
@@ -249,22 +319,29 @@ class Link:
         # The authenticate reply first: a client learns who it is before news about itself.
         self.perform(step)
         self.publish(came_online)
+        self._follow_key()
         return step.pending
 
     async def receive_async(self, text: str) -> None:
-        """``receive`` for stores whose calls block (PostgreSQL): they run in the thread pool."""
+        """``receive`` for stores whose calls block (PostgreSQL): they run in the thread pool,
+        and a ``send_message`` is stored in order with those of other connections."""
         realtime = self.realtime
-        step = await _call(realtime, self.session.receive, text, realtime.clock())
+        receive = partial(self.session.receive, defer=not realtime.inline)
+        step = await _call(realtime, receive, text, realtime.clock())
         who = self.session.who
         came_online: list[Event] = []
         if who is not None and not self.registered:
             channels = await _call(realtime, _channel_sids, realtime.store, self.session)
             if self._register(channels):
-                came_online = await _call(
-                    realtime, self.session.chat.set_online, who, channels, True
-                )
+                async with realtime.presence.hold((who.service_sid, who.identity)):
+                    came_online = await _call(
+                        realtime, self.session.chat.set_online, who, channels, True
+                    )
         self.perform(step)  # the authenticate reply before news about the user itself
         self.publish(came_online)
+        self._follow_key()
+        if step.pending is not None:
+            await realtime.store_in_order(self, step.pending)
 
     def _register(self, channels: list[str]) -> bool:
         """Join the hub; whether this is the user's first connection here."""
@@ -274,9 +351,28 @@ class Link:
         realtime = self.realtime
         first = not realtime.hub.has_user(who.service_sid, who.identity)
         realtime.hub.add(self, channels)
+        self.key_sid = who.key_sid
         realtime.by_key.setdefault(who.key_sid, set()).add(self)
         self.registered = True
         return first
+
+    def _follow_key(self) -> None:
+        """After ``update_token`` to a token of another API key, file the link under that key,
+        so that revoking either key ends exactly the sessions whose token it signed."""
+        who = self.session.who
+        if not self.registered or who is None or who.key_sid == self.key_sid:
+            return
+        self._unfile()
+        self.key_sid = who.key_sid
+        self.realtime.by_key.setdefault(who.key_sid, set()).add(self)
+
+    def _unfile(self) -> None:
+        by_key = self.realtime.by_key
+        links = by_key.get(self.key_sid)
+        if links is not None:
+            links.discard(self)
+            if not links:
+                del by_key[self.key_sid]
 
     def unregister(self) -> tuple[list[str], bool] | None:
         """Leave the hub: the channels it was in, and whether it was the user's last
@@ -291,17 +387,26 @@ class Link:
         self.registered = False
         channels = realtime.hub.channels_of(self)
         realtime.hub.remove(self)
-        links = realtime.by_key.get(who.key_sid)
-        if links is not None:
-            links.discard(self)
-            if not links:
-                del realtime.by_key[who.key_sid]
+        self._unfile()
         return channels, not realtime.hub.has_user(who.service_sid, who.identity)
 
     def went_offline(self, channels: list[str]) -> None:
         who = self.session.who
         if who is not None:
             self.publish(self.session.chat.set_online(who, channels, False))
+
+    async def went_offline_async(self, channels: list[str]) -> None:
+        """``went_offline`` for stores whose calls block: unless the user came back meanwhile
+        (their new connection's "online" may already be written; see ``presence``)."""
+        who = self.session.who
+        if who is None:
+            return
+        realtime = self.realtime
+        async with realtime.presence.hold((who.service_sid, who.identity)):
+            if realtime.hub.has_user(who.service_sid, who.identity):
+                return
+            events = await _call(realtime, self.session.chat.set_online, who, channels, False)
+        self.publish(events)
 
     def perform(self, step: Step) -> None:
         for action in step.actions:
@@ -446,13 +551,7 @@ class WebSocketProtocol(Link, asyncio.Protocol):
                 self.went_offline(left[0])
             else:
                 channels = left[0]
-                asyncio.get_running_loop().create_task(self._offline_async(channels))
-
-    async def _offline_async(self, channels: list[str]) -> None:
-        who = self.session.who
-        if who is not None:
-            events = await _call(self.realtime, self.session.chat.set_online, who, channels, False)
-            self.publish(events)
+                asyncio.get_running_loop().create_task(self.went_offline_async(channels))
 
     # -- uvicorn ---------------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -702,10 +801,7 @@ async def serve(websocket: WebSocket, realtime: Realtime) -> None:
     finally:
         left = link.unregister()
         if left is not None and left[1]:
-            who = session.who
-            if who is not None:
-                events = await _call(realtime, session.chat.set_online, who, left[0], False)
-                link.publish(events)
+            await link.went_offline_async(left[0])
         if not writer.done():
             if not session.closed:
                 link.end(CloseCode.NORMAL, "")
@@ -736,6 +832,44 @@ async def _write(websocket: WebSocket, link: _StarletteLink) -> None:
 
 
 # -- shared helpers --------------------------------------------------------------------------
+def store_batch(store: Store, rows: list[NewMessage]) -> list[Message | NotFound | None]:
+    """``store.create_messages`` for a batch. Should the batch fail as a whole, each message
+    is stored alone, so that whatever broke it costs only its own sender (``None``)."""
+    try:
+        return list(store.create_messages(rows))
+    except Exception:
+        log.exception("storing %d messages together failed; storing them one by one", len(rows))
+    results: list[Message | NotFound | None] = []
+    for row in rows:
+        try:
+            results += store.create_messages([row])
+        except Exception:
+            log.exception("storing a message failed")
+            results.append(None)
+    return results
+
+
+def _complete(batch: list[tuple[Link, Pending]], results: list[Message | NotFound | None]) -> None:
+    """Answer each stored message, in the order stored: its reply, then its push."""
+    for (link, pending), stored in zip(batch, results, strict=True):
+        if stored is None:
+            link.end(CloseCode.SERVER_ERROR, "server error")
+            continue
+        try:
+            link.perform(link.session.complete(pending, stored))
+        except Exception:
+            log.exception("a real-time command failed")
+            link.end(CloseCode.SERVER_ERROR, "server error")
+
+
+def _running(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether this thread is running ``loop``."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
 async def _call(realtime: Realtime, function: Callable[..., Any], *args: Any) -> Any:
     # SQLite work runs on the loop (see web/endpoint.py); PostgreSQL work in the thread pool.
     if realtime.inline:
@@ -745,16 +879,7 @@ async def _call(realtime: Realtime, function: Callable[..., Any], *args: Any) ->
 
 def _channel_sids(store: Store, session: Session) -> list[str]:
     who = session.who
-    if who is None:
-        return []
-    sids: list[str] = []
-    cursor: str | None = None
-    while True:
-        page = store.list_user_channels(who.service_sid, who.identity, limit=1000, cursor=cursor)
-        sids += [item.channel_sid for item in page.items]
-        cursor = page.next_cursor
-        if cursor is None:
-            return sids
+    return [] if who is None else channel_sids(store, who.service_sid, who.identity)
 
 
 def _schedule_end(realtime: Realtime, event: Event) -> None:

@@ -6,24 +6,22 @@ identity, as Twilio's do.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.routing import Route
 
-from hubbub.realtime.chat import Event
+from hubbub.realtime.chat import Event, channel_event, user_event
 from hubbub.store.records import ChannelType, Order
-from hubbub.web import render
+from hubbub.web import fields, render
 from hubbub.web.context import Context
 from hubbub.web.endpoint import Call
-from hubbub.web.errors import BODY_TOO_LONG, UNIQUE_NAME_LOOKS_LIKE_SID, invalid
+from hubbub.web.errors import invalid
+from hubbub.web.fields import MAX_IDENTITY, MAX_INDEX, MAX_NAME
 from hubbub.web.paging import envelope, page_request
-from hubbub.web.params import MAX_INDEX, MAX_TEXT, Params
-from hubbub.web.rest.users import MAX_IDENTITY, identity_of
+from hubbub.web.params import Params
+from hubbub.web.rest.users import identity_of
 
 Result = tuple[int, dict[str, Any] | None]
-MAX_NAME = 256
-_CHANNEL_SID = re.compile(r"CH[0-9a-f]{32}")
 # Parameter values to the store's literal types: checked and narrowed in one lookup.
 _CHANNEL_TYPES: dict[str, ChannelType] = {"public": "public", "private": "private"}
 _ORDERS: dict[str, Order] = {"asc": "asc", "desc": "desc"}
@@ -32,16 +30,12 @@ _ORDERS: dict[str, Order] = {"asc": "asc", "desc": "desc"}
 def _unique_name(form: Params) -> str | None:
     """The unique name given, or ``None`` for none (an empty one clears it)."""
     name = form.text("UniqueName", max_length=MAX_NAME) or None
-    if name is not None and _CHANNEL_SID.fullmatch(name):
-        raise invalid("UniqueName may not look like a Channel SID", UNIQUE_NAME_LOOKS_LIKE_SID)
-    return name
+    return None if name is None else fields.unique_name(name, "UniqueName")
 
 
 def _body(form: Params, name: str = "Body") -> str | None:
     body = form.text(name, max_length=1 << 20)
-    if body is not None and len(body.encode("utf-8")) > MAX_TEXT:
-        raise invalid(f"{name} is longer than {MAX_TEXT} bytes", BODY_TOO_LONG)
-    return body
+    return None if body is None else fields.body(body, name)
 
 
 def _dates(form: Params) -> dict[str, Any]:
@@ -51,14 +45,6 @@ def _dates(form: Params) -> dict[str, Any]:
     if (updated := form.timestamp("DateUpdated")) is not None:
         dates["date_updated"] = updated
     return dates
-
-
-def _channel_event(kind: str, channel_sid: str, **data: Any) -> Event:
-    return Event(("channel", channel_sid), {"type": kind, "channel_sid": channel_sid, **data})
-
-
-def _user_event(kind: str, service_sid: str, identity: str, **data: Any) -> Event:
-    return Event(("user", service_sid, identity), {"type": kind, **data})
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -104,7 +90,7 @@ def routes(ctx: Context) -> list[Route]:
             changes["created_by"] = created_by
         channel = store.update_channel(service_sid, call.path("Sid"), **changes)
         rendered = render.channel(channel, call.account_sid, call.urls)
-        ctx.publish(_channel_event("channel_updated", channel.sid, channel=rendered))
+        ctx.publish(channel_event("channel_updated", channel.sid, channel=rendered))
         return 200, rendered
 
     def delete(call: Call) -> Result:
@@ -112,7 +98,7 @@ def routes(ctx: Context) -> list[Route]:
         channel = store.get_channel(service_sid, call.path("Sid"))
         store.delete_channel(service_sid, channel.sid)
         rendered = render.channel(channel, call.account_sid, call.urls)
-        ctx.publish(_channel_event("channel_removed", channel.sid, channel=rendered))
+        ctx.publish(channel_event("channel_removed", channel.sid, channel=rendered))
         return 204, None
 
     def listing(call: Call) -> Result:
@@ -146,11 +132,11 @@ def routes(ctx: Context) -> list[Route]:
             **_dates(form),
         )
         rendered = render.member(member, call.account_sid, call.urls)
-        ctx.publish(_channel_event("member_joined", member.channel_sid, member=rendered))
+        ctx.publish(channel_event("member_joined", member.channel_sid, member=rendered))
         channel = render.channel(
             store.get_channel(service_sid, member.channel_sid), call.account_sid, call.urls
         )
-        ctx.publish(_user_event("channel_joined", service_sid, member.identity, channel=channel))
+        ctx.publish(user_event("channel_joined", service_sid, member.identity, channel=channel))
         return 201, rendered
 
     def fetch_member(call: Call) -> Result:
@@ -176,7 +162,7 @@ def routes(ctx: Context) -> list[Route]:
         )
         rendered = render.member(member, call.account_sid, call.urls)
         # Also what tells the gateway to forget the member's cached role at once.
-        ctx.publish(_channel_event("member_updated", member.channel_sid, member=rendered))
+        ctx.publish(channel_event("member_updated", member.channel_sid, member=rendered))
         return 200, rendered
 
     def remove_member(call: Call) -> Result:
@@ -184,11 +170,11 @@ def routes(ctx: Context) -> list[Route]:
         member = store.get_member(service_sid, call.path("ChannelSid"), call.path("Sid"))
         store.delete_member(service_sid, member.channel_sid, member.sid)
         rendered = render.member(member, call.account_sid, call.urls)
-        ctx.publish(_channel_event("member_left", member.channel_sid, member=rendered))
+        ctx.publish(channel_event("member_left", member.channel_sid, member=rendered))
         channel = render.channel(
             store.get_channel(service_sid, member.channel_sid), call.account_sid, call.urls
         )
-        ctx.publish(_user_event("channel_left", service_sid, member.identity, channel=channel))
+        ctx.publish(user_event("channel_left", service_sid, member.identity, channel=channel))
         return 204, None
 
     def list_members(call: Call) -> Result:
@@ -220,7 +206,7 @@ def routes(ctx: Context) -> list[Route]:
             **_dates(form),
         )
         rendered = render.message(message, call.account_sid, call.urls)
-        ctx.publish(_channel_event("message_added", message.channel_sid, message=rendered))
+        ctx.publish(channel_event("message_added", message.channel_sid, message=rendered))
         return 201, rendered
 
     def fetch_message(call: Call) -> Result:
@@ -245,7 +231,7 @@ def routes(ctx: Context) -> list[Route]:
             service_sid, call.path("ChannelSid"), call.path("Sid"), **changes
         )
         rendered = render.message(message, call.account_sid, call.urls)
-        ctx.publish(_channel_event("message_updated", message.channel_sid, message=rendered))
+        ctx.publish(channel_event("message_updated", message.channel_sid, message=rendered))
         return 200, rendered
 
     def delete_message(call: Call) -> Result:
@@ -253,7 +239,7 @@ def routes(ctx: Context) -> list[Route]:
         message = store.get_message(service_sid, call.path("ChannelSid"), call.path("Sid"))
         store.delete_message(service_sid, message.channel_sid, message.sid)
         rendered = render.message(message, call.account_sid, call.urls)
-        ctx.publish(_channel_event("message_removed", message.channel_sid, message=rendered))
+        ctx.publish(channel_event("message_removed", message.channel_sid, message=rendered))
         return 204, None
 
     def list_messages(call: Call) -> Result:
@@ -283,7 +269,7 @@ def routes(ctx: Context) -> list[Route]:
         channel = render.channel(
             store.get_channel(service_sid, created.channel_sid), call.account_sid, call.urls
         )
-        ctx.publish(_user_event("channel_invited", service_sid, created.identity, channel=channel))
+        ctx.publish(user_event("channel_invited", service_sid, created.identity, channel=channel))
         return 201, render.invite(created, call.account_sid, call.urls)
 
     def fetch_invite(call: Call) -> Result:

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from hubbub.realtime.chat import SERVICE_DELETED, Event
 from hubbub.service.permissions import unknown_permissions
 from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, ServiceMedia
 from hubbub.web import render
@@ -58,6 +59,7 @@ def routes(ctx: Context) -> list[Route]:
         service = ctx.service(call, "Sid")
         ctx.store.delete_service(call.account_sid, service.sid)
         ctx.forget_service(call.account_sid, service.sid)
+        ctx.publish(Event(("service", service.sid), {"type": SERVICE_DELETED}))
         return 204, None
 
     def listing(call: Call) -> Result:

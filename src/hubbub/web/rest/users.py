@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.routing import Route
 
-from hubbub.realtime.chat import Event
-from hubbub.web import render
+from hubbub.realtime.chat import (
+    USER_DELETED,
+    channel_event,
+    channel_sids,
+    user_event,
+    user_updated,
+)
+from hubbub.web import fields, render
 from hubbub.web.context import Context
 from hubbub.web.endpoint import Call
-from hubbub.web.errors import IDENTITY_LOOKS_LIKE_SID, IDENTITY_TOO_LONG, invalid
+from hubbub.web.fields import MAX_INDEX, MAX_NAME
 from hubbub.web.paging import envelope, page_request
-from hubbub.web.params import MAX_INDEX, Params
+from hubbub.web.params import Params
 
 Result = tuple[int, dict[str, Any] | None]
-MAX_IDENTITY = 256
-MAX_NAME = 256
-_SID_SHAPE = re.compile(r"(US|MB)[0-9a-f]{32}")
 
 
 def identity_of(form: Params, name: str = "Identity") -> str:
     """A required identity: case-sensitive, non-empty, at most 256 characters, not a SID."""
-    identity = form.required_text(name, max_length=1 << 16)
-    if not identity:
-        raise invalid(f"{name} may not be empty")
-    if len(identity) > MAX_IDENTITY:
-        raise invalid(f"{name} is longer than {MAX_IDENTITY} characters", IDENTITY_TOO_LONG)
-    if _SID_SHAPE.fullmatch(identity):
-        raise invalid(f"{name} may not look like a User or Member SID", IDENTITY_LOOKS_LIKE_SID)
-    return identity
+    return fields.identity(form.required_text(name, max_length=1 << 16), name)
 
 
 def routes(ctx: Context) -> list[Route]:
@@ -62,12 +57,21 @@ def routes(ctx: Context) -> list[Route]:
             changes["friendly_name"] = form.text("FriendlyName", max_length=MAX_NAME) or None
         user = ctx.store.update_user(service_sid, call.path("Sid"), **changes)
         rendered = render.user(user, call.account_sid, call.urls)
-        frame = {"type": "user_updated", "user": rendered}
-        ctx.publish(Event(("user", service_sid, user.identity), frame))
+        ctx.publish(user_updated(rendered, channel_sids(ctx.store, service_sid, user.identity)))
         return 200, rendered
 
     def delete(call: Call) -> Result:
-        ctx.store.delete_user(ctx.service_sid(call), call.path("Sid"))
+        service_sid = ctx.service_sid(call)
+        user = ctx.store.get_user(service_sid, call.path("Sid"))
+        members = [
+            ctx.store.get_member(service_sid, channel_sid, user.identity)
+            for channel_sid in channel_sids(ctx.store, service_sid, user.identity)
+        ]
+        ctx.store.delete_user(service_sid, user.sid)
+        for member in members:
+            rendered = render.member(member, call.account_sid, call.urls)
+            ctx.publish(channel_event("member_left", member.channel_sid, member=rendered))
+        ctx.publish(user_event(USER_DELETED, service_sid, user.identity))
         return 204, None
 
     def listing(call: Call) -> Result:

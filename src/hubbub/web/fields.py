@@ -1,0 +1,73 @@
+"""What a chat resource's values may be, for the REST API and the real-time gateway alike: a
+value is refused with the same code and message whichever way it arrives.
+
+Each check takes the value as given (already known to be a string) and the name to use in the
+error, which is the REST parameter's name or the protocol field's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hubbub.web.errors import (
+    BODY_TOO_LONG,
+    IDENTITY_LOOKS_LIKE_SID,
+    IDENTITY_TOO_LONG,
+    INVALID_ATTRIBUTES,
+    UNIQUE_NAME_LOOKS_LIKE_SID,
+    invalid,
+)
+
+#: Twilio's limit on a message body, and the one used for any other text field here.
+MAX_TEXT = 32 * 1024
+#: Attributes are JSON held in a string; 16 KiB is Twilio's limit for them.
+MAX_ATTRIBUTES = 16 * 1024
+#: Message indexes are 32-bit in the database.
+MAX_INDEX = 2**31 - 1
+MAX_NAME = 256
+MAX_IDENTITY = 256
+
+_CHANNEL_SID = re.compile(r"CH[0-9a-f]{32}")
+_USER_OR_MEMBER_SID = re.compile(r"(US|MB)[0-9a-f]{32}")
+
+
+def body(value: str, name: str) -> str:
+    if len(value.encode("utf-8")) > MAX_TEXT:
+        raise invalid(f"{name} is longer than {MAX_TEXT} bytes", BODY_TOO_LONG)
+    return value
+
+
+def attributes(value: str, name: str) -> str:
+    """A JSON document held in a string, as Twilio's ``attributes`` are."""
+    if len(value) > MAX_ATTRIBUTES:
+        raise invalid(f"{name} is {len(value)} characters; at most {MAX_ATTRIBUTES} are allowed")
+    try:
+        json.loads(value, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        raise invalid(f"{name} must be valid JSON", INVALID_ATTRIBUTES) from None
+    return value
+
+
+def unique_name(value: str, name: str) -> str:
+    if len(value) > MAX_NAME:
+        raise invalid(f"{name} is longer than {MAX_NAME} characters")
+    if _CHANNEL_SID.fullmatch(value):
+        raise invalid(f"{name} may not look like a Channel SID", UNIQUE_NAME_LOOKS_LIKE_SID)
+    return value
+
+
+def identity(value: str, name: str) -> str:
+    """A case-sensitive, non-empty identity of at most 256 characters, not shaped like a SID."""
+    if not value:
+        raise invalid(f"{name} may not be empty")
+    if len(value) > MAX_IDENTITY:
+        raise invalid(f"{name} is longer than {MAX_IDENTITY} characters", IDENTITY_TOO_LONG)
+    if _USER_OR_MEMBER_SID.fullmatch(value):
+        raise invalid(f"{name} may not look like a User or Member SID", IDENTITY_LOOKS_LIKE_SID)
+    return value
+
+
+def _not_json(name: str) -> None:
+    # json.loads takes NaN and Infinity, which no other JSON parser does.
+    raise ValueError(f"{name} is not JSON")
