@@ -289,3 +289,18 @@ def test_members_and_invitations(realtime_server: RealtimeServer) -> None:
                 assert sorted(m.identity for m in members) == ["alice", "bob"]
 
     run(scenario())
+
+
+def test_a_page_cut_short_by_the_server_says_so(realtime_server: RealtimeServer) -> None:
+    async def scenario() -> None:
+        async with await connect(realtime_server, "alice") as alice:
+            heavy = await alice.create_channel(unique_name="heavy")
+            for n in range(60):
+                await heavy.send_message('"' * 20000 + str(n), {"q": '"' * 4000})
+            page = await heavy.get_messages(page_size=60)
+            assert page.truncated and 0 < len(page) < 60
+            assert [m.index for m in page] == list(range(60 - len(page), 60))  # the newest
+            small = await heavy.get_messages(page_size=2)
+            assert not small.truncated and [m.index for m in small] == [58, 59]
+
+    run(scenario())

@@ -12,7 +12,7 @@ The sans-I/O parts (``protocol``, ``policy``, ``pacing``, ``timeline``) decide; 
 and ``client`` do the waiting.
 """
 
-from hubbub.client.channel import Channel, Paginator
+from hubbub.client.channel import Channel, MessagePage, Paginator
 from hubbub.client.client import DEFAULT_URL, ChatClient, TokenProvider
 from hubbub.client.errors import ChatError, CommandTimeout, FrameTooLarge, NotConnected
 from hubbub.client.events import EVENTS, ConnectionState
@@ -32,6 +32,7 @@ __all__ = [
     "FrameTooLarge",
     "Member",
     "Message",
+    "MessagePage",
     "NotConnected",
     "Pacer",
     "Paginator",

@@ -126,13 +126,14 @@ class Channel:
 
     async def get_messages(
         self, page_size: int = 30, anchor: int | None = None, direction: Direction = "backwards"
-    ) -> list[Message]:
+    ) -> MessagePage:
         """A page of history in index order: ending at ``anchor`` (the latest if ``None``) when
         going backwards, starting at it when going forwards; the anchor itself is included."""
         result = await self._run(
             "get_messages", page_size=page_size, anchor=anchor, direction=direction
         )
-        messages = [Message.from_json(m, self.sid) for m in result.get("messages") or []]
+        messages = MessagePage(Message.from_json(m, self.sid) for m in result.get("messages") or [])
+        messages.truncated = result.get("truncated") is True
         # Known to the application now: their edits and removals are caught up after a drop.
         self._host._seen(self.sid, messages)
         return messages
@@ -168,6 +169,13 @@ class Channel:
         """Messages after the read horizon (``None`` if the user never set one)."""
         result = await self._run("get_unconsumed_count")
         return _count(result.get("unread"))
+
+
+class MessagePage(list[Message]):
+    """A page of messages; ``truncated`` when the server returned fewer than asked for to keep
+    its reply small, so a short page is not necessarily the end of the history."""
+
+    truncated: bool = False
 
 
 def _count(value: Any) -> int | None:
