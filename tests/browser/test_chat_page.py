@@ -227,9 +227,11 @@ def test_people_chat_across_a_token_renewal(
         alice.wait_for_timeout(250)
     renewals = alice_wire.sent_of("update_token")
     assert renewals, "the page never renewed its token"
-    replies = [alice_wire.reply_to(frame) for frame in renewals]
-    assert all(reply is not None and reply["ok"] for reply in replies)
-    assert max(reply["result"]["expires_at"] for reply in replies if reply) > first_expiry
+    # The latest renewal may still be on its way back; every one answered so far succeeded.
+    replies = [reply for frame in renewals if (reply := alice_wire.reply_to(frame)) is not None]
+    assert replies
+    assert all(reply["ok"] for reply in replies)
+    assert max(reply["result"]["expires_at"] for reply in replies) > first_expiry
     assert alice_wire.pushes("token_about_to_expire")
     assert not alice_wire.pushes("token_expired")
     # One WebSocket all along: the renewal happened in place, not by reconnecting.
@@ -571,11 +573,15 @@ def test_token_renewal_retries_until_it_works(people: People, shots: Shots) -> N
     xena.route("**/token", flaky)
     renewed = eventually(
         xena,
-        lambda: [wire.reply_to(frame) for frame in wire.sent_of("update_token")],
+        # Answered, not only sent: a list holding None would count as done.
+        lambda: [
+            reply
+            for frame in wire.sent_of("update_token")
+            if (reply := wire.reply_to(frame)) is not None
+        ],
         "the token renewed",
         timeout=20,
     )
-    assert renewed[0] is not None
     assert renewed[0]["ok"]
     assert len(asked) >= 3
     # The 429's Retry-After was waited out before asking again.
