@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hubbub.realtime.chat import Event
+from hubbub.chat.events import Event
 from hubbub.realtime.redis_broker import RedisBroker
 from realtime_load import machine, median, percentile
 

@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from hubbub.server_cli import DEFAULT_DB, CommandError
+from hubbub.defaults import DB as DEFAULT_DB
+from hubbub.defaults import CommandError
 
 if TYPE_CHECKING:
     from hubbub.store import Page, Store
+    from hubbub.web.tokenserver.settings import TokenSettings
 
 T = TypeVar("T")
 
@@ -189,86 +191,107 @@ def cmd_apitokens_revoke(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def add_serve_options(serve: argparse.ArgumentParser) -> None:
-    """The token server's options of ``hubbub serve``."""
+    """The token server's options of ``hubbub serve``; their defaults are ``TokenSettings``'s."""
+    from hubbub.web.tokenserver.settings import TokenSettings
+
     group = serve.add_argument_group("token server (/login, /logout, /token)")
     group.add_argument(
         "--auth",
-        default="users,apitokens",
-        help="authenticators in the order asked: users, apitokens, upstream (comma separated)",
+        help="authenticators in the order asked: users, apitokens, upstream (comma separated; "
+        f"default {','.join(TokenSettings.auth)})",
     )
     group.add_argument("--upstream-url", help="your app's URL that says who a request is")
     group.add_argument(
         "--upstream-timeout",
         type=float,
-        default=2.0,
         metavar="SECONDS",
-        help="how long the upstream has for its whole answer before /token gives 503 (default 2)",
+        help="how long the upstream has for its whole answer before /token gives 503 "
+        f"(default {TokenSettings.upstream_timeout:g})",
     )
     group.add_argument(
         "--upstream-cache",
         type=float,
-        default=5.0,
         metavar="SECONDS",
-        help="how long the upstream's answers are kept, 0 for not at all (default 5)",
+        help="how long the upstream's answers are kept, 0 for not at all "
+        f"(default {TokenSettings.upstream_cache:g})",
     )
-    group.add_argument("--token-ttl", type=int, default=3600, help="default token lifetime (s)")
     group.add_argument(
-        "--token-max-ttl", type=int, default=3600, help="longest lifetime granted (s, ≤ 86400)"
+        "--token-ttl", type=int, help=f"default token lifetime (s, default {TokenSettings.ttl})"
+    )
+    group.add_argument(
+        "--token-max-ttl",
+        type=int,
+        help=f"longest lifetime granted (s, ≤ 86400, default {TokenSettings.max_ttl})",
     )
     group.add_argument("--token-service", help="the Chat Service to mint for (default: the only)")
     group.add_argument(
         "--token-key", help="the API key to sign with (default: the account's oldest active)"
     )
-    group.add_argument(
-        "--token-rate-identity",
-        default="60/m",
-        help="token requests per identity, like 10/s or 60/m, or off (default 60/m; per worker)",
-    )
-    group.add_argument(
-        "--token-rate-address",
-        default="600/m",
-        help="token requests per client address, like 50/s, or off (default 600/m; per worker)",
-    )
-    group.add_argument(
-        "--login-rate-username",
-        default="5/300s",
-        help="failed sign-ins per username from one client address (default 5/300s)",
-    )
-    group.add_argument(
-        "--login-rate-address",
-        default="30/300s",
-        help="failed sign-ins per client address (default 30/300s)",
-    )
-    group.add_argument(
-        "--login-rate-username-total",
-        default="100/300s",
-        help="failed sign-ins per username from all addresses; addresses it signed in from "
-        "before are spared (default 100/300s)",
-    )
+    for flag, field, what in (
+        ("--token-rate-identity", "token_rate_identity", "token requests per identity"),
+        ("--token-rate-address", "token_rate_address", "token requests per client address"),
+        (
+            "--login-rate-username",
+            "login_rate_username",
+            "failed sign-ins per username from one client address",
+        ),
+        ("--login-rate-address", "login_rate_address", "failed sign-ins per client address"),
+        (
+            "--login-rate-username-total",
+            "login_rate_username_total",
+            "failed sign-ins per username from all addresses; addresses it signed in from "
+            "before are spared",
+        ),
+    ):
+        default = format_rate(getattr(TokenSettings, field))
+        group.add_argument(
+            flag, help=f"{what}, like 10/s, 60/m or 5/300s, or off (default {default})"
+        )
 
 
-def serve_environment(args: argparse.Namespace) -> dict[str, str]:
-    """The ``HUBBUB_*`` variables that carry the token server's options to every worker,
-    checked first so that a wrong option fails in one line before anything starts."""
-    from hubbub.web.tokenserver import TokenSettings
+def token_settings(args: argparse.Namespace) -> TokenSettings:
+    """``TokenSettings`` from ``hubbub serve``'s options (the defaults for those not given),
+    checked, so that a wrong option fails in one line before anything starts."""
+    from hubbub.auth.limits import parse_rate
+    from hubbub.web.tokenserver.settings import TokenSettings
 
-    env = {
-        "HUBBUB_AUTH": args.auth,
-        "HUBBUB_UPSTREAM_URL": args.upstream_url or "",
-        "HUBBUB_UPSTREAM_TIMEOUT": repr(args.upstream_timeout),
-        "HUBBUB_UPSTREAM_CACHE": repr(args.upstream_cache),
-        "HUBBUB_TOKEN_TTL": str(args.token_ttl),
-        "HUBBUB_TOKEN_MAX_TTL": str(args.token_max_ttl),
-        "HUBBUB_TOKEN_SERVICE": args.token_service or "",
-        "HUBBUB_TOKEN_KEY": args.token_key or "",
-        "HUBBUB_TOKEN_RATE_IDENTITY": args.token_rate_identity,
-        "HUBBUB_TOKEN_RATE_ADDRESS": args.token_rate_address,
-        "HUBBUB_LOGIN_RATE_USERNAME": args.login_rate_username,
-        "HUBBUB_LOGIN_RATE_ADDRESS": args.login_rate_address,
-        "HUBBUB_LOGIN_RATE_USERNAME_TOTAL": args.login_rate_username_total,
-    }
+    changes: dict[str, Any] = {}
+    if args.auth is not None:
+        changes["auth"] = tuple(p.strip() for p in args.auth.split(",") if p.strip())
+    for name, option in (
+        ("upstream_url", "upstream_url"),
+        ("upstream_timeout", "upstream_timeout"),
+        ("upstream_cache", "upstream_cache"),
+        ("ttl", "token_ttl"),
+        ("max_ttl", "token_max_ttl"),
+        ("service_sid", "token_service"),
+        ("key_sid", "token_key"),
+    ):
+        value = getattr(args, option)
+        if value is not None and value != "":
+            changes[name] = value
     try:
-        TokenSettings.from_environment(env)
+        for name in (
+            "token_rate_identity",
+            "token_rate_address",
+            "login_rate_username",
+            "login_rate_address",
+            "login_rate_username_total",
+        ):
+            text = getattr(args, name)
+            if text is not None:
+                changes[name] = parse_rate(text)
+        settings = TokenSettings(**changes)
+        settings.check()
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    return env
+    return settings
+
+
+def format_rate(rate: tuple[int, float] | None) -> str:
+    """A rate as the options write it: ``60/m``, ``5/300s``, or ``off``."""
+    if rate is None:
+        return "off"
+    burst, period = rate
+    unit = {1.0: "s", 60.0: "m", 3600.0: "h"}.get(period, f"{period:g}s")
+    return f"{burst}/{unit}"

@@ -15,7 +15,8 @@ from typing import Any, NoReturn, TextIO
 
 from hubbub import __version__
 from hubbub.auth_cli import add_auth_commands
-from hubbub.server_cli import CommandError, add_commands
+from hubbub.defaults import CommandError
+from hubbub.server_cli import add_commands
 from hubbub.tokens import AccessToken, ChatGrant, TokenError
 from hubbub.tokens.claims import DEFAULT_LEEWAY, DEFAULT_TTL, relative, span
 from hubbub.tokens.explain import Report, explain

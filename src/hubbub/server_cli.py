@@ -10,25 +10,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hubbub import defaults
+from hubbub.auth_cli import add_serve_options
+from hubbub.defaults import CommandError
+
 if TYPE_CHECKING:
+    from hubbub.chat.provision import Credentials
     from hubbub.crypto import SecretBox
-    from hubbub.service.provision import Credentials
+    from hubbub.settings import ServeSettings
     from hubbub.store import Store
 
 # The storage and server stacks are imported inside the commands: `hubbub token` needs neither.
 
-DEFAULT_DB = "sqlite:///hubbub.db"
-DEFAULT_KEY_FILE = "hubbub-master.key"
+DEFAULT_DB = defaults.DB
+DEFAULT_KEY_FILE = defaults.MASTER_KEY_FILE
 CREDENTIALS_FILE = "hubbub-credentials.json"
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message says why in one line."""
 
 
 def add_commands(commands: Any) -> None:
     """Register the database commands on the ``hubbub`` parser's subcommands."""
-    from hubbub.auth_cli import add_serve_options
 
     def database_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -73,6 +73,14 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="offer permessage-deflate on /v1/ws (costs ~35 KiB of memory per connection)",
     )
+    serve.add_argument(
+        "--token-warning",
+        type=float,
+        default=os.environ.get("HUBBUB_TOKEN_WARNING", defaults.TOKEN_WARNING),
+        metavar="SECONDS",
+        help="tell real-time sessions to renew their token this long before it expires "
+        f"(default {defaults.TOKEN_WARNING:g}; $HUBBUB_TOKEN_WARNING)",
+    )
     add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
@@ -114,7 +122,7 @@ def _print_credentials(creds: Credentials, out: TextIO, as_json: bool) -> None:
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
-    from hubbub.service.provision import new_account
+    from hubbub.chat.provision import new_account
 
     store, box = _open(args)
     try:
@@ -124,26 +132,50 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import uvicorn
+def serve_settings(args: argparse.Namespace) -> ServeSettings:
+    """``hubbub serve``'s options as one settings object, checked."""
+    import math
 
-    from hubbub.auth_cli import serve_environment
-    from hubbub.service.provision import new_account
+    from hubbub.auth_cli import token_settings
+    from hubbub.settings import ServeSettings
 
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
-    if args.redis:
+    warning = float(args.token_warning)
+    if not (math.isfinite(warning) and warning >= 0):
+        raise CommandError(f"--token-warning must be 0 s or more, not {args.token_warning}")
+    return ServeSettings(
+        db=args.db,
+        master_key_file=args.master_key_file,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        redis_url=args.redis or None,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        ws_compression=args.ws_compression,
+        token_warning=warning,
+        tokens=token_settings(args),
+    )
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    import uvicorn
+
+    from hubbub.chat.provision import new_account
+    from hubbub.settings import ENVIRONMENT
+
+    settings = serve_settings(args)
+    if settings.redis_url:
         from hubbub.realtime.redis_broker import RedisUnavailable, check_url
 
         try:
-            check_url(args.redis)
+            check_url(settings.redis_url)
         except RedisUnavailable as exc:
             raise CommandError(str(exc)) from None
-    elif args.workers > 1:
+    elif settings.workers > 1:
         sys.stderr.write(
             "hubbub: warning: real-time events do not cross worker processes without --redis\n"
         )
-    token_environment = serve_environment(args)
     store, box = _open(args)
     try:
         if not store.list_accounts(limit=1).items:
@@ -155,7 +187,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
-            out.write(f"hubbub: serving the accounts in {_shown(args.db)}\n")
+            out.write(f"hubbub: serving the accounts in {_shown(settings.db)}\n")
         if store.backend == "sqlite":
             # One machine serves an SQLite file: nobody is connected before it starts, whatever
             # a crashed run left marked online. (PostgreSQL may be shared with running nodes.)
@@ -163,28 +195,25 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         store.close()  # migrations ran above; each worker opens its own connections
     out.write(
-        f"hubbub: listening on http://{args.host}:{args.port} with {args.workers} worker(s)\n"
+        f"hubbub: listening on http://{settings.host}:{settings.port} "
+        f"with {settings.workers} worker(s)\n"
     )
     out.flush()
-    os.environ["HUBBUB_DB"] = args.db
-    os.environ["HUBBUB_MASTER_KEY_FILE"] = args.master_key_file
-    os.environ.update(token_environment)
-    os.environ["HUBBUB_WS_COMPRESSION"] = "1" if args.ws_compression else "0"
-    if args.redis:
-        os.environ["HUBBUB_REDIS_URL"] = args.redis
+    # Every worker builds its app from these (see hubbub.settings).
+    os.environ[ENVIRONMENT] = settings.to_json()
     uvicorn.run(
         "hubbub.web.app:app_from_environment",
         factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level="warning",
         access_log=False,  # request lines carry query strings; tokens are never logged
         # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
         # the memory per connection, and fan-out writes one pre-built frame per client.
-        ws="hubbub.web.gateway:WebSocketProtocol",
-        ws_per_message_deflate=args.ws_compression,
+        ws="hubbub.web.ws_uvicorn:WebSocketProtocol",
+        ws_per_message_deflate=settings.ws_compression,
     )
     return 0
 
@@ -233,7 +262,7 @@ def _account(store: Store, given: str | None) -> str:
 
 
 def cmd_keys_create(args: argparse.Namespace, out: TextIO) -> int:
-    from hubbub.service.provision import new_api_secret
+    from hubbub.chat.provision import new_api_secret
 
     store, box = _open(args)
     try:

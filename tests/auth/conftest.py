@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
 from hubbub.auth.passwords import Passwords
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.web.app import create_app
 from hubbub.web.tokenserver import TokenSettings

@@ -9,7 +9,7 @@ import pytest
 
 from hubbub.auth.cookies import secret_hash
 from hubbub.auth.passwords import Passwords
-from hubbub.auth_cli import serve_environment
+from hubbub.auth_cli import token_settings
 from hubbub.cli import build_parser, main
 from hubbub.store import open_store
 from hubbub.web.tokenserver import TokenSettings
@@ -137,28 +137,28 @@ def test_token_rate_limits_are_on_by_default_and_off_turns_them_off() -> None:
     assert TokenSettings().token_rate_address == (600, 60.0)
 
     serve = build_parser().parse_args(["serve"])
-    defaults = TokenSettings.from_environment(serve_environment(serve))
+    defaults = token_settings(serve)
     assert (defaults.token_rate_identity, defaults.token_rate_address) == ((60, 60.0), (600, 60.0))
 
     off = ["serve", "--token-rate-identity", "off", "--token-rate-address", "off"]
-    disabled = TokenSettings.from_environment(serve_environment(build_parser().parse_args(off)))
+    disabled = token_settings(build_parser().parse_args(off))
     assert (disabled.token_rate_identity, disabled.token_rate_address) == (None, None)
 
 
 def test_the_upstream_timeout_and_cache_are_serve_options() -> None:
     serve = build_parser().parse_args(["serve"])
-    defaults = TokenSettings.from_environment(serve_environment(serve))
+    defaults = token_settings(serve)
     assert (defaults.upstream_timeout, defaults.upstream_cache) == (2.0, 5.0)
 
     chosen = ["serve", "--upstream-timeout", "0.5", "--upstream-cache", "0"]
-    settings = TokenSettings.from_environment(serve_environment(build_parser().parse_args(chosen)))
+    settings = token_settings(build_parser().parse_args(chosen))
     assert (settings.upstream_timeout, settings.upstream_cache) == (0.5, 0.0)
 
 
 def test_the_sign_in_ceiling_per_username_is_a_serve_option() -> None:
     serve = build_parser().parse_args(["serve"])
-    defaults = TokenSettings.from_environment(serve_environment(serve))
+    defaults = token_settings(serve)
     assert defaults.login_rate_username_total == (100, 300.0)
     assert defaults.login_rate_username == (5, 300.0)
     off = build_parser().parse_args(["serve", "--login-rate-username-total", "off"])
-    assert TokenSettings.from_environment(serve_environment(off)).login_rate_username_total is None
+    assert token_settings(off).login_rate_username_total is None

@@ -8,8 +8,8 @@ import httpx
 import jwt as pyjwt
 from starlette.requests import Request
 
+from hubbub.chat.provision import new_account, new_api_secret
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import new_account, new_api_secret
 from hubbub.store import Store
 from hubbub.web.tokenserver import TokenServer
 from tests.auth.conftest import plain_client, settings

@@ -15,8 +15,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from hubbub.auth import Authorization, Refused
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox, load_master_key
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.tokens import verify
 from hubbub.web.tokenserver import token_app

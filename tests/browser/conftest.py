@@ -21,8 +21,8 @@ from cryptography.fernet import Fernet
 from playwright.sync_api import Browser, Page, Playwright, WebSocket, sync_playwright
 
 from hubbub.auth.passwords import Passwords
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import open_store
 from hubbub.web.app import create_app
 from hubbub.web.tokenserver import TokenSettings

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import Credentials, new_account
+from hubbub.realtime.node import Node
 from hubbub.store import Store, open_store
 from hubbub.tokens import Minter
 from hubbub.web.app import create_app
-from hubbub.web.gateway import Realtime
 from tests.postgres import PostgresDatabases
 from tests.realtime.client import RawClient
 from tests.web.server import HUBBUB_WS, running
@@ -36,7 +36,7 @@ class RealtimeServer:
     creds: Credentials
     #: "hubbub" (the protocol ``hubbub serve`` uses) or "asgi" (the Starlette route).
     adapter: str
-    realtime: Realtime
+    node: Node
 
     def mint(self, identity: str, ttl: int = 3600) -> str:
         minter = Minter(self.creds.account_sid, self.creds.api_key_sid, self.creds.api_key_secret)
@@ -77,7 +77,7 @@ def serve_realtime(
     try:
         with running(app, ADAPTERS[adapter]) as base_url:
             url = base_url.replace("http://", "ws://") + "/v1/ws"
-            yield RealtimeServer(url, base_url, store, box, creds, adapter, app.state.realtime)
+            yield RealtimeServer(url, base_url, store, box, creds, adapter, app.state.node)
     finally:
         store.close()
         if postgres is not None and database is not None:

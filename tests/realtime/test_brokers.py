@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from hubbub.realtime.chat import Event
+from hubbub.chat.events import Event
 from hubbub.realtime.hub import Broker, MemoryBroker
 from hubbub.realtime.redis_broker import (
     RedisBroker,

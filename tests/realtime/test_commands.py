@@ -11,7 +11,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from hubbub.realtime.chat import REPLY_BUDGET
+from hubbub.realtime.commands import REPLY_BUDGET
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer, signed_in
 

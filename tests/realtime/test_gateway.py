@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from hubbub.service.provision import new_account
+from hubbub.chat.provision import new_account
 from hubbub.tokens import Minter
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer

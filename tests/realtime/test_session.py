@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from hubbub.chat.keys import KeyRing
+from hubbub.chat.provision import Credentials, new_account
+from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox
-from hubbub.realtime.chat import Chat
+from hubbub.realtime.commands import Commands
 from hubbub.realtime.protocol import CloseCode
 from hubbub.realtime.session import AUTH_TIMEOUT, BURST, Close, Send, Session, Step
-from hubbub.service.keys import KeyRing
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.tokens import Minter
-from hubbub.web.render import Urls
 
 T0 = 1_795_867_200.0  # the session's clock starts here
 
@@ -31,10 +31,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def setup(store: Store) -> tuple[Chat, Credentials, Minter]:
+def setup(store: Store) -> tuple[Commands, Credentials, Minter]:
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
-    chat = Chat(store, KeyRing(store, box, ttl=0.0), Urls("http://127.0.0.1"))
+    chat = Commands(store, KeyRing(store, box, ttl=0.0), Urls("http://127.0.0.1"))
     minter = Minter(creds.account_sid, creds.api_key_sid, creds.api_key_secret)
     return chat, creds, minter
 
@@ -52,7 +52,7 @@ def closed(step: Step) -> CloseCode | None:
     return closes[0] if closes else None
 
 
-def opened(setup: tuple[Chat, Credentials, Minter], ttl: int = 600) -> Session:
+def opened(setup: tuple[Commands, Credentials, Minter], ttl: int = 600) -> Session:
     chat, creds, minter = setup
     session = Session(chat, now=T0, warning=180)
     token = minter.chat_token("alice", creds.chat_service_sid, ttl=ttl, now=int(T0))
@@ -61,7 +61,7 @@ def opened(setup: tuple[Chat, Credentials, Minter], ttl: int = 600) -> Session:
     return session
 
 
-def test_the_lifecycle_warns_then_expires(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_the_lifecycle_warns_then_expires(setup: tuple[Commands, Credentials, Minter]) -> None:
     session = opened(setup, ttl=600)
     exp = T0 + 600
     assert session.next_deadline() == exp - 180  # the key is checked process-wide, not here
@@ -81,7 +81,7 @@ def test_the_lifecycle_warns_then_expires(setup: tuple[Chat, Credentials, Minter
     assert session.closed
 
 
-def test_update_token_renews_in_place(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_update_token_renews_in_place(setup: tuple[Commands, Credentials, Minter]) -> None:
     _, creds, minter = setup
     session = opened(setup, ttl=600)
     session.tick(T0 + 430)  # warned
@@ -100,7 +100,7 @@ def test_update_token_renews_in_place(setup: tuple[Chat, Credentials, Minter]) -
     [("mallory", None, 20106), ("alice", "IS" + "0" * 32, 20106)],
 )
 def test_update_token_must_keep_identity_and_service(
-    setup: tuple[Chat, Credentials, Minter], identity: str, service: str | None, code: int
+    setup: tuple[Commands, Credentials, Minter], identity: str, service: str | None, code: int
 ) -> None:
     chat, creds, minter = setup
     session = opened(setup, ttl=600)
@@ -113,7 +113,7 @@ def test_update_token_must_keep_identity_and_service(
     assert closed(session.tick(T0 + 600 + chat.leeway)) == CloseCode.TOKEN_EXPIRED
 
 
-def test_a_bad_update_keeps_the_old_token(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_a_bad_update_keeps_the_old_token(setup: tuple[Commands, Credentials, Minter]) -> None:
     session = opened(setup)
     step = session.receive(frame("update_token", 2, token="garbage"), T0 + 1)
     assert sent(step)[0]["error"]["code"] == 20101
@@ -121,7 +121,7 @@ def test_a_bad_update_keeps_the_old_token(setup: tuple[Chat, Credentials, Minter
 
 
 def test_a_revoked_key_closes_the_session(
-    setup: tuple[Chat, Credentials, Minter], store: Store
+    setup: tuple[Commands, Credentials, Minter], store: Store
 ) -> None:
     chat, creds, _ = setup
     session = opened(setup)
@@ -135,7 +135,7 @@ def test_a_revoked_key_closes_the_session(
     assert session.revoke().actions == []
 
 
-def test_authentication_timeout_and_order(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_authentication_timeout_and_order(setup: tuple[Commands, Credentials, Minter]) -> None:
     chat, _, _ = setup
     session = Session(chat, now=T0)
     assert session.next_deadline() == T0 + AUTH_TIMEOUT
@@ -147,7 +147,7 @@ def test_authentication_timeout_and_order(setup: tuple[Chat, Credentials, Minter
     )
 
 
-def test_malformed_frames_and_floods(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_malformed_frames_and_floods(setup: tuple[Commands, Credentials, Minter]) -> None:
     for text in ("not json", "[]", '{"type": "ping"}', '{"id": true, "type": "ping"}'):
         session = opened(setup)
         assert closed(session.receive(text, T0 + 1)) == CloseCode.PROTOCOL_VIOLATION, text
@@ -159,7 +159,9 @@ def test_malformed_frames_and_floods(setup: tuple[Chat, Credentials, Minter]) ->
     assert all(closed(step) is None for step in results[:-2])
 
 
-def test_unknown_commands_are_errors_not_closes(setup: tuple[Chat, Credentials, Minter]) -> None:
+def test_unknown_commands_are_errors_not_closes(
+    setup: tuple[Commands, Credentials, Minter],
+) -> None:
     session = opened(setup)
     step = session.receive(frame("teleport", 9), T0 + 1)
     reply = sent(step)[0]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hubbub.service.provision import new_api_secret
+from hubbub.chat.provision import new_api_secret
 from hubbub.tokens import Minter
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer, signed_in

@@ -9,10 +9,10 @@ from typing import Any
 from cryptography.fernet import Fernet
 from websockets.asyncio.client import connect
 
+from hubbub.chat.provision import new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import new_account
+from hubbub.realtime.commits import store_batch
 from hubbub.store import open_store
-from hubbub.web.gateway import store_batch
 from tests.postgres import PostgresDatabases
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer
@@ -103,7 +103,7 @@ def test_a_client_that_does_not_read_is_cut_off_with_1013(
 ) -> None:
     """Frames for a client that stopped reading wait in a bounded buffer; past the bound the
     server sends 1013 after them and pushes nothing more."""
-    hubbub_realtime_server.realtime.queue_limit = 20
+    hubbub_realtime_server.node.queue_limit = 20
 
     async def scenario() -> tuple[int | None, int]:
         reader = await connect(hubbub_realtime_server.url, max_size=1 << 20)
@@ -166,7 +166,7 @@ def test_permessage_deflate_is_off_unless_asked_for(
         return extensions
 
     assert run(session("plain")) == []
-    hubbub_realtime_server.realtime.compression = True
+    hubbub_realtime_server.node.compression = True
     assert [e.name for e in run(session("squeezed"))] == ["permessage-deflate"]
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.web.app import create_app
 from tests.postgres import PostgresDatabases

@@ -17,7 +17,7 @@ TWILIO_HOSTS = ("https://chat.twilio.com", "https://api.twilio.com")
 
 
 #: How ``hubbub serve`` serves ``/v1/ws``: hubbub's own WebSocket protocol under uvicorn.
-HUBBUB_WS = "hubbub.web.gateway:WebSocketProtocol"
+HUBBUB_WS = "hubbub.web.ws_uvicorn:WebSocketProtocol"
 
 
 @contextmanager

@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from hubbub.chat.errors import ApiError
 from hubbub.web.auth import BasicAuth, Principal, parse_basic
-from hubbub.web.errors import ApiError
 
 ACCOUNT = "AC" + "1" * 32
 KEY = "SK" + "2" * 32

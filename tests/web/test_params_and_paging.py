@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from hubbub.web.errors import ApiError
+from hubbub.chat.errors import ApiError
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params, header_flag
 

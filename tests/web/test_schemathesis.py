@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from hubbub.chat.provision import new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.provision import new_account
 from hubbub.store import open_store
 from hubbub.web.app import create_app
 from tests.web.server import running

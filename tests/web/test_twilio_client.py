@@ -14,7 +14,7 @@ import pytest
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from hubbub.service.provision import Credentials, new_account
+from hubbub.chat.provision import Credentials, new_account
 from tests.web.server import twilio_client
 
 

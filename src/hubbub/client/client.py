@@ -7,6 +7,11 @@ or reports ``denied``. Short-lived tasks renew the token and catch channels up a
 reconnect: the messages sent meanwhile, and the edits and removals of those the application
 already had (``timeline`` decides what to report). Events reach the application through
 ``Emitter``, in order.
+
+Over 500 lines on purpose: it is the SDK's one public client, and its commands (one short
+method each, mirroring Twilio's Chat client) and the connection lifecycle they depend on read
+best side by side; the parts with ideas of their own (protocol, policy, timeline, pacing,
+channel, models) are already modules of their own.
 """
 
 from __future__ import annotations

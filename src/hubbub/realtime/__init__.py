@@ -1,6 +1,8 @@
 """The real-time side: sessions over WebSocket, their token lifecycle, and event fan-out.
 
-``protocol`` (frames, close codes) and ``session`` do no I/O; ``chat`` runs commands against
-the store; ``hub`` and ``broker`` carry events to sessions; ``web/gateway.py`` adapts it all to
-Starlette's WebSocket. The protocol itself is documented in ``docs/protocol.md``.
+``protocol`` (frames, close codes), ``session`` and ``commands`` do no I/O beyond the store;
+``link`` drives one connection's session and ``node`` holds what a process's connections
+share (the hub, the broker, timers, group commit, presence); the adapters to the network are
+``web/ws_uvicorn.py`` and ``web/ws_asgi.py``. The protocol is documented in
+``docs/protocol.md``.
 """

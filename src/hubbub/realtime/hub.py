@@ -11,10 +11,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from hubbub.realtime.chat import SERVICE_DELETED, USER_DELETED, Event
+from hubbub.chat.events import Event
 from hubbub.realtime.protocol import CloseCode, Outgoing
-
-_ENDINGS = {USER_DELETED: "the user was deleted", SERVICE_DELETED: "the Chat Service was deleted"}
 
 
 class Connection(Protocol):
@@ -96,8 +94,8 @@ class Hub:
         return sum(len(connections) for connections in self._by_service.values())
 
     def deliver(self, event: Event) -> None:
-        """Hand ``event`` to the connections of its audience, keeping subscriptions in step;
-        a user's or a service's deletion ends their connections instead (4004)."""
+        """Hand ``event`` to the connections of its audience, first changing subscriptions as
+        it says (``follow``); an event that ends sessions ends them instead (4004)."""
         kind, *key = event.audience
         if kind == "channel":
             targets = self._by_channel.get(key[0], set())
@@ -109,25 +107,24 @@ class Hub:
                 targets.update(self._by_channel.get(sid, ()))
         else:
             targets = self._by_service.get(key[0], set())
-        frame_type = event.frame.get("type")
-        if frame_type in _ENDINGS:
+        if event.ends_sessions is not None:
             for connection in list(targets):
-                connection.end(CloseCode.GONE, _ENDINGS[frame_type])
+                connection.end(CloseCode.GONE, event.ends_sessions)
             return
-        if kind == "user" and frame_type in ("channel_joined", "channel_left"):
-            sid = event.frame["channel"]["sid"]
+        follow = event.follow
+        if follow is not None and follow[0] != "close":
             for connection in list(targets):
-                if frame_type == "channel_joined":
-                    self._join(connection, sid)
+                if follow[0] == "join":
+                    self._join(connection, follow[1])
                 else:
-                    self._discard(self._by_channel, sid, connection)
-                    self._channels_of[connection].discard(sid)
+                    self._discard(self._by_channel, follow[1], connection)
+                    self._channels_of[connection].discard(follow[1])
         outgoing = Outgoing(event.frame)
         for connection in list(targets):
             connection.push(outgoing)
-        if kind == "channel" and frame_type == "channel_removed":
-            for connection in self._by_channel.pop(key[0], set()):
-                self._channels_of[connection].discard(key[0])
+        if follow is not None and follow[0] == "close":
+            for connection in self._by_channel.pop(follow[1], set()):
+                self._channels_of[connection].discard(follow[1])
 
     def _join(self, connection: Connection, channel_sid: str) -> None:
         self._by_channel[channel_sid].add(connection)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from hubbub.realtime.chat import Event
+from hubbub.chat.events import Event
 
 log = logging.getLogger("hubbub.realtime.redis")
 
@@ -64,16 +64,19 @@ def check_url(url: str) -> None:
 
 
 def encode(origin: str, sequence: int, event: Event) -> str:
-    return json.dumps(
-        {
-            "o": origin,
-            "s": sequence,
-            "a": list(event.audience),
-            "f": event.frame,
-            "e": event.ends_after,
-        },
-        separators=(",", ":"),
-    )
+    raw: dict[str, Any] = {
+        "o": origin,
+        "s": sequence,
+        "a": list(event.audience),
+        "f": event.frame,
+        "e": event.ends_after,
+    }
+    # Rare, so only there when set: most events stay as short as they were.
+    if event.follow is not None:
+        raw["w"] = list(event.follow)
+    if event.ends_sessions is not None:
+        raw["x"] = event.ends_sessions
+    return json.dumps(raw, separators=(",", ":"))
 
 
 def decode(data: str | bytes) -> tuple[str, int, Event]:
@@ -81,7 +84,15 @@ def decode(data: str | bytes) -> tuple[str, int, Event]:
     sequence = raw["s"]
     if not isinstance(sequence, int):
         raise TypeError("the sequence number is an integer")
-    return raw["o"], sequence, Event(tuple(raw["a"]), raw["f"], raw["e"])
+    follow = raw.get("w")
+    event = Event(
+        tuple(raw["a"]),
+        raw["f"],
+        raw["e"],
+        follow=None if follow is None else (follow[0], follow[1]),
+        ends_sessions=raw.get("x"),
+    )
+    return raw["o"], sequence, event
 
 
 class RedisBroker:

@@ -13,7 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hubbub.realtime.chat import Chat, Draft, Event, Identity
+from hubbub import defaults
+from hubbub.chat import render
+from hubbub.chat.errors import ApiError
+from hubbub.chat.events import Event
+from hubbub.chat.messages import Draft
+from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.protocol import (
     CloseCode,
     Command,
@@ -25,12 +30,10 @@ from hubbub.realtime.protocol import (
 from hubbub.store.errors import StoreError
 from hubbub.store.records import Message
 from hubbub.tokens import TokenError
-from hubbub.web import render
-from hubbub.web.errors import ApiError
 
 AUTH_TIMEOUT = 10.0
 #: The final stretch of a token's life in which clients are told to renew it, in seconds.
-DEFAULT_WARNING = 180.0
+DEFAULT_WARNING = defaults.TOKEN_WARNING
 #: How often the process checks that the API keys behind its sessions' tokens still stand.
 KEY_CHECK_INTERVAL = 1.0
 #: Commands per second a session may send, sustained, and the burst it may save up.
@@ -78,14 +81,14 @@ class Session:
         "_last_command",
         "_opened",
         "_warned",
-        "chat",
         "closed",
+        "commands",
         "warning",
         "who",
     )
 
-    def __init__(self, chat: Chat, *, now: float, warning: float = DEFAULT_WARNING) -> None:
-        self.chat = chat
+    def __init__(self, commands: Commands, *, now: float, warning: float = DEFAULT_WARNING) -> None:
+        self.commands = commands
         self.warning = warning
         self.who: Identity | None = None
         self.closed = False
@@ -100,7 +103,7 @@ class Session:
         who = self.who
         if who is None:
             return self._opened + AUTH_TIMEOUT
-        expiry = float(who.expires_at + self.chat.leeway)
+        expiry = float(who.expires_at + self.commands.leeway)
         if self._warned:
             return expiry
         return min(expiry, who.expires_at - self.warning)
@@ -114,7 +117,7 @@ class Session:
             if now >= self._opened + AUTH_TIMEOUT:
                 self._close(step, CloseCode.AUTH_TIMEOUT, "no authenticate in time")
             return step
-        if now >= who.expires_at + self.chat.leeway:
+        if now >= who.expires_at + self.commands.leeway:
             step.actions.append(Send({"type": "token_expired"}))
             self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
             return step
@@ -158,7 +161,7 @@ class Session:
             self._update_token(step, who, command, now)
         elif defer and command.type == "send_message":
             try:
-                step.pending = Pending(command.id, self.chat.draft_message(who, command.params))
+                step.pending = Pending(command.id, self.commands.draft_message(who, command.params))
             except ApiError as exc:
                 step.actions.append(Send(error_reply(command.id, exc.to_dict())))
         else:
@@ -169,11 +172,11 @@ class Session:
         """The reply (and the event) of a deferred ``send_message`` once the store answered."""
         step = Step()
         try:
-            outcome = self.chat.sent(pending.draft, stored)
+            outcome = self.commands.sent(pending.draft, stored)
         except ApiError as exc:
             step.actions.append(Send(error_reply(pending.command_id, exc.to_dict())))
             return step
-        step.actions.append(Send(reply(pending.command_id, outcome.result)))
+        step.actions.append(Send(reply(pending.command_id, outcome.resource or {})))
         step.events.extend(outcome.events)
         return step
 
@@ -193,7 +196,7 @@ class Session:
         try:
             if not isinstance(token, str):
                 raise ApiError(400, 20101, "authenticate needs a token")
-            who = self.chat.authenticate(token, now=int(now))
+            who = self.commands.authenticate(token, now=int(now))
         except (TokenError, ApiError) as exc:
             step.actions.append(Send(error_reply(command.id, _error_of(exc))))
             self._close(step, CloseCode.TOKEN_INVALID, "the token did not verify")
@@ -202,11 +205,11 @@ class Session:
         self._warned = now >= who.expires_at - self.warning
         result = {
             "identity": who.identity,
-            "user": render.user(who.user, who.account_sid, self.chat.urls),
+            "user": render.user(who.user, who.account_sid, self.commands.urls),
             "service_sid": who.service_sid,
             "expires_at": who.expires_at,
             "about_to_expire_in": self.warning,
-            "leeway": self.chat.leeway,
+            "leeway": self.commands.leeway,
         }
         step.actions.append(Send(reply(command.id, result)))
         if self._warned:
@@ -219,7 +222,7 @@ class Session:
         try:
             if not isinstance(token, str):
                 raise ApiError(400, 20101, "update_token needs a token")
-            who = self.chat.authenticate(token, now=int(now))
+            who = self.commands.authenticate(token, now=int(now))
             if (who.identity, who.service_sid) != (current.identity, current.service_sid):
                 raise ApiError(400, 20106, "the new token is for another identity or Chat Service")
         except (TokenError, ApiError) as exc:
@@ -231,11 +234,11 @@ class Session:
 
     def _run(self, step: Step, who: Identity, command: Command) -> None:
         try:
-            outcome = self.chat.run(who, command.type, command.params)
+            outcome = self.commands.run(who, command.type, command.params)
         except ApiError as exc:
             step.actions.append(Send(error_reply(command.id, exc.to_dict())))
             return
-        step.actions.append(Send(reply(command.id, outcome.result)))
+        step.actions.append(Send(reply(command.id, outcome.resource or {})))
         step.events.extend(outcome.events)
 
     def _close(self, step: Step, code: CloseCode, reason: str) -> None:

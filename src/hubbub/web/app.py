@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,33 +22,31 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from hubbub.auth.cookies import derive_key
 from hubbub.auth.hook import AuthorizeHook
+from hubbub.chat.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
+from hubbub.chat.keys import KeyRing
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
-from hubbub.realtime.hub import Broker, Hub, MemoryBroker
+from hubbub.realtime.hub import Broker
+from hubbub.realtime.node import Node, settle_gc
 from hubbub.realtime.session import DEFAULT_WARNING
-from hubbub.service.keys import KeyRing
-from hubbub.store import open_store
+from hubbub.settings import ServeSettings
+from hubbub.store import Store, open_store
 from hubbub.store.errors import NotFound, StoreError
-from hubbub.web import gateway, page
+from hubbub.web import page, ws_asgi
 from hubbub.web.auth import BasicAuth
 from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
-from hubbub.web.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
-from hubbub.web.gateway import Realtime
+from hubbub.web.endpoint import routes as bind
 from hubbub.web.metrics import Metrics, MetricsMiddleware
 from hubbub.web.rest import channels, keys, services, unsupported, users
-from hubbub.web.tokenserver import (
-    FrontedStarlette,
-    TokenServer,
-    TokenSettings,
-    settings_from_environment,
-)
+from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
 
 log = logging.getLogger("hubbub.web")
 
 
 def create_app(
-    store: Any,
+    store: Store,
     box: SecretBox,
     *,
     metrics: Metrics | None = None,
@@ -74,16 +72,12 @@ def create_app(
 
     keyring = KeyRing(store, box)
     auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
-    ctx = Context(store, box, auth, keyring, inline=store.backend == "sqlite")
-
-    hub = Hub()
-    broker = broker or MemoryBroker()
-    broker.subscribe(hub.deliver)
-    realtime = Realtime(store, keyring, hub, broker, inline=ctx.inline, warning=token_warning)
-    ctx.publish = broker.publish if ctx.inline else realtime.publish_from_any_thread
+    node = Node(store, keyring, broker=broker, warning=token_warning)
+    publish = node.publish_from_any_thread if node.executor.threaded else node.broker.publish
+    ctx = Context(store, box, auth, keyring, node.core, node.executor, publish)
 
     async def websocket(socket: WebSocket) -> None:
-        await gateway.serve(socket, realtime)
+        await ws_asgi.serve(socket, node)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -97,21 +91,21 @@ def create_app(
         WebSocketRoute("/v1/ws", websocket),
         *page.routes(),
         # Starlette tries routes in order: the busiest paths (messages, under channels) first.
-        *channels.routes(ctx),
-        *users.routes(ctx),
-        *services.routes(ctx),
-        *unsupported.routes(ctx),
-        *keys.routes(ctx),
+        *bind(channels.TABLE, ctx),
+        *bind(users.TABLE, ctx),
+        *bind(services.TABLE, ctx),
+        *bind(unsupported.TABLE, ctx),
+        *bind(keys.TABLE, ctx),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        realtime.loop = asyncio.get_running_loop()
-        await broker.start()  # a broker with background work (Redis) runs while the app does
+        node.loop = asyncio.get_running_loop()
+        await node.broker.start()  # a broker with background work (Redis) runs meanwhile
         try:
             yield
         finally:
-            await broker.close()
+            await node.broker.close()
 
     app = FrontedStarlette(
         routes=routes,
@@ -127,7 +121,7 @@ def create_app(
     app.tokens = TokenServer(store, box, token_settings, authorize=authorize, metrics=metrics)
     app.state.ctx = ctx
     app.state.tokens = app.tokens
-    app.state.realtime = realtime
+    app.state.node = node
     app.state.metrics = metrics
     return app
 
@@ -159,28 +153,24 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def app_from_environment() -> Starlette:
-    """The app for ``hubbub serve``: database URL, master key and the token warning (seconds
-    before expiry, ``HUBBUB_TOKEN_WARNING``, 180 by default) from the environment; with
-    ``HUBBUB_REDIS_URL`` events travel between processes through that Redis server."""
-    url = os.environ.get("HUBBUB_DB", "sqlite:///hubbub.db")
-    key_file = Path(os.environ.get("HUBBUB_MASTER_KEY_FILE", "hubbub-master.key"))
-    master_key = load_master_key(key_file)
-    box = SecretBox(master_key)
-    warning = float(os.environ.get("HUBBUB_TOKEN_WARNING", DEFAULT_WARNING))
+    """The app of one ``hubbub serve`` worker, from the settings it was handed (see
+    ``hubbub.settings``)."""
+    settings = ServeSettings.from_environment()
+    master_key = load_master_key(Path(settings.master_key_file))
     broker: Broker | None = None
-    redis_url = os.environ.get("HUBBUB_REDIS_URL")
-    if redis_url:
+    if settings.redis_url:
         from hubbub.realtime.redis_broker import RedisBroker
 
-        broker = RedisBroker(redis_url)
+        broker = RedisBroker(settings.redis_url)
+    # Every worker derives the same cookie key from the master key.
+    tokens = dataclasses.replace(settings.tokens, session_keys=[derive_key(master_key)])
     app = create_app(
-        open_store(url),
-        box,
+        open_store(settings.db),
+        SecretBox(master_key),
         broker=broker,
-        token_warning=warning,
-        token_settings=settings_from_environment(master_key),
+        token_warning=settings.token_warning,
+        token_settings=tokens,
     )
-    # permessage-deflate is opt-in: its zlib state costs ~35 KiB per idle connection.
-    app.state.realtime.compression = os.environ.get("HUBBUB_WS_COMPRESSION") == "1"
-    gateway.settle_gc()
+    app.state.node.compression = settings.ws_compression
+    settle_gc()
     return app

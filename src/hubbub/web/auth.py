@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hubbub import sids
-from hubbub.web.errors import unauthorized
+from hubbub.chat.errors import unauthorized
 
 _CACHE_LIMIT = 10_000
 

@@ -1,6 +1,7 @@
 """The shape every REST handler shares.
 
-A handler is a plain function of a ``Call`` that returns ``(status, body)``. The wrapper reads
+A handler is a plain module-level function of a ``Call`` that returns ``(status, body)``;
+each REST module lists its handlers in a route table. The wrapper reads
 the request body on the event loop, then runs authentication, the store work and rendering in
 one go, on the loop or in one trip to the thread pool (see ``endpoint``). Errors are raised,
 never returned; the app's exception handlers render them.
@@ -14,14 +15,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
-from hubbub.web.auth import BasicAuth, Principal
-from hubbub.web.errors import REQUEST_TOO_LARGE, ApiError, invalid, not_found
+from hubbub.chat.core import Actor, Outcome
+from hubbub.chat.errors import REQUEST_TOO_LARGE, ApiError, invalid, not_found
+from hubbub.chat.render import Urls
+from hubbub.store.records import Service
+from hubbub.web.auth import Principal
+from hubbub.web.context import Context
 from hubbub.web.params import Params, header_flag
-from hubbub.web.render import Urls
 
 JSON = "application/json"
 #: The largest request body read: a 32 KiB message with 16 KiB of attributes, form-encoded.
@@ -53,11 +57,11 @@ class Call:
 
     request: Request
     body: bytes
-    auth: BasicAuth
+    ctx: Context
 
     @cached_property
     def principal(self) -> Principal:
-        return self.auth.authenticate(self.request.headers.get("authorization"))
+        return self.ctx.auth.authenticate(self.request.headers.get("authorization"))
 
     @property
     def account_sid(self) -> str:
@@ -99,20 +103,49 @@ class Call:
         )
         return True if flag is None else flag
 
+    def service(self, name: str = "ServiceSid") -> Service:
+        """The Chat Service named in the path, if it belongs to the caller's account."""
+        return self.ctx.service(self.account_sid, self.path(name), self.request.url.path)
 
-Handler = Callable[[Call], tuple[int, dict[str, Any] | None]]
+    def service_sid(self) -> str:
+        """The SID of the Chat Service in the path, once it is known to be the caller's."""
+        sid = self.path("ServiceSid")
+        if self.ctx.owns(self.account_sid, sid):
+            return sid
+        return self.service().sid
+
+    def actor(self) -> Actor:
+        """The application's server acting in the Chat Service of the path."""
+        return Actor(
+            self.account_sid, self.service_sid(), self.urls, webhooks=self.webhooks_enabled
+        )
+
+    def publish(self, outcome: Outcome) -> dict[str, Any] | None:
+        """Hand the events of ``outcome`` to the real-time side; its resource, to answer with."""
+        for event in outcome.events:
+            self.ctx.publish(event)
+        return outcome.resource
 
 
-def endpoint(handler: Handler, auth: BasicAuth, *, inline: bool) -> Callable[[Request], Any]:
-    """A Starlette endpoint running ``handler`` with its ``Call``.
+Result = tuple[int, dict[str, Any] | None]
+Handler = Callable[[Call], Result]
+#: A REST module's routes: path, method, handler.
+Table = list[tuple[str, str, Handler]]
 
-    ``inline`` runs it on the event loop itself: right for SQLite, whose transactions are local
-    and take a fraction of a millisecond, where a hop to the thread pool costs more than the
-    work and forty threads fighting over the GIL stretch the tail. A networked database
-    (PostgreSQL) goes to the thread pool so a slow query never stalls the loop.
-    """
 
-    def checked(call: Call) -> tuple[int, dict[str, Any] | None]:
+def routes(table: Table, ctx: Context) -> list[Route]:
+    """Starlette routes for ``table``, each handler bound to ``ctx``."""
+    return [
+        Route(path, endpoint(handler, ctx), methods=[method]) for path, method, handler in table
+    ]
+
+
+def endpoint(handler: Handler, ctx: Context) -> Callable[[Request], Any]:
+    """A Starlette endpoint running ``handler`` with its ``Call``, through the context's
+    executor: on the event loop for SQLite, in the thread pool for PostgreSQL (see
+    ``realtime.executor``)."""
+
+    def checked(call: Call) -> Result:
         if call.request.method != "GET":
             # Who asks comes first; then a malformed header is refused before anything is written.
             _ = call.principal
@@ -120,19 +153,18 @@ def endpoint(handler: Handler, auth: BasicAuth, *, inline: bool) -> Callable[[Re
         return handler(call)
 
     async def run(request: Request) -> Response:
-        call = Call(request, await read_body(request), auth)
-        if inline:
-            status, payload = checked(call)
-        else:
-            status, payload = await run_in_threadpool(checked, call)
+        call = Call(request, await read_body(request), ctx)
+        status, payload = await ctx.executor.run(checked, call)
         if payload is None:
             return Response(status_code=status)
         return Response(
             json.dumps(payload, separators=(",", ":")), status_code=status, media_type=JSON
         )
 
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
+    # A handler bound to its resource (functools.partial) is named by its function.
+    named = getattr(handler, "func", handler)
+    run.__name__ = named.__name__
+    run.__doc__ = named.__doc__
     return run
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from hubbub.web.errors import PAGE_SIZE_TOO_LARGE, invalid
+from hubbub.chat.errors import PAGE_SIZE_TOO_LARGE, invalid
 from hubbub.web.params import Params
 
 DEFAULT_PAGE_SIZE = 50

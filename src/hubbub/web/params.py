@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from hubbub.web import fields
-from hubbub.web.errors import INVALID_PARAMETER, invalid
-from hubbub.web.fields import MAX_ATTRIBUTES, MAX_TEXT
+from hubbub.chat import fields
+from hubbub.chat.errors import INVALID_PARAMETER, invalid
+from hubbub.chat.fields import MAX_ATTRIBUTES, MAX_TEXT
 
 #: Years a date parameter may name: Unix time onwards, and four digits in responses.
 EARLIEST, LATEST = 1970, 9999

@@ -5,25 +5,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from starlette.routing import Route
-
-from hubbub.realtime.chat import SERVICE_DELETED, Event
-from hubbub.service.permissions import unknown_permissions
-from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, ServiceMedia
-from hubbub.web import render
-from hubbub.web.context import Context
-from hubbub.web.endpoint import Call
-from hubbub.web.errors import (
+from hubbub.chat import render, services
+from hubbub.chat.core import Actor
+from hubbub.chat.errors import (
     INVALID_CHANNEL_MEMBERS_LIMIT,
     INVALID_PERMISSION,
     INVALID_ROLE_TYPE,
     INVALID_USER_CHANNELS_LIMIT,
     invalid,
 )
+from hubbub.chat.permissions import unknown_permissions
+from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, ServiceMedia
+from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params
 
-Result = tuple[int, dict[str, Any] | None]
 MAX_NAME = 256
 MAX_LIMIT = 1000
 _ROLE_TYPES: dict[str, RoleType] = {"channel": "channel", "deployment": "deployment"}
@@ -35,88 +31,97 @@ _NOTIFICATIONS = {
 }
 
 
-def routes(ctx: Context) -> list[Route]:
-    def create(call: Call) -> Result:
-        name = call.form.required_text("FriendlyName", max_length=MAX_NAME)
-        service = ctx.store.create_service(call.account_sid, friendly_name=name)
-        return 201, render.service(service, call.urls)
+def create_service(call: Call) -> Result:
+    name = call.form.required_text("FriendlyName", max_length=MAX_NAME)
+    service = call.ctx.store.create_service(call.account_sid, friendly_name=name)
+    return 201, render.service(service, call.urls)
 
-    def fetch(call: Call) -> Result:
-        return 200, render.service(ctx.service(call, "Sid"), call.urls)
 
-    def update(call: Call) -> Result:
-        service = ctx.service(call, "Sid")
-        form = call.form
-        config = updated_config(service.config, form)
-        name = form.text("FriendlyName", max_length=MAX_NAME)
-        changes: dict[str, Any] = {"config": config}
-        if name is not None:
-            changes["friendly_name"] = name
-        service = ctx.store.update_service(call.account_sid, service.sid, **changes)
-        return 200, render.service(service, call.urls)
+def fetch_service(call: Call) -> Result:
+    return 200, render.service(call.service("Sid"), call.urls)
 
-    def delete(call: Call) -> Result:
-        service = ctx.service(call, "Sid")
-        ctx.store.delete_service(call.account_sid, service.sid)
-        ctx.forget_service(call.account_sid, service.sid)
-        ctx.publish(Event(("service", service.sid), {"type": SERVICE_DELETED}))
-        return 204, None
 
-    def listing(call: Call) -> Result:
-        page = page_request(call.query)
-        found = ctx.store.list_services(call.account_sid, limit=page.size, cursor=page.token)
-        items = [render.service(service, call.urls) for service in found.items]
-        return 200, envelope("services", items, page, call.url, found.next_cursor)
+def update_service(call: Call) -> Result:
+    service = call.service("Sid")
+    form = call.form
+    config = updated_config(service.config, form)
+    name = form.text("FriendlyName", max_length=MAX_NAME)
+    changes: dict[str, Any] = {"config": config}
+    if name is not None:
+        changes["friendly_name"] = name
+    service = call.ctx.store.update_service(call.account_sid, service.sid, **changes)
+    return 200, render.service(service, call.urls)
 
-    def create_role(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        form = call.form
-        name = form.required_text("FriendlyName", max_length=MAX_NAME)
-        given = form.required_text("Type", max_length=16)
-        if given not in _ROLE_TYPES:
-            raise invalid(f"Type must be channel or deployment, not {given!r}", INVALID_ROLE_TYPE)
-        role_type = _ROLE_TYPES[given]
-        permissions = _permissions(form, role_type)
-        role = ctx.store.create_role(
-            service_sid, friendly_name=name, type=role_type, permissions=permissions
-        )
-        return 201, render.role(role, call.account_sid, call.urls)
 
-    def fetch_role(call: Call) -> Result:
-        role = ctx.store.get_role(ctx.service_sid(call), call.path("Sid"))
-        return 200, render.role(role, call.account_sid, call.urls)
+def delete_service(call: Call) -> Result:
+    service = call.service("Sid")
+    actor = Actor(call.account_sid, service.sid, call.urls, webhooks=call.webhooks_enabled)
+    call.publish(services.delete_service(call.ctx.core, actor))
+    call.ctx.forget_service(call.account_sid, service.sid)
+    return 204, None
 
-    def update_role(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        role = ctx.store.get_role(service_sid, call.path("Sid"))
-        permissions = _permissions(call.form, role.type)
-        role = ctx.store.update_role(service_sid, role.sid, permissions=permissions)
-        return 200, render.role(role, call.account_sid, call.urls)
 
-    def delete_role(call: Call) -> Result:
-        ctx.store.delete_role(ctx.service_sid(call), call.path("Sid"))
-        return 204, None
+def list_services(call: Call) -> Result:
+    page = page_request(call.query)
+    found = call.ctx.store.list_services(call.account_sid, limit=page.size, cursor=page.token)
+    items = [render.service(service, call.urls) for service in found.items]
+    return 200, envelope("services", items, page, call.url, found.next_cursor)
 
-    def list_roles(call: Call) -> Result:
-        page = page_request(call.query)
-        found = ctx.store.list_roles(ctx.service_sid(call), limit=page.size, cursor=page.token)
-        items = [render.role(role, call.account_sid, call.urls) for role in found.items]
-        return 200, envelope("roles", items, page, call.url, found.next_cursor)
 
-    return [
-        Route("/v2/Services", ctx.endpoint(listing), methods=["GET"]),
-        Route("/v2/Services", ctx.endpoint(create), methods=["POST"]),
-        Route("/v2/Services/{Sid}", ctx.endpoint(fetch), methods=["GET"]),
-        Route("/v2/Services/{Sid}", ctx.endpoint(update), methods=["POST"]),
-        Route("/v2/Services/{Sid}", ctx.endpoint(delete), methods=["DELETE"]),
-        Route("/v2/Services/{ServiceSid}/Roles", ctx.endpoint(list_roles), methods=["GET"]),
-        Route("/v2/Services/{ServiceSid}/Roles", ctx.endpoint(create_role), methods=["POST"]),
-        Route("/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(fetch_role), methods=["GET"]),
-        Route("/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(update_role), methods=["POST"]),
-        Route(
-            "/v2/Services/{ServiceSid}/Roles/{Sid}", ctx.endpoint(delete_role), methods=["DELETE"]
-        ),
-    ]
+def create_role(call: Call) -> Result:
+    service_sid = call.service_sid()
+    form = call.form
+    name = form.required_text("FriendlyName", max_length=MAX_NAME)
+    given = form.required_text("Type", max_length=16)
+    if given not in _ROLE_TYPES:
+        raise invalid(f"Type must be channel or deployment, not {given!r}", INVALID_ROLE_TYPE)
+    role_type = _ROLE_TYPES[given]
+    permissions = _permissions(form, role_type)
+    role = call.ctx.store.create_role(
+        service_sid, friendly_name=name, type=role_type, permissions=permissions
+    )
+    return 201, render.role(role, call.account_sid, call.urls)
+
+
+def fetch_role(call: Call) -> Result:
+    role = call.ctx.store.get_role(call.service_sid(), call.path("Sid"))
+    return 200, render.role(role, call.account_sid, call.urls)
+
+
+def update_role(call: Call) -> Result:
+    service_sid = call.service_sid()
+    store = call.ctx.store
+    role = store.get_role(service_sid, call.path("Sid"))
+    permissions = _permissions(call.form, role.type)
+    role = store.update_role(service_sid, role.sid, permissions=permissions)
+    return 200, render.role(role, call.account_sid, call.urls)
+
+
+def delete_role(call: Call) -> Result:
+    call.ctx.store.delete_role(call.service_sid(), call.path("Sid"))
+    return 204, None
+
+
+def list_roles(call: Call) -> Result:
+    page = page_request(call.query)
+    found = call.ctx.store.list_roles(call.service_sid(), limit=page.size, cursor=page.token)
+    items = [render.role(role, call.account_sid, call.urls) for role in found.items]
+    return 200, envelope("roles", items, page, call.url, found.next_cursor)
+
+
+_ROLES = "/v2/Services/{ServiceSid}/Roles"
+TABLE: Table = [
+    ("/v2/Services", "GET", list_services),
+    ("/v2/Services", "POST", create_service),
+    ("/v2/Services/{Sid}", "GET", fetch_service),
+    ("/v2/Services/{Sid}", "POST", update_service),
+    ("/v2/Services/{Sid}", "DELETE", delete_service),
+    (_ROLES, "GET", list_roles),
+    (_ROLES, "POST", create_role),
+    (_ROLES + "/{Sid}", "GET", fetch_role),
+    (_ROLES + "/{Sid}", "POST", update_role),
+    (_ROLES + "/{Sid}", "DELETE", delete_role),
+]
 
 
 def _permissions(form: Params, role_type: str) -> list[str]:

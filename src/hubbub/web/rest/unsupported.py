@@ -7,16 +7,11 @@ of them, and a Twilio-shaped 405 for writes, so a client learns why instead of m
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from starlette.routing import Route
-
-from hubbub.web.context import Context
-from hubbub.web.endpoint import Call
-from hubbub.web.errors import METHOD_NOT_ALLOWED, ApiError, not_found
+from hubbub.chat.errors import METHOD_NOT_ALLOWED, ApiError, not_found
+from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
-
-Result = tuple[int, dict[str, Any] | None]
 
 _RESOURCES = [
     # (list path, key in the list envelope, what to call it, needs a service)
@@ -32,32 +27,34 @@ _RESOURCES = [
 ]
 
 
-def routes(ctx: Context) -> list[Route]:
-    result: list[Route] = []
-    for path, key, what, scoped in _RESOURCES:
+def _authenticate(call: Call, scoped: bool) -> None:
+    if scoped:
+        call.service_sid()
+    else:
+        call.principal  # noqa: B018 - authenticates the caller
 
-        def listing(call: Call, key: str = key, scoped: bool = scoped) -> Result:
-            if scoped:
-                ctx.service_sid(call)
-            else:
-                call.principal  # noqa: B018 - authenticates the caller
-            return 200, envelope(key, [], page_request(call.query), call.url, None)
 
-        def missing(call: Call, scoped: bool = scoped) -> Result:
-            if scoped:
-                ctx.service_sid(call)
-            else:
-                call.principal  # noqa: B018 - authenticates the caller
-            raise not_found(call.request.url.path)
+def list_none(call: Call, *, key: str, scoped: bool) -> Result:
+    _authenticate(call, scoped)
+    return 200, envelope(key, [], page_request(call.query), call.url, None)
 
-        def refuse(call: Call, what: str = what) -> Result:
-            call.principal  # noqa: B018 - authenticates the caller
-            raise ApiError(405, METHOD_NOT_ALLOWED, f"hubbub does not support {what} yet")
 
-        result += [
-            Route(path, ctx.endpoint(listing), methods=["GET"]),
-            Route(path, ctx.endpoint(refuse), methods=["POST"]),
-            Route(path + "/{Sid}", ctx.endpoint(missing), methods=["GET", "DELETE"]),
-            Route(path + "/{Sid}", ctx.endpoint(refuse), methods=["POST"]),
-        ]
-    return result
+def fetch_none(call: Call, *, scoped: bool) -> Result:
+    _authenticate(call, scoped)
+    raise not_found(call.request.url.path)
+
+
+def refuse(call: Call, *, what: str) -> Result:
+    call.principal  # noqa: B018 - authenticates the caller
+    raise ApiError(405, METHOD_NOT_ALLOWED, f"hubbub does not support {what} yet")
+
+
+TABLE: Table = []
+for _path, _key, _what, _scoped in _RESOURCES:
+    TABLE += [
+        (_path, "GET", partial(list_none, key=_key, scoped=_scoped)),
+        (_path, "POST", partial(refuse, what=_what)),
+        (_path + "/{Sid}", "GET", partial(fetch_none, scoped=_scoped)),
+        (_path + "/{Sid}", "DELETE", partial(fetch_none, scoped=_scoped)),
+        (_path + "/{Sid}", "POST", partial(refuse, what=_what)),
+    ]

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Route
-
-from hubbub.realtime.chat import (
-    USER_DELETED,
-    channel_event,
-    channel_sids,
-    user_event,
-    user_updated,
-)
-from hubbub.web import fields, render
-from hubbub.web.context import Context
-from hubbub.web.endpoint import Call
-from hubbub.web.fields import MAX_INDEX, MAX_NAME
+from hubbub.chat import fields, members, render, users
+from hubbub.chat.fields import MAX_INDEX, MAX_NAME
+from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params
-
-Result = tuple[int, dict[str, Any] | None]
 
 
 def identity_of(form: Params, name: str = "Identity") -> str:
@@ -28,106 +16,104 @@ def identity_of(form: Params, name: str = "Identity") -> str:
     return fields.identity(form.required_text(name, max_length=1 << 16), name)
 
 
-def routes(ctx: Context) -> list[Route]:
-    def create(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        form = call.form
-        user = ctx.store.create_user(
-            service_sid,
-            identity_of(form),
-            role_sid=form.text("RoleSid", max_length=34),
-            friendly_name=form.text("FriendlyName", max_length=MAX_NAME),
-            attributes=form.attributes() or "{}",
-        )
-        return 201, render.user(user, call.account_sid, call.urls)
+def create_user(call: Call) -> Result:
+    form = call.form
+    user = call.ctx.store.create_user(
+        call.service_sid(),
+        identity_of(form),
+        role_sid=form.text("RoleSid", max_length=34),
+        friendly_name=form.text("FriendlyName", max_length=MAX_NAME),
+        attributes=form.attributes() or "{}",
+    )
+    return 201, render.user(user, call.account_sid, call.urls)
 
-    def fetch(call: Call) -> Result:
-        user = ctx.store.get_user(ctx.service_sid(call), call.path("Sid"))
-        return 200, render.user(user, call.account_sid, call.urls)
 
-    def update(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        form = call.form
-        changes: dict[str, Any] = {}
-        if (role_sid := form.text("RoleSid", max_length=34)) is not None:
-            changes["role_sid"] = role_sid
-        if (attributes := form.attributes()) is not None:
-            changes["attributes"] = attributes
-        if "FriendlyName" in form:
-            changes["friendly_name"] = form.text("FriendlyName", max_length=MAX_NAME) or None
-        user = ctx.store.update_user(service_sid, call.path("Sid"), **changes)
-        rendered = render.user(user, call.account_sid, call.urls)
-        ctx.publish(user_updated(rendered, channel_sids(ctx.store, service_sid, user.identity)))
-        return 200, rendered
+def fetch_user(call: Call) -> Result:
+    user = call.ctx.store.get_user(call.service_sid(), call.path("Sid"))
+    return 200, render.user(user, call.account_sid, call.urls)
 
-    def delete(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        user = ctx.store.get_user(service_sid, call.path("Sid"))
-        members = [
-            ctx.store.get_member(service_sid, channel_sid, user.identity)
-            for channel_sid in channel_sids(ctx.store, service_sid, user.identity)
-        ]
-        ctx.store.delete_user(service_sid, user.sid)
-        for member in members:
-            rendered = render.member(member, call.account_sid, call.urls)
-            ctx.publish(channel_event("member_left", member.channel_sid, member=rendered))
-        ctx.publish(user_event(USER_DELETED, service_sid, user.identity))
-        return 204, None
 
-    def listing(call: Call) -> Result:
-        page = page_request(call.query)
-        found = ctx.store.list_users(ctx.service_sid(call), limit=page.size, cursor=page.token)
-        items = [render.user(user, call.account_sid, call.urls) for user in found.items]
-        return 200, envelope("users", items, page, call.url, found.next_cursor)
+def update_user(call: Call) -> Result:
+    form = call.form
+    changes: dict[str, Any] = {}
+    if (role_sid := form.text("RoleSid", max_length=34)) is not None:
+        changes["role_sid"] = role_sid
+    if (attributes := form.attributes()) is not None:
+        changes["attributes"] = attributes
+    if "FriendlyName" in form:
+        changes["friendly_name"] = form.text("FriendlyName", max_length=MAX_NAME) or None
+    outcome = users.update_user(call.ctx.core, call.actor(), call.path("Sid"), changes)
+    return 200, call.publish(outcome)
 
-    def list_channels(call: Call) -> Result:
-        page = page_request(call.query)
-        found = ctx.store.list_user_channels(
-            ctx.service_sid(call), call.path("UserSid"), limit=page.size, cursor=page.token
-        )
-        items = [render.user_channel(item, call.account_sid, call.urls) for item in found.items]
-        return 200, envelope("channels", items, page, call.url, found.next_cursor)
 
-    def fetch_channel(call: Call) -> Result:
-        found = ctx.store.get_user_channel(
-            ctx.service_sid(call), call.path("UserSid"), call.path("ChannelSid")
-        )
-        return 200, render.user_channel(found, call.account_sid, call.urls)
+def delete_user(call: Call) -> Result:
+    call.publish(users.delete_user(call.ctx.core, call.actor(), call.path("Sid")))
+    return 204, None
 
-    def update_channel(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        form = call.form
-        user = ctx.store.get_user(service_sid, call.path("UserSid"))
-        changes: dict[str, Any] = {}
-        level = form.choice("NotificationLevel", ("default", "muted"))
-        if level is not None:
-            changes["notification_level"] = level
-        index = form.integer("LastConsumedMessageIndex", minimum=0, maximum=MAX_INDEX)
-        if index is not None:
-            changes["last_consumed_message_index"] = index
-        consumed_at = form.timestamp("LastConsumptionTimestamp")
-        if consumed_at is not None:
-            changes["last_consumption_timestamp"] = consumed_at
-        ctx.store.update_member(service_sid, call.path("ChannelSid"), user.identity, **changes)
-        found = ctx.store.get_user_channel(service_sid, user.sid, call.path("ChannelSid"))
-        return 200, render.user_channel(found, call.account_sid, call.urls)
 
-    def leave_channel(call: Call) -> Result:
-        service_sid = ctx.service_sid(call)
-        user = ctx.store.get_user(service_sid, call.path("UserSid"))
-        ctx.store.delete_member(service_sid, call.path("ChannelSid"), user.identity)
-        return 204, None
+def list_users(call: Call) -> Result:
+    page = page_request(call.query)
+    found = call.ctx.store.list_users(call.service_sid(), limit=page.size, cursor=page.token)
+    items = [render.user(user, call.account_sid, call.urls) for user in found.items]
+    return 200, envelope("users", items, page, call.url, found.next_cursor)
 
-    users = "/v2/Services/{ServiceSid}/Users"
-    channels = users + "/{UserSid}/Channels"
-    return [
-        Route(users, ctx.endpoint(listing), methods=["GET"]),
-        Route(users, ctx.endpoint(create), methods=["POST"]),
-        Route(users + "/{Sid}", ctx.endpoint(fetch), methods=["GET"]),
-        Route(users + "/{Sid}", ctx.endpoint(update), methods=["POST"]),
-        Route(users + "/{Sid}", ctx.endpoint(delete), methods=["DELETE"]),
-        Route(channels, ctx.endpoint(list_channels), methods=["GET"]),
-        Route(channels + "/{ChannelSid}", ctx.endpoint(fetch_channel), methods=["GET"]),
-        Route(channels + "/{ChannelSid}", ctx.endpoint(update_channel), methods=["POST"]),
-        Route(channels + "/{ChannelSid}", ctx.endpoint(leave_channel), methods=["DELETE"]),
-    ]
+
+def list_user_channels(call: Call) -> Result:
+    page = page_request(call.query)
+    found = call.ctx.store.list_user_channels(
+        call.service_sid(), call.path("UserSid"), limit=page.size, cursor=page.token
+    )
+    items = [render.user_channel(item, call.account_sid, call.urls) for item in found.items]
+    return 200, envelope("channels", items, page, call.url, found.next_cursor)
+
+
+def fetch_user_channel(call: Call) -> Result:
+    found = call.ctx.store.get_user_channel(
+        call.service_sid(), call.path("UserSid"), call.path("ChannelSid")
+    )
+    return 200, render.user_channel(found, call.account_sid, call.urls)
+
+
+def update_user_channel(call: Call) -> Result:
+    """The user's view of one of their channels: notification level and read horizon, which
+    are their membership's."""
+    store, actor = call.ctx.store, call.actor()
+    form = call.form
+    user = store.get_user(actor.service_sid, call.path("UserSid"))
+    changes: dict[str, Any] = {}
+    level = form.choice("NotificationLevel", ("default", "muted"))
+    if level is not None:
+        changes["notification_level"] = level
+    index = form.integer("LastConsumedMessageIndex", minimum=0, maximum=MAX_INDEX)
+    if index is not None:
+        changes["last_consumed_message_index"] = index
+    consumed_at = form.timestamp("LastConsumptionTimestamp")
+    if consumed_at is not None:
+        changes["last_consumption_timestamp"] = consumed_at
+    channel_ref = call.path("ChannelSid")
+    call.publish(members.update_member(call.ctx.core, actor, channel_ref, user.identity, changes))
+    found = store.get_user_channel(actor.service_sid, user.sid, channel_ref)
+    return 200, render.user_channel(found, call.account_sid, call.urls)
+
+
+def leave_user_channel(call: Call) -> Result:
+    store, actor = call.ctx.store, call.actor()
+    user = store.get_user(actor.service_sid, call.path("UserSid"))
+    outcome = members.remove_member(call.ctx.core, actor, call.path("ChannelSid"), user.identity)
+    call.publish(outcome)
+    return 204, None
+
+
+_USERS = "/v2/Services/{ServiceSid}/Users"
+_CHANNELS = _USERS + "/{UserSid}/Channels"
+TABLE: Table = [
+    (_USERS, "GET", list_users),
+    (_USERS, "POST", create_user),
+    (_USERS + "/{Sid}", "GET", fetch_user),
+    (_USERS + "/{Sid}", "POST", update_user),
+    (_USERS + "/{Sid}", "DELETE", delete_user),
+    (_CHANNELS, "GET", list_user_channels),
+    (_CHANNELS + "/{ChannelSid}", "GET", fetch_user_channel),
+    (_CHANNELS + "/{ChannelSid}", "POST", update_user_channel),
+    (_CHANNELS + "/{ChannelSid}", "DELETE", leave_user_channel),
+]

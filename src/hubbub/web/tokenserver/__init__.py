@@ -13,7 +13,6 @@ from hubbub.web.tokenserver.server import PATHS, TokenServer
 from hubbub.web.tokenserver.settings import (
     AUTHENTICATORS,
     TokenSettings,
-    settings_from_environment,
 )
 from hubbub.web.tokenserver.wiring import FrontedStarlette, token_app
 
@@ -27,6 +26,5 @@ __all__ = [
     "TokenSettings",
     "get_route_path",
     "resolve_minting",
-    "settings_from_environment",
     "token_app",
 ]

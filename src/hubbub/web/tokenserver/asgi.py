@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from hubbub.auth.policy import parse_ttl
 from hubbub.auth.sessions import header
-from hubbub.web.errors import (
+from hubbub.chat.errors import (
     INVALID_PARAMETER,
     REQUEST_TOO_LARGE,
     TOO_MANY_REQUESTS,

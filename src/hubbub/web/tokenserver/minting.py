@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 
+from hubbub.chat.errors import SERVICE_UNAVAILABLE, ApiError
 from hubbub.crypto import SecretBox
 from hubbub.store import Conflict, NotFound, Store
 from hubbub.tokens.minter import Minter
-from hubbub.web.errors import SERVICE_UNAVAILABLE, ApiError
 from hubbub.web.tokenserver.asgi import REFUSED
 
 #: How often the Chat Service and API key used for minting are looked up again.

@@ -35,10 +35,7 @@ from hubbub.auth.sessions import (
     signed_hashes,
 )
 from hubbub.auth.upstream import UpstreamAuthenticator
-from hubbub.crypto import SecretBox
-from hubbub.store import NotFound, Store
-from hubbub.tokens.encoding import json_escape
-from hubbub.web.errors import (
+from hubbub.chat.errors import (
     AUTHENTICATION_FAILED,
     INTERNAL_ERROR,
     INVALID_PARAMETER,
@@ -47,6 +44,9 @@ from hubbub.web.errors import (
     SERVICE_UNAVAILABLE,
     ApiError,
 )
+from hubbub.crypto import SecretBox
+from hubbub.store import NotFound, Store
+from hubbub.tokens.encoding import json_escape
 from hubbub.web.metrics import Metrics
 from hubbub.web.tokenserver.asgi import (
     JSON,

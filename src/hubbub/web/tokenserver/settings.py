@@ -1,16 +1,12 @@
 """The token server's settings: who may authenticate, token lifetimes, what to mint with, and
-the rate limits; read from the ``HUBBUB_*`` variables that ``hubbub serve`` hands its workers.
-"""
+the rate limits. ``hubbub serve`` fills them from its options (see ``hubbub.settings``)."""
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hubbub.auth.cookies import derive_key
-from hubbub.auth.limits import parse_rate
 from hubbub.auth.passwords import Passwords
 from hubbub.auth.policy import check_limits
 from hubbub.sids import is_sid
@@ -56,35 +52,6 @@ class TokenSettings:
     password_checks: int | None = None
     password_wait: float = 2.0
 
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str] = os.environ) -> TokenSettings:
-        """Settings from the ``HUBBUB_*`` variables ``hubbub serve`` sets."""
-        settings = cls()
-        if "HUBBUB_AUTH" in env:
-            settings.auth = tuple(p.strip() for p in env["HUBBUB_AUTH"].split(",") if p.strip())
-        settings.upstream_url = env.get("HUBBUB_UPSTREAM_URL") or None
-        for name, variable in (
-            ("upstream_timeout", "HUBBUB_UPSTREAM_TIMEOUT"),
-            ("upstream_cache", "HUBBUB_UPSTREAM_CACHE"),
-        ):
-            if env.get(variable):
-                setattr(settings, name, _seconds(env[variable], name.replace("_", " ")))
-        settings.ttl = int(env.get("HUBBUB_TOKEN_TTL", settings.ttl))
-        settings.max_ttl = int(env.get("HUBBUB_TOKEN_MAX_TTL", settings.max_ttl))
-        settings.service_sid = env.get("HUBBUB_TOKEN_SERVICE") or None
-        settings.key_sid = env.get("HUBBUB_TOKEN_KEY") or None
-        for name, variable in (
-            ("token_rate_identity", "HUBBUB_TOKEN_RATE_IDENTITY"),
-            ("token_rate_address", "HUBBUB_TOKEN_RATE_ADDRESS"),
-            ("login_rate_username", "HUBBUB_LOGIN_RATE_USERNAME"),
-            ("login_rate_address", "HUBBUB_LOGIN_RATE_ADDRESS"),
-            ("login_rate_username_total", "HUBBUB_LOGIN_RATE_USERNAME_TOTAL"),
-        ):
-            if variable in env:
-                setattr(settings, name, parse_rate(env[variable]))
-        settings.check()
-        return settings
-
     def check(self) -> None:
         """Refuse settings that cannot work, with a one-line reason."""
         check_limits(self.ttl, self.max_ttl)
@@ -110,18 +77,3 @@ class TokenSettings:
             raise ValueError("at least one password check must be allowed at a time")
         if not (math.isfinite(self.password_wait) and self.password_wait >= 0):
             raise ValueError(f"the password wait must be 0 s or more, not {self.password_wait}")
-
-
-def _seconds(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"the {what} is a number of seconds, not {text!r}") from None
-
-
-def settings_from_environment(master_key: str) -> TokenSettings:
-    """``TokenSettings`` for ``hubbub serve``: the ``HUBBUB_*`` options and a cookie key every
-    worker derives alike from the master key."""
-    settings = TokenSettings.from_environment()
-    settings.session_keys = [derive_key(master_key)]
-    return settings

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from hubbub.chat.keys import KeyRing
+from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
-from hubbub.service.keys import KeyRing
-from hubbub.service.provision import Credentials, new_account
 from hubbub.store import Store, open_store
 from hubbub.tokens import Minter, TokenError, verify
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from hubbub.web.errors import (
+from hubbub.chat.errors import (
     BODY_TOO_LONG,
     IDENTITY_LOOKS_LIKE_SID,
     IDENTITY_TOO_LONG,

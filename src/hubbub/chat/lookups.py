@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hubbub.realtime.chat import Event
+from hubbub.chat.events import Event
 from hubbub.store import Store
 from hubbub.store.records import Channel, Member, Service
 

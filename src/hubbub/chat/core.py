@@ -1,0 +1,85 @@
+"""What every chat operation is given: the store, who acts, and the hooks around the action.
+
+``Actor`` is who acts: a user with an identity (an SDK or the page, over a socket), whose
+roles limit what they may do, or the application's own server over REST (no identity), which
+no role limits. ``Core`` carries the store, the short-lived lookups and the ``Hooks``; the
+hooks are the one place where a pre-action hook (which may veto or change the values) and a
+post-action hook (which follows what happened) attach, for every door at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+from hubbub.chat.events import Event
+from hubbub.chat.render import Urls
+from hubbub.store import Store
+
+if TYPE_CHECKING:
+    from hubbub.chat.lookups import Lookups
+
+#: Twilio's names for where an action came from, as its webhooks report them.
+Source = Literal["SDK", "API"]
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who performs an action, in which Chat Service, and where its answer's URLs point."""
+
+    account_sid: str
+    service_sid: str
+    urls: Urls
+    #: The user acting; ``None`` for the application's server over REST.
+    identity: str | None = None
+    #: REST's ``X-Twilio-Webhook-Enabled``: whether its writes are followed by post-action hooks.
+    webhooks: bool = True
+
+    @property
+    def source(self) -> Source:
+        return "API" if self.identity is None else "SDK"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an action made (rendered as the REST API shows it) and the events it caused."""
+
+    resource: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+class Hooks(Protocol):
+    """Called around every action, whichever door it came through."""
+
+    def before(self, action: str, actor: Actor, values: V) -> V:
+        """Before anything is written: return the values to use, or raise ``ApiError`` to
+        refuse the action."""
+
+    def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
+        """After the write is committed; must not block."""
+
+
+class NoHooks:
+    def before(self, action: str, actor: Actor, values: V) -> V:
+        return values
+
+    def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class Core:
+    store: Store
+    #: Short-lived copies for the checks of the busiest actions (sending, typing); without
+    #: them every check reads the store.
+    lookups: Lookups | None = None
+    hooks: Hooks = field(default_factory=NoHooks)
+
+    def before(self, action: str, actor: Actor, values: V) -> V:
+        return self.hooks.before(action, actor, values)
+
+    def done(self, action: str, actor: Actor, outcome: Outcome) -> Outcome:
+        """``outcome``, once the post-action hooks have seen it."""
+        self.hooks.after(action, actor, outcome)
+        return outcome

@@ -1,0 +1,124 @@
+"""Message actions: send, edit, remove; and typing, which is not stored.
+
+Sending is split in two for group commit: ``prepare_message`` checks and returns a ``Draft``,
+the door stores many drafts in one transaction, and ``message_sent`` makes the outcome of
+each. ``send_message`` does all three for one message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hubbub.chat import access, render
+from hubbub.chat.core import Actor, Core, Outcome
+from hubbub.chat.errors import invalid
+from hubbub.chat.events import Event, channel_event
+from hubbub.store.records import Message, NewMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A checked message waiting to be stored."""
+
+    actor: Actor
+    channel_sid: str
+    #: The store's keyword arguments: ``body``, ``from_``, ``attributes`` and for the
+    #: application's server, ``last_updated_by`` and dates.
+    values: dict[str, Any]
+
+    def row(self) -> NewMessage:
+        """What ``Store.create_messages`` takes (a user's message has nothing more)."""
+        values = self.values
+        return (
+            self.actor.service_sid,
+            self.channel_sid,
+            values["from_"],
+            values["body"],
+            values["attributes"],
+        )
+
+
+def prepare_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Draft:
+    """``send_message`` up to the write. A user must be a member allowed to send; the sender
+    is the user, or ``values["from_"]`` (``system`` if none) for the application's server."""
+    if actor.identity is not None:
+        channel = access.channel(core, actor, ref, cached=True)
+        member = access.membership(core, actor, channel, ref=ref, cached=True)
+        access.require(core, actor, member, "sendMessage")
+        values = {**values, "from_": actor.identity}
+        channel_sid = channel.sid
+    else:
+        values = {**values, "from_": values.get("from_") or "system"}
+        channel_sid = ref
+    values.setdefault("attributes", "{}")
+    values = core.before("send_message", actor, values)
+    return Draft(actor, channel_sid, values)
+
+
+def message_sent(core: Core, draft: Draft, stored: Message) -> Outcome:
+    """The outcome of a stored draft."""
+    actor = draft.actor
+    rendered = render.message(stored, actor.account_sid, actor.urls)
+    event = channel_event("message_added", stored.channel_sid, message=rendered)
+    return core.done("send_message", actor, Outcome(rendered, [event]))
+
+
+def send_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Outcome:
+    """Check, store and announce one message."""
+    draft = prepare_message(core, actor, ref, values)
+    stored = core.store.create_message(actor.service_sid, draft.channel_sid, **draft.values)
+    return message_sent(core, draft, stored)
+
+
+def edit_message(core: Core, actor: Actor, ref: str, sid: str, changes: dict[str, Any]) -> Outcome:
+    """Change a message's body, attributes (or, for the application's server, its sender,
+    editor and dates). A user needs the permission for their own message or anyone's."""
+    if actor.identity is not None:
+        if "body" not in changes and "attributes" not in changes:
+            raise invalid("update_message needs a body or attributes")
+        channel = access.channel(core, actor, ref)
+        member = access.membership(core, actor, channel, ref=ref)
+        message = core.store.get_message(actor.service_sid, channel.sid, sid)
+        own = message.from_ == actor.identity
+        if "body" in changes:
+            access.require(core, actor, member, "editOwnMessage" if own else "editAnyMessage")
+        if "attributes" in changes:
+            permission = "editOwnMessageAttributes" if own else "editAnyMessageAttributes"
+            access.require(core, actor, member, permission)
+        changes = {**changes, "last_updated_by": actor.identity}
+        ref = channel.sid
+    changes = core.before("edit_message", actor, changes)
+    message = core.store.update_message(actor.service_sid, ref, sid, **changes)
+    rendered = render.message(message, actor.account_sid, actor.urls)
+    event = channel_event("message_updated", message.channel_sid, message=rendered)
+    return core.done("edit_message", actor, Outcome(rendered, [event]))
+
+
+def remove_message(core: Core, actor: Actor, ref: str, sid: str) -> Outcome:
+    """Delete a message; a user needs the permission for their own message or anyone's."""
+    if actor.identity is not None:
+        channel = access.channel(core, actor, ref)
+        member = access.membership(core, actor, channel, ref=ref)
+        message = core.store.get_message(actor.service_sid, channel.sid, sid)
+        own = message.from_ == actor.identity
+        access.require(core, actor, member, "deleteOwnMessage" if own else "deleteAnyMessage")
+    else:
+        message = core.store.get_message(actor.service_sid, ref, sid)
+    core.before("remove_message", actor, {"message_sid": message.sid})
+    core.store.delete_message(actor.service_sid, message.channel_sid, message.sid)
+    rendered = render.message(message, actor.account_sid, actor.urls)
+    event = channel_event("message_removed", message.channel_sid, message=rendered)
+    return core.done("remove_message", actor, Outcome(rendered, [event]))
+
+
+def typing(core: Core, actor: Actor, ref: str) -> Outcome:
+    """The acting user is typing in the channel: ``typing_started`` now, and ``typing_ended``
+    after the service's timeout unless they type again."""
+    channel = access.channel(core, actor, ref, cached=True)
+    access.membership(core, actor, channel, ref=ref, cached=True)
+    service = core.store.get_service(actor.account_sid, actor.service_sid)
+    frame = {"type": "typing_started", "channel_sid": channel.sid, "identity": actor.identity}
+    timeout = float(service.config.typing_indicator_timeout)
+    event = Event(("channel", channel.sid), frame, ends_after=timeout)
+    return core.done("typing", actor, Outcome(None, [event]))

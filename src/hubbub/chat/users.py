@@ -1,0 +1,88 @@
+"""User actions: update, delete, and reachability (online or not), which sessions set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hubbub.chat import access, render
+from hubbub.chat.core import Actor, Core, Outcome
+from hubbub.chat.errors import ApiError
+from hubbub.chat.events import Event, channel_event, user_deleted, user_updated
+from hubbub.store import NotFound, Store
+from hubbub.store.errors import StoreError
+from hubbub.store.records import User
+
+
+def channel_sids(store: Store, service_sid: str, identity: str) -> list[str]:
+    """The SIDs of every channel ``identity`` has joined."""
+    sids: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_user_channels(service_sid, identity, limit=1000, cursor=cursor)
+        sids += [item.channel_sid for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return sids
+
+
+def ensure_user(store: Store, service_sid: str, identity: str) -> User:
+    """The user of a verified token, created on first sight as Twilio does."""
+    try:
+        return store.get_user(service_sid, identity)
+    except NotFound:
+        pass
+    try:
+        return store.create_user(service_sid, identity)
+    except StoreError:  # created meanwhile by another connection
+        return store.get_user(service_sid, identity)
+
+
+def update_user(core: Core, actor: Actor, ref: str, changes: dict[str, Any]) -> Outcome:
+    """Change a user's role, friendly name or attributes (a user, names and attributes as
+    their role allows). Everyone who shares a channel with them hears of it."""
+    store = core.store
+    if actor.identity is not None:
+        if "role_sid" in changes:
+            raise ApiError(403, 50107, f"{actor.identity} may not change roles")
+        own = store.get_user(actor.service_sid, ref).identity == actor.identity
+        access.require_service(core, actor, "editOwnUserInfo" if own else "editAnyUserInfo")
+    changes = core.before("update_user", actor, changes)
+    user = store.update_user(actor.service_sid, ref, **changes)
+    rendered = render.user(user, actor.account_sid, actor.urls)
+    event = user_updated(rendered, channel_sids(store, actor.service_sid, user.identity))
+    return core.done("update_user", actor, Outcome(rendered, [event]))
+
+
+def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
+    """Remove a user with their memberships: their channels hear each one leave, and their
+    sessions end."""
+    store = core.store
+    user = store.get_user(actor.service_sid, ref)
+    members = [
+        store.get_member(actor.service_sid, channel_sid, user.identity)
+        for channel_sid in channel_sids(store, actor.service_sid, user.identity)
+    ]
+    core.before("delete_user", actor, {"user_sid": user.sid})
+    store.delete_user(actor.service_sid, user.sid)
+    events: list[Event] = []
+    for member in members:
+        rendered = render.member(member, actor.account_sid, actor.urls)
+        events.append(channel_event("member_left", member.channel_sid, member=rendered))
+    events.append(user_deleted(actor.service_sid, user.identity))
+    rendered_user = render.user(user, actor.account_sid, actor.urls)
+    return core.done("delete_user", actor, Outcome(rendered_user, events))
+
+
+def set_online(core: Core, actor: Actor, channel_sids: list[str], online: bool) -> list[Event]:
+    """Record whether the acting user is reachable, if the service tracks it, and tell those
+    who share a channel with them."""
+    store = core.store
+    try:
+        # Read fresh: a service's settings change over REST without an event to say so.
+        service = store.get_service(actor.account_sid, actor.service_sid)
+        if not service.config.reachability_enabled:
+            return []
+        user = store.update_user(actor.service_sid, actor.identity or "", is_online=online)
+    except NotFound:  # the service or the user was deleted meanwhile
+        return []
+    return [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]

@@ -1,1 +1,0 @@
-"""Chat domain rules shared by the REST API and the real-time gateway."""

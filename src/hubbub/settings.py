@@ -1,0 +1,61 @@
+"""Every setting of ``hubbub serve`` in one typed object, each default written once.
+
+The command line (whose defaults may come from the environment) builds ``ServeSettings``
+once; ``hubbub serve`` hands it to every worker process whole, as JSON in one environment
+variable (``HUBBUB_SETTINGS``), since uvicorn starts workers by importing a factory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hubbub import defaults
+from hubbub.web.tokenserver.settings import TokenSettings
+
+#: The variable that carries the settings to the workers.
+ENVIRONMENT = "HUBBUB_SETTINGS"
+#: Token server settings that are not carried: each worker makes its own from the master key.
+_NOT_CARRIED = ("passwords", "session_keys")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    db: str = defaults.DB
+    master_key_file: str = defaults.MASTER_KEY_FILE
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    #: Redis carrying real-time events between processes; ``None``: one process only.
+    redis_url: str | None = None
+    #: Proxies trusted to say the client's address and scheme.
+    forwarded_allow_ips: str = "127.0.0.1"
+    #: permessage-deflate on ``/v1/ws`` (costs ~35 KiB of memory per connection).
+    ws_compression: bool = False
+    #: Seconds before a token's expiry that sessions are told to renew it.
+    token_warning: float = defaults.TOKEN_WARNING
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+
+    def to_json(self) -> str:
+        raw = dataclasses.asdict(self)
+        for name in _NOT_CARRIED:
+            raw["tokens"].pop(name, None)
+        return json.dumps(raw)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        raw: dict[str, Any] = json.loads(text)
+        tokens = raw.pop("tokens")
+        for name, value in tokens.items():
+            if isinstance(value, list):  # JSON has no tuples
+                tokens[name] = tuple(value)
+        return cls(**raw, tokens=TokenSettings(**tokens))
+
+    @classmethod
+    def from_environment(cls) -> ServeSettings:
+        """The settings ``hubbub serve`` handed this worker; the defaults without them."""
+        text = os.environ.get(ENVIRONMENT)
+        return cls() if text is None else cls.from_json(text)

@@ -1,0 +1,97 @@
+"""``/v1/ws`` through ASGI: the Starlette route of ``create_app``, for tests, embedders and
+other ASGI servers. A reading task feeds the link; a writing task drains a bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from hubbub.realtime.link import Link
+from hubbub.realtime.node import QUEUE_LIMIT, Node
+from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
+from hubbub.realtime.session import Close
+
+
+class QueueTransport:
+    """Frames for the writer task, through a bounded queue; a full queue cuts the client off."""
+
+    __slots__ = ("overflowed", "queue")
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Outgoing | Close] = asyncio.Queue(QUEUE_LIMIT)
+        self.overflowed = False
+
+    def push(self, frame: Outgoing) -> None:
+        self._put(frame)
+
+    def end(self, code: CloseCode, reason: str) -> None:
+        self._put(Close(code, reason))
+
+    def keepalive(self, now: float) -> None:
+        """The ASGI server pings on its own."""
+
+    def _put(self, item: Outgoing | Close) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self.queue = asyncio.Queue(1)
+            self.queue.put_nowait(Close(CloseCode.TRY_AGAIN_LATER, "too slow to keep up"))
+
+
+async def serve(websocket: WebSocket, node: Node) -> None:
+    """Run one connection to its end."""
+    await websocket.accept()
+    base = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"
+    transport = QueueTransport()
+    link = Link(node, node.commands_for(base), transport)
+    link.start()
+    session = link.session
+    writer = asyncio.create_task(_write(websocket, transport))
+    try:
+        while not session.closed and not writer.done():
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = _text_of(link, message)
+            if text is not None:
+                link.feed(text)
+                # One frame at a time: what a client sends waits in its socket, not here.
+                await link.settled()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        open_still = not session.closed
+        link.closed()
+        if not writer.done():
+            if open_still:
+                link.end(CloseCode.NORMAL, "")
+            try:
+                await asyncio.wait_for(writer, 5)
+            except (TimeoutError, WebSocketDisconnect, RuntimeError):
+                writer.cancel()
+
+
+def _text_of(link: Link, message: Mapping[str, Any]) -> str | None:
+    text = message.get("text")
+    if text is None:
+        link.end(CloseCode.PROTOCOL_VIOLATION, "binary frames are not used")
+        return None
+    if len(text) > MAX_FRAME:
+        link.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+        return None
+    return str(text)
+
+
+async def _write(websocket: WebSocket, transport: QueueTransport) -> None:
+    while True:
+        item = await transport.queue.get()
+        if isinstance(item, Close):
+            await websocket.close(int(item.code), item.reason)
+            return
+        await websocket.send_text(item.text)

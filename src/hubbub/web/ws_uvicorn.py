@@ -1,0 +1,268 @@
+"""``/v1/ws`` as ``hubbub serve`` serves it: hubbub's own WebSocket protocol under uvicorn.
+
+uvicorn constructs ``WebSocketProtocol`` (its ``ws=`` protocol class) when a request asks for
+the WebSocket upgrade, calls ``connection_made`` with the socket and ``data_received`` with the
+request head, then routes the socket's data here. It speaks WebSocket itself through the
+sans-I/O ``websockets`` protocol, skipping ASGI: a connection is then a few objects and no
+task, and a push is one pre-built frame written straight to the socket. A client that reads
+too slowly is cut off (1013) once ``queue_limit`` frames wait beyond the socket's buffer,
+rather than buffering without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from hubbub.realtime.link import Link
+from hubbub.realtime.node import PING_INTERVAL, Node
+from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
+
+log = logging.getLogger("hubbub.gateway")
+
+#: Frames larger than this are refused by the WebSocket layer itself (1009) before they are
+#: buffered whole; frames over ``MAX_FRAME`` and up to this get the protocol's 4009.
+WIRE_LIMIT = 1 << 20
+_PING = bytes((0x89, 0))  # an empty ping frame, unmasked (server to client)
+
+
+def node_of(app: Any) -> Node | None:
+    """The ``Node`` of the hubbub app uvicorn serves, under the middleware that wraps it (a
+    few attribute lookups per connection; nothing kept that could outlive the app)."""
+    inner = app
+    for _ in range(16):
+        node = getattr(getattr(inner, "state", None), "node", None)
+        if isinstance(node, Node):
+            return node
+        inner = getattr(inner, "app", None)
+        if inner is None:
+            break
+    return None
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """uvicorn's ``ws`` protocol class for ``hubbub serve``, and the ``Transport`` of its link."""
+
+    __slots__ = (
+        "backlog",
+        "closing",
+        "compressed",
+        "connections",
+        "fragments",
+        "link",
+        "node",
+        "out",
+        "paused",
+        "seen",
+        "transport",
+        "ws",
+    )
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any = None, **_: Any) -> None:
+        if not config.loaded:
+            config.load()
+        node = node_of(config.loaded_app)
+        self.node = node  # None: not hubbub's app, refused at the handshake
+        self.link: Link | None = None
+        self.connections: set[Any] = server_state.connections
+        extensions = []
+        if node is not None and node.compression:
+            # Small windows and memLevel, as uvicorn's: zlib's defaults cost ~100 KiB each.
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+            ]
+        self.ws = ServerProtocol(extensions=extensions, max_size=WIRE_LIMIT, logger=log)
+        self.transport: asyncio.Transport | None = None
+        self.compressed = False
+        self.closing = False
+        self.paused = False
+        self.backlog = 0
+        self.seen = 0.0
+        self.fragments: list[bytes] | None = None
+        self.out: list[bytes] | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        self.seen = time.monotonic()
+        for event in ws.events_received():
+            if isinstance(event, Frame):
+                self._frame(event)
+            elif isinstance(event, Request):
+                self._handshake(event)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        self.ws.receive_eof()
+        self._flush()
+        return None
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.backlog = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        self.closing = True
+        if self.link is not None:
+            self.link.closed()
+
+    # -- uvicorn ---------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """The server is stopping."""
+        if self.transport is None:
+            return
+        if self.ws.state is State.OPEN and not self.closing:
+            self.end(CloseCode.GOING_AWAY, "server shutting down")
+        else:
+            self.uncork()
+            self.transport.close()
+
+    # -- WebSocket ------------------------------------------------------------------------------
+    def _handshake(self, request: Request) -> None:
+        ws = self.ws
+        node = self.node
+        if request.path.partition("?")[0] != "/v1/ws" or node is None:
+            ws.send_response(ws.reject(404, "Not Found\n"))
+            return
+        response = ws.accept(request)
+        ws.send_response(response)
+        if response.status_code != 101:
+            return
+        self.compressed = bool(ws.extensions)
+        transport = self.transport
+        scheme = "https" if transport and transport.get_extra_info("sslcontext") else "http"
+        host = request.headers.get("Host", "localhost")
+        self.link = Link(node, node.commands_for(f"{scheme}://{host}"), self)
+        self.link.start()
+
+    def _frame(self, frame: Frame) -> None:
+        if self.closing:
+            return
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT or opcode is Opcode.CONT:
+            if opcode is Opcode.TEXT and frame.fin:
+                data = frame.data
+            else:
+                parts = self.fragments
+                if parts is None:
+                    parts = self.fragments = []
+                parts.append(bytes(frame.data))
+                if sum(map(len, parts)) > MAX_FRAME:
+                    self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+                    return
+                if not frame.fin:
+                    return
+                data = b"".join(parts)
+                self.fragments = None
+            if len(data) > MAX_FRAME:
+                self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+                return
+            try:
+                text = bytes(data).decode()
+            except UnicodeDecodeError:
+                self.end(CloseCode.PROTOCOL_VIOLATION, "text frames are UTF-8")
+                return
+            if self.link is not None:
+                self.link.feed(text)
+        elif opcode is Opcode.BINARY:
+            self.end(CloseCode.PROTOCOL_VIOLATION, "binary frames are not used")
+        # PING is answered, CLOSE completed, by the websockets protocol itself.
+
+    def _flush(self) -> None:
+        """Write what the websockets protocol has to send (handshake, pongs, close)."""
+        if self.transport is None:
+            return
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                self._write(chunk)
+            else:  # the closing handshake is over: the server closes TCP first
+                self.uncork()
+                self.transport.close()
+                self.closing = True
+
+    def _write(self, data: bytes) -> None:
+        out = self.out
+        if out is not None:
+            out.append(data)
+        elif self.node is None:  # not hubbub's app: the handshake is refused
+            if self.transport is not None:
+                self.transport.write(data)
+        else:
+            self.out = [data]
+            self.node.cork(self.uncork)
+
+    def uncork(self) -> None:
+        out = self.out
+        if out is None:
+            return
+        self.out = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    # -- Transport ------------------------------------------------------------------------------
+    def push(self, frame: Outgoing) -> None:
+        transport = self.transport
+        if self.closing or transport is None:
+            return
+        if self.paused and self.node is not None:
+            # Past the socket's buffer: count what waits, and cut off a client that lags.
+            self.backlog += 1
+            if self.backlog > self.node.queue_limit:
+                # The close goes after what is buffered; the client gets it if it reads on,
+                # and is dropped after a few seconds if not (see ``end``).
+                self.end(CloseCode.TRY_AGAIN_LATER, "too slow to keep up")
+                return
+        if self.compressed:
+            self.ws.send_text(frame.data)
+            self._flush()
+        else:
+            self._write(frame.wire)
+
+    def end(self, code: CloseCode, reason: str) -> None:
+        if self.closing or self.transport is None:
+            return
+        if self.link is not None:
+            self.link.session.closed = True
+        if self.ws.state is State.OPEN:
+            self.ws.send_close(int(code), reason)
+            self._flush()
+        self.closing = True
+        transport = self.transport
+        # The client answers the close and the handshake ends in data_received; a client that
+        # does not is dropped after a while.
+        asyncio.get_running_loop().call_later(5.0, transport.abort)
+
+    def keepalive(self, now: float) -> None:
+        transport = self.transport
+        if transport is None or self.closing:
+            return
+        idle = time.monotonic() - self.seen
+        if idle > 2 * PING_INTERVAL + 5:
+            transport.abort()
+        elif idle >= PING_INTERVAL - 1 and not self.compressed:
+            self._write(_PING)
+        elif idle >= PING_INTERVAL - 1:
+            self.ws.send_ping(b"")
+            self._flush()
