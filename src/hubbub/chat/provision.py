@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from hubbub.crypto import SecretBox, hash_auth_token
+from hubbub.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ def new_api_secret() -> str:
     return secrets.token_hex(16)
 
 
-def new_account(store: Any, box: SecretBox, *, name: str = "hubbub") -> Credentials:
+def new_account(store: Store, box: SecretBox, *, name: str = "hubbub") -> Credentials:
     """An account with an auth token, one API key and one Chat Service."""
     auth_token = secrets.token_hex(16)
     account = store.create_account(friendly_name=name, auth_token_hash=hash_auth_token(auth_token))
