@@ -1,4 +1,4 @@
-"""The browser client's timeline (``hubbub-client.js``), run in Node.js: late pushes from
+"""The browser client's timeline (``client/timeline.js``), run in Node.js: late pushes from
 another server process are delivered, repeats are not."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def live(*indexes: int) -> list[list[int]]:
     """What the timeline delivers for each pushed index in turn."""
     node = shutil.which("node")
     assert node is not None, "Node.js is missing (scripts/test installs Debian's nodejs)"
-    script = SCRIPT % (STATIC / "hubbub-client.js").as_uri()
+    script = SCRIPT % (STATIC / "client" / "timeline.js").as_uri()
     done = subprocess.run(
         [node, "--input-type=module", "-e", script, json.dumps(indexes)],
         capture_output=True,

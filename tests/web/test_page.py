@@ -41,6 +41,21 @@ def test_the_page_and_its_assets_are_served(site: httpx.Client) -> None:
         assert response.content == (Path("src/hubbub/web/static") / asset).read_bytes()
 
 
+def test_every_module_is_served_as_javascript(site: httpx.Client) -> None:
+    # Under nosniff, a module served with another type would not run, and neither would the
+    # modules importing it.
+    static = Path("src/hubbub/web/static")
+    modules = sorted(static.rglob("*.js"))
+    assert len(modules) > 2
+    for module in modules:
+        path = module.relative_to(static).as_posix()
+        response = site.get(f"/static/{path}")
+        assert response.status_code == 200, path
+        assert "javascript" in response.headers["content-type"], path
+        assert response.content == module.read_bytes(), path
+        assert "default-src 'self'" in response.headers["content-security-policy"], path
+
+
 def test_the_page_only_trusts_its_own_origin(site: httpx.Client) -> None:
     for path in ("/", "/static/chat.js"):
         headers = site.get(path).headers
@@ -52,7 +67,14 @@ def test_the_page_only_trusts_its_own_origin(site: httpx.Client) -> None:
 
 
 def test_nothing_outside_the_static_folder_is_served(site: httpx.Client) -> None:
-    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/missing.js"):
+    for path in (
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/missing.js",
+        "/static/client/../../app.py",
+        "/static/client/%2e%2e/%2e%2e/app.py",
+        "/static/../tsconfig.json",
+    ):
         response = site.get(path)
         assert response.status_code == 404, path
         assert "create_app" not in response.text
