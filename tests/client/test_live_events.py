@@ -156,6 +156,19 @@ def test_an_invitation_can_be_declined(realtime_server: RealtimeServer) -> None:
     run(scenario())
 
 
+def test_a_new_channel_can_be_joined_as_twilios_quickstart_does(
+    realtime_server: RealtimeServer,
+) -> None:
+    async def scenario() -> None:
+        async with await connect(realtime_server, "alice") as alice:
+            general = await alice.create_channel(unique_name="general")
+            joined = await general.join()  # the creator is a member already
+            assert joined.status == "joined"
+            assert [m.identity for m in await joined.get_members()] == ["alice"]
+
+    run(scenario())
+
+
 def test_the_read_horizon_moves_forwards_only(realtime_server: RealtimeServer) -> None:
     async def scenario() -> None:
         async with (

@@ -378,3 +378,33 @@ def test_members_are_listed_with_their_users(realtime_server: RealtimeServer) ->
         config=dataclasses.replace(service.config, reachability_enabled=True),
     )
     run(scenario(True))
+
+
+def test_joining_a_channel_one_is_in_answers_with_the_membership(
+    realtime_server: RealtimeServer,
+) -> None:
+    """Twilio's quickstart order: create a channel (whose creator is in it), then join it."""
+
+    async def scenario() -> None:
+        async with signed_in(realtime_server, "alice", "bob") as (alice, bob):
+            created = await alice.command("create_channel", unique_name="quickstart")
+            assert created["ok"], created
+            joined = await alice.command("join", channel="quickstart")
+            assert joined["ok"], joined
+            assert joined["result"]["member"]["identity"] == "alice"
+            first = await bob.command("join", channel="quickstart")
+            again = await bob.command("join", channel="quickstart")
+            assert again["result"]["member"]["sid"] == first["result"]["member"]["sid"]
+            # Nothing happened the second time: the channel heard of bob once.
+            await alice.command("ping")
+            joins = [
+                push["member"]["identity"]
+                for push in alice.pushes
+                if push["type"] == "member_joined"
+            ]
+            assert joins == ["alice", "bob"]
+
+    run(scenario())
+    store, creds = realtime_server.store, realtime_server.creds
+    members = store.list_members(creds.chat_service_sid, "quickstart").items
+    assert sorted(member.identity for member in members) == ["alice", "bob"]

@@ -12,6 +12,7 @@ from typing import Any
 from hubbub.chat import access, render
 from hubbub.chat.core import Actor, Core, Outcome
 from hubbub.chat.events import Event, channel_event, joined, left, user_event
+from hubbub.store import NotFound
 from hubbub.store.records import Channel, Member
 
 
@@ -35,10 +36,18 @@ def add_member(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Ou
 
 def join(core: Core, actor: Actor, ref: str) -> Outcome:
     """The acting user joins: a public channel, or a private one they are invited to (with
-    the invite's role; the invites are used up)."""
+    the invite's role; the invites are used up). Joining again answers with the membership
+    they have, and changes nothing: Twilio's SDKs create a channel, whose creator is in it,
+    and then join it."""
     store = core.store
     identity = actor.identity or ""
     channel = access.channel(core, actor, ref)
+    try:
+        member = store.get_member(actor.service_sid, channel.sid, identity)
+    except NotFound:
+        pass
+    else:
+        return Outcome(render.member(member, actor.account_sid, actor.urls))
     invites = store.list_invites(actor.service_sid, channel.sid, identities=[identity]).items
     if channel.type == "private" and not invites:
         raise access.hidden(ref)
