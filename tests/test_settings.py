@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from hubbub import defaults
@@ -12,7 +14,9 @@ from hubbub.settings import ENVIRONMENT, ServeSettings
 
 def test_the_defaults_are_written_once() -> None:
     settings = serve_settings(build_parser().parse_args(["serve"]))
-    assert settings == ServeSettings()
+    # The public URL is the bind address unless told: the one default not in ServeSettings.
+    assert settings.public_url == "http://127.0.0.1:8080"
+    assert dataclasses.replace(settings, public_url=None) == ServeSettings()
     assert settings.db == defaults.DB
     assert settings.token_warning == defaults.TOKEN_WARNING
     assert settings.tokens.token_rate_identity == (60, 60.0)
@@ -30,6 +34,8 @@ def test_every_option_reaches_a_worker_unchanged(monkeypatch: pytest.MonkeyPatch
         "--redis",
         "redis://127.0.0.1:6379/2",
         "--ws-compression",
+        "--public-url",
+        "https://chat.example.com/",
         "--token-warning",
         "30",
         "--auth",
@@ -44,6 +50,7 @@ def test_every_option_reaches_a_worker_unchanged(monkeypatch: pytest.MonkeyPatch
     settings = serve_settings(build_parser().parse_args(options))
     assert (settings.port, settings.workers, settings.ws_compression) == (9090, 3, True)
     assert settings.redis_url == "redis://127.0.0.1:6379/2"
+    assert settings.public_url == "https://chat.example.com"
     assert settings.token_warning == 30.0
     assert settings.tokens.auth == ("apitokens",)
     assert settings.tokens.ttl == 600
@@ -58,5 +65,7 @@ def test_wrong_settings_are_refused_in_one_line() -> None:
 
     with pytest.raises(CommandError, match="--workers"):
         serve_settings(build_parser().parse_args(["serve", "--workers", "0"]))
+    with pytest.raises(CommandError, match="--public-url"):
+        serve_settings(build_parser().parse_args(["serve", "--public-url", "chat.example.com"]))
     with pytest.raises(CommandError, match="--token-warning"):
         serve_settings(build_parser().parse_args(["serve", "--token-warning", "nan"]))

@@ -69,6 +69,14 @@ def add_commands(commands: Any) -> None:
         "$FORWARDED_ALLOW_IPS)",
     )
     serve.add_argument(
+        "--public-url",
+        default=os.environ.get("HUBBUB_PUBLIC_URL"),
+        metavar="URL",
+        help="where clients reach the server, e.g. https://chat.example.com: the base of every "
+        "URL in answers and pushes (default http://HOST:PORT, so set it when binding 0.0.0.0 or "
+        "behind a proxy; $HUBBUB_PUBLIC_URL)",
+    )
+    serve.add_argument(
         "--ws-compression",
         action="store_true",
         help="offer permessage-deflate on /v1/ws (costs ~35 KiB of memory per connection)",
@@ -144,8 +152,14 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
     warning = float(args.token_warning)
     if not (math.isfinite(warning) and warning >= 0):
         raise CommandError(f"--token-warning must be 0 s or more, not {args.token_warning}")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    public_url = args.public_url or f"http://{host}:{args.port}"
+    scheme, _, rest = public_url.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#\\ "):
+        raise CommandError(f"--public-url must be http(s)://HOST[:PORT][/PATH], not {public_url!r}")
     return ServeSettings(
         db=args.db,
+        public_url=public_url.rstrip("/"),
         master_key_file=args.master_key_file,
         host=args.host,
         port=args.port,

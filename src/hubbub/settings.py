@@ -31,6 +31,9 @@ class ServeSettings:
     workers: int = 1
     #: Redis carrying real-time events between processes; ``None``: one process only.
     redis_url: str | None = None
+    #: Where the URLs in answers and pushes point (``https://chat.example.com``); ``None``:
+    #: ``http://HOST:PORT`` of the bind address.
+    public_url: str | None = None
     #: Proxies trusted to say the client's address and scheme.
     forwarded_allow_ips: str = "127.0.0.1"
     #: permessage-deflate on ``/v1/ws`` (costs ~35 KiB of memory per connection).

@@ -54,8 +54,12 @@ class Node:
         executor: Executor | None = None,
         warning: float = DEFAULT_WARNING,
         clock: Callable[[], float] = time.time,
+        public_url: str | None = None,
     ) -> None:
+        """``public_url``, when given, is where every URL in what is sent points, whatever
+        Host a client's handshake named; without it, each connection's own Host is used."""
         self.store = store
+        self.public_url = public_url
         self.keys = keys
         self.hub = Hub()
         self.broker = broker or MemoryBroker()
@@ -87,7 +91,9 @@ class Node:
         self.broker.subscribe(self.lookups.observe)
 
     def commands_for(self, base_url: str) -> Commands:
-        """One ``Commands`` per base URL (the Host header): not one per connection."""
+        """One ``Commands`` per base URL (the public URL, or else the Host header of the
+        handshake): not one per connection."""
+        base_url = self.public_url or base_url
         commands = self._commands.get(base_url)
         if commands is None:
             commands = Commands(self.store, self.keys, Urls(base_url), core=self.core)

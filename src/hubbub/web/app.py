@@ -26,6 +26,7 @@ from hubbub.auth.cookies import derive_key
 from hubbub.auth.hook import AuthorizeHook
 from hubbub.chat.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
 from hubbub.chat.keys import KeyRing
+from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
 from hubbub.realtime.hub import Broker
 from hubbub.realtime.node import Node, settle_gc
@@ -54,12 +55,15 @@ def create_app(
     token_warning: float = DEFAULT_WARNING,
     token_settings: TokenSettings | None = None,
     authorize: AuthorizeHook | None = None,
+    public_url: str | None = None,
 ) -> Starlette:
     """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
 
     ``token_warning`` is how long before a token's expiry sessions are told to renew it.
     ``token_settings`` and ``authorize`` configure the token server (``/login``, ``/logout``,
     ``/token``; see ``hubbub.web.tokenserver``), answered ahead of the router.
+    ``public_url`` (``https://chat.example.com``) is where the URLs in every answer and push
+    point; without it they follow each request's Host header, which is the client's to choose.
     """
     metrics = metrics or Metrics()
 
@@ -72,9 +76,11 @@ def create_app(
 
     keyring = KeyRing(store, box)
     auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
-    node = Node(store, keyring, broker=broker, warning=token_warning)
+    public_url = public_url.rstrip("/") if public_url else None
+    node = Node(store, keyring, broker=broker, warning=token_warning, public_url=public_url)
     publish = node.publish_from_any_thread if node.executor.threaded else node.broker.publish
     ctx = Context(store, box, auth, keyring, node.core, node.executor, publish)
+    ctx.public_urls = Urls(public_url) if public_url else None
 
     async def websocket(socket: WebSocket) -> None:
         await ws_asgi.serve(socket, node)
@@ -118,6 +124,8 @@ def create_app(
             Exception: _unexpected,
         },
     )
+    # A redirect to add or drop a slash would name the client's Host; Twilio's API has none.
+    app.router.redirect_slashes = False
     app.tokens = TokenServer(store, box, token_settings, authorize=authorize, metrics=metrics)
     app.state.ctx = ctx
     app.state.tokens = app.tokens
@@ -170,6 +178,7 @@ def app_from_environment() -> Starlette:
         broker=broker,
         token_warning=settings.token_warning,
         token_settings=tokens,
+        public_url=settings.public_url,
     )
     app.state.node.compression = settings.ws_compression
     settle_gc()

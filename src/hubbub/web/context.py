@@ -11,6 +11,7 @@ from hubbub.chat.core import Core
 from hubbub.chat.errors import not_found
 from hubbub.chat.events import Event
 from hubbub.chat.keys import KeyRing
+from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox
 from hubbub.realtime.executor import Executor, Inline
 from hubbub.store import Store
@@ -34,6 +35,8 @@ class Context:
     #: Hands an event to the real-time side, so REST writes reach connected clients.
     publish: Callable[[Event], None] = field(default=lambda event: None)
     clock: Callable[[], float] = time.monotonic
+    #: Where the URLs in answers point; ``None``: the request's own base URL (its Host).
+    public_urls: Urls | None = None
     _owned: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def service(self, account_sid: str, service_sid: str, path: str) -> Service:

@@ -88,7 +88,8 @@ class Call:
 
     @cached_property
     def urls(self) -> Urls:
-        return Urls(str(self.request.base_url).rstrip("/"))
+        public = self.ctx.public_urls
+        return public if public is not None else Urls(str(self.request.base_url).rstrip("/"))
 
     @property
     def url(self) -> str:
