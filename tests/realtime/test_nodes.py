@@ -36,7 +36,8 @@ def wait_healthy(server: subprocess.Popen[bytes], port: int) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                answer.read()
             return
         except OSError:
             assert server.poll() is None, "the server died while starting"

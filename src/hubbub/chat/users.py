@@ -8,6 +8,7 @@ from hubbub.chat import access, render
 from hubbub.chat.core import Actor, Core, Outcome
 from hubbub.chat.errors import ApiError
 from hubbub.chat.events import Event, channel_event, user_deleted, user_updated
+from hubbub.chat.render import Urls
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
 from hubbub.store.records import User
@@ -73,16 +74,40 @@ def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
     return core.done("delete_user", actor, Outcome(rendered_user, events))
 
 
-def set_online(core: Core, actor: Actor, channel_sids: list[str], online: bool) -> list[Event]:
-    """Record whether the acting user is reachable, if the service tracks it, and tell those
-    who share a channel with them."""
+def set_online(
+    core: Core,
+    actor: Actor,
+    channel_sids: list[str],
+    online: bool,
+    *,
+    node: str,
+    now: float,
+    lease_until: float,
+) -> list[Event]:
+    """The acting user's first connection on ``node`` opened (``online``), or their last one
+    there closed. If that makes them reachable or not anywhere, and the service tracks it,
+    those who share a channel with them hear of it."""
     store = core.store
+    identity = actor.identity or ""
     try:
-        # Read fresh: a service's settings change over REST without an event to say so.
-        service = store.get_service(actor.account_sid, actor.service_sid)
-        if not service.config.reachability_enabled:
-            return []
-        user = store.update_user(actor.service_sid, actor.identity or "", is_online=online)
+        if online:
+            # Read fresh: a service's settings change over REST without an event to say so.
+            service = store.get_service(actor.account_sid, actor.service_sid)
+            if not service.config.reachability_enabled:
+                return []
+            user = store.join_presence(
+                node, actor.service_sid, identity, now=now, lease_until=lease_until
+            )
+        else:  # always: the setting may have changed since they came
+            user = store.leave_presence(node, actor.service_sid, identity, now=now)
     except NotFound:  # the service or the user was deleted meanwhile
         return []
+    if user is None:
+        return []
     return [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
+
+
+def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> Event:
+    """``user_updated`` for a user whose every node went silent."""
+    channels = channel_sids(core.store, user.service_sid, user.identity)
+    return user_updated(render.user(user, account_sid, urls), channels)

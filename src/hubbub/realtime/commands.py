@@ -16,7 +16,6 @@ from typing import Any
 from hubbub.chat import access, channels, fields, members, messages, render, users
 from hubbub.chat.core import Actor, Core, Outcome
 from hubbub.chat.errors import INVALID_ATTRIBUTES, ApiError, from_store, invalid
-from hubbub.chat.events import Event
 from hubbub.chat.fields import MAX_INDEX, MAX_NAME
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
@@ -111,10 +110,6 @@ class Commands:
     def key_alive(self, who: Identity) -> bool:
         found = self.keys.lookup(who.key_sid)
         return found is not None and found[0] == who.account_sid
-
-    def set_online(self, who: Identity, channel_sids: list[str], online: bool) -> list[Event]:
-        """Record reachability, if the service tracks it, and tell those who share a channel."""
-        return users.set_online(self.core, who.actor, channel_sids, online)
 
     # -- commands ----------------------------------------------------------------------------
     def run(self, who: Identity, kind: str, params: Params) -> Outcome:

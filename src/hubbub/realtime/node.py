@@ -25,7 +25,7 @@ from hubbub.realtime.commands import Commands
 from hubbub.realtime.commits import Commits
 from hubbub.realtime.executor import Executor, for_backend
 from hubbub.realtime.hub import Broker, Hub, MemoryBroker
-from hubbub.realtime.presence import Presence
+from hubbub.realtime.presence import RENEW, Presence
 from hubbub.realtime.session import DEFAULT_WARNING, KEY_CHECK_INTERVAL
 from hubbub.realtime.timers import Entry, Timers
 from hubbub.store import Store
@@ -73,7 +73,9 @@ class Node:
         self.lookups = Lookups(store)
         self.core = Core(store, self.lookups)
         self.commits = Commits(store, self.executor)
-        self.presence = Presence(self.hub, self.executor, self.publish)
+        self.presence = Presence(
+            store, self.hub, self.executor, self.publish, clock, self._presence_urls
+        )
         self.timers = Timers()
         self.by_key: dict[str, set[Link]] = {}
         self.links: set[Link] = set()
@@ -86,6 +88,7 @@ class Node:
         self._armed = float("inf")
         self._sweeping = False
         self._last_ping = 0.0
+        self._last_lease = 0.0
         self._corked: list[Callable[[], None]] = []
         self.broker.subscribe(self.hub.deliver)
         self.broker.subscribe(self.lookups.observe)
@@ -100,6 +103,26 @@ class Node:
             if len(self._commands) < _COMMANDS_CACHE:  # the Host header is the client's
                 self._commands[base_url] = commands
         return commands
+
+    def _presence_urls(self) -> Urls:
+        """Where the URLs of a push not caused by a request point: the public URL, else the
+        base URL of some connection here."""
+        if self.public_url:
+            return Urls(self.public_url)
+        for commands in self._commands.values():
+            return commands.urls
+        return Urls("http://localhost")
+
+    async def stop(self) -> None:
+        """This process stops: its users who are connected nowhere else go offline now, not
+        when its lease runs out."""
+        try:
+            events = await self.executor.run(self.presence.leave, self.core)
+        except Exception:
+            log.exception("leaving the presence of other nodes failed")
+            return
+        for event in events:
+            self.broker.publish(event)
 
     # -- events --------------------------------------------------------------------------------
     def publish(self, events: list[Event]) -> None:
@@ -189,6 +212,9 @@ class Node:
             if some is not None and who is not None and not some.session.commands.key_alive(who):
                 for link in list(links):
                     link.perform(link.session.revoke())
+        if now - self._last_lease >= RENEW:
+            self._last_lease = now
+            self.presence.renew(self.core)
         if now - self._last_ping >= PING_INTERVAL:
             self._last_ping = now
             for link in list(self.links):

@@ -1,40 +1,75 @@
-"""Reachability: a user is online while they have a connection to this process.
+"""Reachability: a user is online while any of their connections is open, on any node.
 
-The first connection of a user marks them online, the last to close marks them offline. The
-writes of one user run one at a time, in the order they were asked for, so that a late
-"offline" (in the thread pool, on PostgreSQL) cannot land after the next connection's
-"online"; an "offline" is dropped if the user came back meanwhile.
+This process is one node: it holds a lease in the store, renewed every ``RENEW`` seconds, and
+the store records which users it has connections of (``Store.join_presence``). The first
+connection of a user here joins, the last one to close leaves; the store says whether that
+made them reachable or not anywhere. A node that stops renewing (killed, cut off) is expired
+by the others within ``LEASE`` + ``RENEW`` seconds, and the users only it had go offline.
+
+The writes of one user run one at a time, in the order they were asked for, so that a late
+"leave" (in the thread pool, on PostgreSQL) cannot land after the next connection's "join";
+a "leave" is dropped if the user came back here meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from hubbub.chat import users
 from hubbub.chat.events import Event
+from hubbub.chat.render import Urls
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.executor import Executor
 from hubbub.realtime.hub import Hub
+from hubbub.store import Store
 
 log = logging.getLogger("hubbub.gateway")
+#: Seconds a node's lease lasts, and how often it is renewed (and others' looked at).
+LEASE = 6.0
+RENEW = 2.0
 _Change = tuple[Commands, Identity, list[str], bool]
 
 
 class Presence:
-    __slots__ = ("_executor", "_hub", "_publish", "_queues")
+    __slots__ = (
+        "_clock",
+        "_executor",
+        "_hub",
+        "_publish",
+        "_queues",
+        "_renewing",
+        "_store",
+        "_urls",
+        "node",
+    )
 
     def __init__(
-        self, hub: Hub, executor: Executor, publish: Callable[[list[Event]], None]
+        self,
+        store: Store,
+        hub: Hub,
+        executor: Executor,
+        publish: Callable[[list[Event]], None],
+        clock: Callable[[], float],
+        urls: Callable[[], Urls],
     ) -> None:
+        """``urls`` gives where the URLs of a push about a user who went away point."""
+        self._store = store
         self._hub = hub
         self._executor = executor
         self._publish = publish
+        self._clock = clock
+        self._urls = urls
         self._queues: dict[tuple[str, str], deque[_Change]] = {}
+        self._renewing = False
+        #: This process's name among the nodes sharing the store.
+        self.node = uuid.uuid4().hex
 
     def change(self, commands: Commands, who: Identity, channels: list[str], online: bool) -> None:
-        """Record that ``who`` came online or went offline, and tell their channels."""
+        """``who``'s first connection here opened (``online``), or their last one closed."""
         key = (who.service_sid, who.identity)
         queue = self._queues.get(key)
         if queue is not None:
@@ -48,8 +83,12 @@ class Presence:
         if not online and self._hub.has_user(*key):
             self._next(key)
             return
+        now = self._clock()
+        args = (commands.core, who.actor, channels, online)
         self._executor.submit(
-            commands.set_online, (who, channels, online), lambda done: self._done(key, done)
+            lambda: users.set_online(*args, node=self.node, now=now, lease_until=now + LEASE),
+            (),
+            lambda done: self._done(key, done),
         )
 
     def _done(self, key: tuple[str, str], events: Any) -> None:
@@ -65,3 +104,29 @@ class Presence:
             self._run(key, queue.popleft())
         else:
             del self._queues[key]
+
+    # -- leases ------------------------------------------------------------------------------
+    def renew(self, core: Any) -> None:
+        """Renew this node's lease and expire the nodes gone silent (every ``RENEW`` seconds)."""
+        if self._renewing:  # the last round is still in the thread pool
+            return
+        self._renewing = True
+        now = self._clock()
+        self._executor.submit(self._lease, (core, now), self._leased)
+
+    def _lease(self, core: Any, now: float) -> list[Event]:
+        self._store.renew_presence(self.node, lease_until=now + LEASE)
+        gone = self._store.expire_presence(now=now)
+        return [users.went_away(core, account, user, self._urls()) for account, user in gone]
+
+    def _leased(self, events: Any) -> None:
+        self._renewing = False
+        if isinstance(events, Exception):
+            log.error("renewing this node's presence lease failed", exc_info=events)
+        else:
+            self._publish(events)
+
+    def leave(self, core: Any) -> list[Event]:
+        """This node stops: everyone it had who is nowhere else goes offline at once."""
+        gone = self._store.expire_presence(now=self._clock(), nodes=[self.node])
+        return [users.went_away(core, account, user, self._urls()) for account, user in gone]

@@ -423,6 +423,31 @@ class Store(Protocol):
 
     # Token server: login users, login sessions, API tokens ------------------------------------
 
+    # Presence across nodes ---------------------------------------------------------------------
+
+    def join_presence(
+        self, node: str, service_sid: str, identity: str, *, now: float, lease_until: float
+    ) -> User | None:
+        """``identity`` has a connection on ``node``, whose lease is renewed to ``lease_until``
+        (Unix seconds). If no other node with a lease past ``now`` had them, the user is marked
+        online and returned; else ``None``. ``NotFound`` for a missing user."""
+        ...
+
+    def leave_presence(
+        self, node: str, service_sid: str, identity: str, *, now: float
+    ) -> User | None:
+        """``identity`` has no connection on ``node`` any more. If no live node has them and
+        they were online, they are marked offline and returned; else ``None``."""
+        ...
+
+    def renew_presence(self, node: str, *, lease_until: float) -> None:
+        """Extend ``node``'s lease."""
+
+    def expire_presence(self, *, now: float, nodes: Collection[str] = ()) -> list[tuple[str, User]]:
+        """Forget the nodes whose lease ran out by ``now``, and ``nodes``; mark offline the
+        users no live node has any more and return them with their account SIDs."""
+        ...
+
     def create_login_user(self, username: str, *, identity: str, password_hash: str) -> LoginUser:
         """Conflict when ``username`` is taken. ``password_hash`` is never a password in clear."""
         ...

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -269,4 +270,34 @@ api_tokens = Table(
     *_dates(),
     Index(None, "token_hash", unique=True),
     Index(None, "date_created", "sid"),
+)
+
+# Who is connected where, for reachability across processes and machines: a node (one server
+# process) holds a lease it renews; a row says it has a connection of the user. A user is
+# online while a row of theirs belongs to a node whose lease has not run out.
+presence_nodes = Table(
+    "presence_nodes",
+    metadata,
+    Column("node", String(64), primary_key=True),
+    # Unix seconds, on the nodes' clocks (compared often; no date parsing).
+    Column("lease_until", Float, nullable=False),
+    Index(None, "lease_until"),
+)
+
+presence = Table(
+    "presence",
+    metadata,
+    Column(
+        "node",
+        String(64),
+        ForeignKey("presence_nodes.node", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "user_sid",
+        String(34),
+        ForeignKey("users.sid", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index(None, "user_sid"),
 )

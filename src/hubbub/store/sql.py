@@ -14,12 +14,21 @@ from hubbub.store.invites import InviteOps
 from hubbub.store.logins import LoginOps
 from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
+from hubbub.store.presence import PresenceOps
 from hubbub.store.services import ServiceOps
 from hubbub.store.users import UserOps
 
 
 class SqlStore(
-    AccountOps, ServiceOps, UserOps, ChannelOps, MemberOps, InviteOps, MessageOps, LoginOps
+    AccountOps,
+    ServiceOps,
+    UserOps,
+    ChannelOps,
+    MemberOps,
+    InviteOps,
+    MessageOps,
+    LoginOps,
+    PresenceOps,
 ):
     """A :class:`~hubbub.store.contract.Store` over a SQL backend; see that class for the
     contract."""

@@ -132,6 +132,8 @@ class UserOps(Base):
         # date_updated is left alone: nobody changed these users, a server restarted.
         t = s.users
         with self._write() as conn:
+            # Nobody is connected anywhere: what nodes recorded is stale too.
+            conn.execute(delete(s.presence_nodes))
             return conn.execute(update(t).where(t.c.is_online).values(is_online=False)).rowcount
 
     def delete_user(self, service_sid: str, ref: str) -> None:

@@ -111,6 +111,7 @@ def create_app(
         try:
             yield
         finally:
+            await node.stop()
             await node.broker.close()
 
     app = FrontedStarlette(

@@ -1,0 +1,140 @@
+"""Reachability across processes and machines: node leases and who is connected where.
+
+Each server process is a node with a lease it renews; it records a row for each user it has a
+connection of. A user is reachable while a row of theirs belongs to a live node. The changes
+that decide it (a user's first connection anywhere, their last, a node gone silent) update
+``users.is_online`` in the same transaction, with the user's row locked, so that two nodes
+cannot interleave an "online" and an "offline" the wrong way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hubbub.store import schema as s
+from hubbub.store.codec import user_of
+from hubbub.store.db import Base
+from hubbub.store.errors import NotFound
+from hubbub.store.records import User
+
+
+class PresenceOps(Base):
+    def join_presence(
+        self, node: str, service_sid: str, identity: str, *, now: float, lease_until: float
+    ) -> User | None:
+        """``identity`` has a connection on ``node`` (whose lease runs to ``lease_until``).
+        If no other live node had them, they are marked online and returned."""
+        with self._write() as conn:
+            user = _locked_user(conn, service_sid, identity)
+            _renew(conn, node, lease_until)
+            elsewhere = _live_elsewhere(conn, user["sid"], node, now)
+            p = s.presence
+            mine = select(p.c.node).where(p.c.node == node, p.c.user_sid == user["sid"])
+            if conn.execute(mine).first() is None:
+                conn.execute(insert(p).values(node=node, user_sid=user["sid"]))
+            if elsewhere:
+                return None
+            return _set_online(conn, user["sid"], True)
+
+    def leave_presence(
+        self, node: str, service_sid: str, identity: str, *, now: float
+    ) -> User | None:
+        """``identity`` has no connection on ``node`` any more. If no live node has them, they
+        are marked offline and returned (``None`` if they were not marked online)."""
+        with self._write() as conn:
+            try:
+                user = _locked_user(conn, service_sid, identity)
+            except NotFound:  # deleted meanwhile: their rows went with them
+                return None
+            p = s.presence
+            conn.execute(delete(p).where(p.c.node == node, p.c.user_sid == user["sid"]))
+            if _live_elsewhere(conn, user["sid"], node, now) or not user["is_online"]:
+                return None
+            return _set_online(conn, user["sid"], False)
+
+    def renew_presence(self, node: str, *, lease_until: float) -> None:
+        """Extend ``node``'s lease."""
+        with self._write() as conn:
+            _renew(conn, node, lease_until)
+
+    def expire_presence(self, *, now: float, nodes: Collection[str] = ()) -> list[tuple[str, User]]:
+        """Forget the nodes whose lease ran out by ``now`` (and ``nodes``, which are leaving),
+        with their rows; the users no live node has any more are marked offline and returned,
+        each with its account's SID."""
+        n, p = s.presence_nodes, s.presence
+        with self._write() as conn:
+            gone_where = n.c.lease_until <= now
+            if nodes:
+                gone_where = gone_where | n.c.node.in_(list(nodes))
+            gone = [row.node for row in conn.execute(select(n.c.node).where(gone_where))]
+            if not gone:
+                return []
+            held = select(p.c.user_sid).where(p.c.node.in_(gone)).distinct()
+            user_sids = sorted(row.user_sid for row in conn.execute(held))
+            conn.execute(delete(p).where(p.c.node.in_(gone)))
+            conn.execute(delete(n).where(n.c.node.in_(gone)))
+            offline: list[tuple[str, User]] = []
+            for sid in user_sids:  # in SID order, so that two nodes lock alike
+                t = s.users
+                row = conn.execute(
+                    select(t.c.is_online).where(t.c.sid == sid).with_for_update()
+                ).first()
+                if row is None or not row.is_online or _live_elsewhere(conn, sid, "", now):
+                    continue
+                user = _set_online(conn, sid, False)
+                if user is not None:
+                    services = s.services
+                    account = select(services.c.account_sid).where(
+                        services.c.sid == user.service_sid
+                    )
+                    offline.append((conn.execute(account).scalar_one(), user))
+            return offline
+
+
+def _locked_user(conn: Connection, service_sid: str, identity: str) -> Any:
+    t = s.users
+    stmt = (
+        select(t.c.sid, t.c.is_online)
+        .where(t.c.service_sid == service_sid, t.c.identity == identity)
+        .with_for_update()
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise NotFound("User", identity)
+    return row._mapping
+
+
+def _renew(conn: Connection, node: str, lease_until: float) -> None:
+    """Insert or extend the lease in one statement: a node's own joins and renewals may run at
+    once in different threads."""
+    n = s.presence_nodes
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    stmt = dialect.insert(n).values(node=node, lease_until=lease_until)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[n.c.node], set_={"lease_until": stmt.excluded.lease_until}
+        )
+    )
+
+
+def _live_elsewhere(conn: Connection, user_sid: str, node: str, now: float) -> bool:
+    p, n = s.presence, s.presence_nodes
+    live = (
+        select(p.c.node)
+        .join(n, n.c.node == p.c.node)
+        .where(p.c.user_sid == user_sid, p.c.node != node, n.c.lease_until > now)
+    )
+    return bool(conn.execute(select(exists(live))).scalar())
+
+
+def _set_online(conn: Connection, user_sid: str, online: bool) -> User | None:
+    # date_updated is left alone, as by mark_all_offline: reachability is not an edit.
+    t = s.users
+    row = conn.execute(
+        update(t).where(t.c.sid == user_sid).values(is_online=online).returning(t)
+    ).first()
+    return None if row is None else user_of(row)
