@@ -18,7 +18,7 @@ from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
 from hubbub.store import Store, open_store
 from hubbub.web.app import create_app
-from hubbub.web.tokenserver import TokenSettings
+from hubbub.web.tokenserver import TokenServer, TokenSettings
 from tests.postgres import PostgresDatabases
 from tests.web.server import running
 
@@ -72,6 +72,16 @@ def settings(**changes: Any) -> TokenSettings:
     return base
 
 
+class Clock:
+    """A clock for the token server that only moves when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class Server:
     url: str
@@ -109,13 +119,30 @@ def plain_client(url: str) -> httpx.Client:
 
 @pytest.fixture
 def serve(box: SecretBox) -> Iterator[Callable[..., Server]]:
-    """``serve(store, **settings)``: a running app with alice signed up; closed after the test."""
+    """``serve(store, **settings)``: a running app with alice signed up; closed after the test.
+    With ``monotonic``, the token server's caches, limits and metrics go by that clock."""
     stack: list[Any] = []
 
-    def start(store: Store, *, authorize: Any = None, **changes: Any) -> Server:
+    def start(
+        store: Store,
+        *,
+        authorize: Any = None,
+        monotonic: Callable[[], float] | None = None,
+        **changes: Any,
+    ) -> Server:
         creds = new_account(store, box, name="acme")
         add_user(store)
         app = create_app(store, box, token_settings=settings(**changes), authorize=authorize)
+        if monotonic is not None:
+            # create_app takes no clock: its token server is made again with one.
+            app.tokens = app.state.tokens = TokenServer(
+                store,
+                box,
+                settings(**changes),
+                authorize=authorize,
+                metrics=app.state.metrics,
+                monotonic=monotonic,
+            )
         context = running(app)
         url = context.__enter__()
         client = plain_client(url)

@@ -23,11 +23,14 @@ from tests.support import twilio_error
 
 class SlowPasswords(Passwords):
     """Real argon2id (the tests' cheap settings) that takes ``delay`` seconds a check, as the
-    default settings do on a busy machine, and counts how many checks run at once."""
+    default settings do on a busy machine, and counts how many checks run at once. With
+    ``gated``, a check waits instead until the test opens ``gate``."""
 
-    def __init__(self, delay: float = 0.2) -> None:
+    def __init__(self, delay: float = 0.2, *, gated: bool = False) -> None:
         super().__init__(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
         self.delay = delay
+        self.gated = gated
+        self.gate = threading.Event()
         self.running = 0
         self.most = 0
         self._lock = threading.Lock()
@@ -37,7 +40,10 @@ class SlowPasswords(Passwords):
             self.running += 1
             self.most = max(self.most, self.running)
         try:
-            time.sleep(self.delay)
+            if self.gated:
+                self.gate.wait(30)
+            else:
+                time.sleep(self.delay)
             return super().check(stored, password)
         finally:
             with self._lock:
@@ -45,10 +51,16 @@ class SlowPasswords(Passwords):
 
 
 def at_once(
-    url: str, bodies: list[dict[str, Any]], address: str = "127.0.0.1"
+    url: str,
+    bodies: list[dict[str, Any]],
+    address: str = "127.0.0.1",
+    *,
+    gate: threading.Event | None = None,
+    answered: int = 0,
 ) -> list[httpx.Response]:
     """POST every body to /login at the same moment, each on its own connection from
-    ``address``; the answers, in order."""
+    ``address``; the answers, in order. With ``gate``: opened once ``answered`` answers are in
+    (the rest wait on it), or after 10 s when they never come."""
 
     async def run() -> list[httpx.Response]:
         transport = httpx.AsyncHTTPTransport(local_address=address)
@@ -56,7 +68,15 @@ def at_once(
         async with httpx.AsyncClient(
             base_url=url, transport=transport, limits=limits, timeout=30
         ) as client:
-            return list(await asyncio.gather(*(client.post("/login", json=b) for b in bodies)))
+            posts = [asyncio.ensure_future(client.post("/login", json=b)) for b in bodies]
+            if gate is not None:
+                try:
+                    async with asyncio.timeout(10):
+                        while sum(post.done() for post in posts) < answered:
+                            await asyncio.wait(posts, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    gate.set()
+            return list(await asyncio.gather(*posts))
 
     return asyncio.run(run())
 
@@ -71,15 +91,20 @@ def test_simultaneous_wrong_passwords_are_limited_like_sequential_ones(
     store: Store, serve: Callable[..., Server]
 ) -> None:
     # The default limits: 5 failures per username and address, 30 per address.
-    server = serve(store, passwords=SlowPasswords(), password_wait=30.0)
-    answers = at_once(server.url, [{"username": "alice", "password": "guess"}] * 60)
+    # The checks let through wait until every other guess is answered: all are in flight at once.
+    passwords = SlowPasswords(gated=True)
+    server = serve(store, passwords=passwords, password_wait=30.0)
+    guesses = [{"username": "alice", "password": "guess"}] * 60
+    answers = at_once(server.url, guesses, gate=passwords.gate, answered=55)
     statuses = [answer.status_code for answer in answers]
     assert statuses.count(401) == 5
     assert statuses.count(429) == 55
 
     # Many usernames from one address: the address limit holds just as well.
+    passwords.gate.clear()
     names = [{"username": f"user{i}", "password": "guess"} for i in range(60)]
-    statuses = [answer.status_code for answer in at_once(server.url, names, "127.0.0.3")]
+    answers = at_once(server.url, names, "127.0.0.3", gate=passwords.gate, answered=30)
+    statuses = [answer.status_code for answer in answers]
     assert statuses.count(401) == 30
 
 

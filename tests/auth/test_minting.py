@@ -12,16 +12,8 @@ from hubbub.chat.provision import new_account, new_api_secret
 from hubbub.crypto import SecretBox
 from hubbub.store import Store
 from hubbub.web.tokenserver import TokenServer
-from tests.auth.conftest import plain_client, settings
+from tests.auth.conftest import Clock, plain_client, settings
 from tests.web.server import running
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def dave(request: Request) -> str:
@@ -49,7 +41,7 @@ def test_a_revoked_key_is_replaced_without_making_anyone_wait(store: Store, box:
         assert key_of(client.post("/token")) == creds.api_key_sid  # within the 30 s
         clock.now += 31
         key_of(client.post("/token"))  # starts the look-up in the background
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while key_of(client.post("/token")) != newer.sid:
             assert time.monotonic() < deadline, "the new key was never picked up"
             time.sleep(0.02)
@@ -57,7 +49,7 @@ def test_a_revoked_key_is_replaced_without_making_anyone_wait(store: Store, box:
         store.update_api_key(creds.account_sid, newer.sid, revoked=True)
         clock.now += 31
         client.post("/token")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while (response := client.post("/token")).status_code == 200:
             assert time.monotonic() < deadline, "minting went on with a revoked key"
             time.sleep(0.02)

@@ -36,6 +36,8 @@ class Upstream:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, str]] = []
+        #: Set when the test is over: until then /hang does not answer.
+        self.released = threading.Event()
 
     async def whoami(self, request: Request) -> Response:
         self.calls.append(dict(request.headers))
@@ -50,7 +52,7 @@ class Upstream:
         return JSONResponse(answer)
 
     async def hang(self, request: Request) -> Response:
-        await asyncio.sleep(1.5)
+        await asyncio.to_thread(self.released.wait, 30)
         return JSONResponse({"identity": "late"})
 
     async def broken(self, request: Request) -> Response:
@@ -77,6 +79,7 @@ def upstream() -> Iterator[tuple[Upstream, str]]:
     app = Upstream()
     with running(app.app()) as url:
         yield app, url
+        app.released.set()
 
 
 def closed_port() -> int:
@@ -160,7 +163,7 @@ def test_a_hung_upstream_times_out_with_503(
     response = server.token("app_session=alice-session")
     assert response.status_code == 503
     assert "in time" in response.json()["message"]
-    assert response.elapsed.total_seconds() < 3
+    assert response.elapsed.total_seconds() < 5  # the upstream never answers
 
 
 def test_an_upstream_error_gives_503(
@@ -232,7 +235,7 @@ def test_a_dribbling_upstream_meets_a_deadline_for_the_whole_answer(
     assert response.status_code == 503
     assert response.json()["code"] == 20503
     assert "in time" in response.json()["message"]
-    assert time.monotonic() - started < 2  # the whole body would take 12 s
+    assert time.monotonic() - started < 6  # the whole body would take 12 s
 
 
 def test_concurrent_identical_misses_ask_the_upstream_once(

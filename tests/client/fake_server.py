@@ -5,7 +5,6 @@ the test. The real gateway is exercised in ``test_integration.py``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
@@ -39,13 +38,13 @@ class FakeServer:
         self.commands: list[dict[str, Any]] = []
         self.connections = 0
         self.history: list[dict[str, Any]] = []
-        #: Command types answered only after this many seconds.
-        self.delays: dict[str, float] = {}
+        #: Command types not answered until the test calls ``release``.
+        self.held: set[str] = set()
         #: Run after each successful authenticate, before any other command is read.
         self.after_auth: Callable[[FakeServer], Awaitable[None]] | None = None
         self.sockets: set[ServerConnection] = set()
         self._server: Server | None = None
-        self._later: set[asyncio.Task[None]] = set()
+        self._holding: list[tuple[ServerConnection, dict[str, Any]]] = []
 
     async def __aenter__(self) -> FakeServer:
         self._server = await serve(self._serve, "127.0.0.1", 0, compression=None)
@@ -55,9 +54,6 @@ class FakeServer:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
-        for task in self._later:
-            task.cancel()
-        await asyncio.gather(*self._later, return_exceptions=True)
         self._server.close()
         await self._server.wait_closed()
 
@@ -96,24 +92,21 @@ class FakeServer:
             async for text in socket:
                 command = json.loads(text)
                 self.commands.append(command)
-                delay = self.delays.get(command["type"])
-                if delay is None:
-                    await self._answer(socket, command)
+                if command["type"] in self.held:
+                    self._holding.append((socket, command))
                 else:
-                    task = asyncio.create_task(self._answer_later(delay, socket, command))
-                    self._later.add(task)
-                    task.add_done_callback(self._later.discard)
+                    await self._answer(socket, command)
         except Exception:  # noqa: S110 - a dropped connection is what the tests cause
             pass
         finally:
             self.sockets.discard(socket)
 
-    async def _answer_later(
-        self, delay: float, socket: ServerConnection, command: dict[str, Any]
-    ) -> None:
-        await asyncio.sleep(delay)
-        with contextlib.suppress(ConnectionClosed):
-            await self._answer(socket, command)
+    async def release(self) -> None:
+        """Answer the held commands now, on the connections still open."""
+        holding, self._holding = self._holding, []
+        for socket, command in holding:
+            with contextlib.suppress(ConnectionClosed):
+                await self._answer(socket, command)
 
     async def _answer(self, socket: ServerConnection, command: dict[str, Any]) -> None:
         kind, command_id = command["type"], command["id"]

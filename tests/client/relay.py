@@ -19,6 +19,8 @@ class Relay:
         self._path = target.path
         self.url = ""
         self.accepting = True
+        #: Connections turned away while shut.
+        self.refused = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -55,6 +57,7 @@ class Relay:
         upstream: asyncio.StreamWriter | None = None
         try:
             if not self.accepting:
+                self.refused += 1
                 return
             up_reader, upstream = await asyncio.open_connection(self._host, self._port)
             self._writers.add(upstream)

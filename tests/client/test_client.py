@@ -37,6 +37,12 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
+async def supervisor_ended() -> None:
+    """Until the client's supervisor, the one task that ever reconnects, has ended: from then
+    on no connection is attempted, however long one waits."""
+    await until(lambda: all(task.get_name() != "hubbub-client" for task in asyncio.all_tasks()))
+
+
 async def connect(server: FakeServer, **options: Any) -> ChatClient:
     if "token_provider" not in options:
         options.setdefault("token", "good")
@@ -98,12 +104,12 @@ def test_a_refused_token_fails_create() -> None:
 
 def test_a_missing_reply_times_out_and_its_late_reply_is_ignored() -> None:
     async def scenario(server: FakeServer) -> None:
-        server.delays["typing"] = 0.3
-        async with await connect(server, timeout=0.1) as client:
+        server.held.add("typing")
+        async with await connect(server, timeout=0.3) as client:
             channel = await client.get_channel_by_sid(CHANNEL_SID)
             with pytest.raises(CommandTimeout):
                 await channel.typing()
-            await asyncio.sleep(0.3)  # the late reply arrives meanwhile
+            await server.release()  # the late reply, read by the client before the next one
             assert await channel.send_message("after") == 0
             assert client.state is ConnectionState.CONNECTED
 
@@ -132,7 +138,7 @@ def test_a_fixed_token_refused_later_ends_denied(code: int) -> None:
             states = record(client, "connection_state_changed")
             await server.close_all(code)
             await until(lambda: client.state is ConnectionState.DENIED)
-            await asyncio.sleep(0.2)
+            await supervisor_ended()
             assert server.connections == 1
             assert client.close_code == code
             with pytest.raises(NotConnected):
@@ -185,7 +191,7 @@ def test_fatal_codes_end_the_client(code: int) -> None:
         async with await connect(server, token_provider=next_token) as client:
             await server.close_all(code)
             await until(lambda: client.state is ConnectionState.DISCONNECTED)
-            await asyncio.sleep(0.2)
+            await supervisor_ended()
             assert server.connections == 1
             assert handed == ["good"]
 
@@ -209,7 +215,7 @@ def test_transient_closes_reconnect_with_the_same_token(code: int | None) -> Non
 
 def test_commands_wait_for_a_reconnect_and_in_flight_ones_fail() -> None:
     async def scenario(server: FakeServer) -> None:
-        server.delays["typing"] = 10
+        server.held.add("typing")  # never answered
         async with await connect(server) as client:
             channel = await client.get_channel_by_sid(CHANNEL_SID)
             in_flight = asyncio.create_task(channel.typing())
@@ -272,8 +278,10 @@ def test_catch_up_after_a_drop_delivers_each_message_once_in_order() -> None:
             server.after_auth = None
             await server.send_message()  # 5, live again
             await until(lambda: len(received) >= 5)
-            await asyncio.sleep(0.05)
-        assert [m.index for m in received] == [1, 2, 3, 4, 5]
+            # 6 comes after anything still to come from before it, duplicates included.
+            await server.send_message()
+            await until(lambda: len(received) >= 6)
+        assert [m.index for m in received] == [1, 2, 3, 4, 5, 6]
         assert all(isinstance(m, Message) and m.channel_sid == CHANNEL_SID for m in received)
         forwards = [c for c in server.commands if c.get("direction") == "forwards"]
         # From the oldest message delivered (1), re-read to find edits and removals.
@@ -291,7 +299,7 @@ def test_shutdown_is_final_and_idempotent() -> None:
         assert states == [ConnectionState.DISCONNECTED]
         with pytest.raises(NotConnected):
             await client.get_subscribed_channels()
-        await asyncio.sleep(0.1)
+        await supervisor_ended()
         assert server.connections == 1
 
     run(scenario)

@@ -61,7 +61,9 @@ def test_off_removes_a_callback() -> None:
         emitter = Emitter()
         emitter.on("message_added", seen.append)
         emitter.emit("message_added", 1)
-        await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):  # delivered by the emitter's task once this one yields
+            while not seen:
+                await asyncio.sleep(0)
         emitter.off("message_added", seen.append)
         emitter.off("message_added", seen.append)  # twice is harmless
         emitter.emit("message_added", 2)

@@ -3,8 +3,6 @@ reconnect with catch-up after the connection is cut."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from hubbub.client import ChatClient, ChatError, ConnectionState, Message
@@ -91,15 +89,16 @@ def test_a_bad_token_fails_create(realtime_server: RealtimeServer) -> None:
 def test_update_token_keeps_the_connection(realtime_server: RealtimeServer) -> None:
     async def scenario() -> None:
         async with await connect(realtime_server, "alice") as alice:
-            states = record(alice, "connection_state_changed")
+            events = record(alice, "connection_state_changed", "channel_joined")
             await alice.update_token(realtime_server.mint("alice", ttl=7200))
             with pytest.raises(ChatError) as refused:
                 await alice.update_token(realtime_server.mint("mallory"))
             assert refused.value.code == 20106
             # The old token stays in force, on the same connection.
             await alice.create_channel(unique_name="still-here")
-            await asyncio.sleep(0.1)
-            assert states == []
+            # Its channel_joined comes after any change of state from before it: there is none.
+            await until(lambda: len(events) >= 1)
+            assert [event for event, _ in events] == ["channel_joined"]
             assert alice.state is ConnectionState.CONNECTED
 
     run(scenario())
@@ -152,15 +151,17 @@ def test_reconnect_catches_up_on_what_was_missed(realtime_server: RealtimeServer
                     realtime_server.store.create_message(
                         service, general.sid, body=f"m{i}", from_="alice"
                     )
-                await asyncio.sleep(0.3)  # a few failed attempts, backing off
+                await until(lambda: relay.refused >= 2)  # a few failed attempts, backing off
                 relay.reopen()
 
                 await until(lambda: len(got) >= 124)
                 await general.send_message("m124")
                 await until(lambda: len(got) >= 125)
-                await asyncio.sleep(0.1)
-                assert [m.body for m in got] == [f"m{i}" for i in range(125)]
-                assert [m.index for m in got] == list(range(125))
+                # m125 comes after anything still to come from before it, duplicates included.
+                await general.send_message("m125")
+                await until(lambda: len(got) >= 126)
+                assert [m.body for m in got] == [f"m{i}" for i in range(126)]
+                assert [m.index for m in got] == list(range(126))
                 assert states[:1] == [ConnectionState.CONNECTING]
                 assert states[-1] is ConnectionState.CONNECTED
                 assert bob.close_code == 1006
@@ -202,7 +203,9 @@ def test_edits_and_removals_made_while_away_are_reported_after_reconnecting(
             relay.reopen()
 
             await until(lambda: len(changes) >= 10)
-            await asyncio.sleep(0.2)  # nothing more should come
+            # m6 comes after anything still to come from before it: nothing more should.
+            await general.send_message("m6")
+            await until(lambda: len(changes) >= 11)
             caught_up = [(event, m.index, m.body) for event, m in changes[5:]]
             assert caught_up == [
                 ("message_updated", 1, "m1, edited"),
@@ -210,6 +213,7 @@ def test_edits_and_removals_made_while_away_are_reported_after_reconnecting(
                 ("message_removed", 3, "m3"),
                 ("message_removed", 4, "m4"),
                 ("message_added", 5, "m5"),
+                ("message_added", 6, "m6"),
             ]
             edited = changes[5][1]
             assert (edited.was_edited, edited.last_updated_by) == (True, "alice")
@@ -217,11 +221,13 @@ def test_edits_and_removals_made_while_away_are_reported_after_reconnecting(
             # Live again: an edit and a removal are reported once each, as they happen.
             await general.update_message(sids[0], body="m0, edited")
             await general.remove_message(sids[1])
-            await until(lambda: len(changes) >= 12)
-            await asyncio.sleep(0.2)
-            assert [(event, m.index, m.body) for event, m in changes[10:]] == [
+            await until(lambda: len(changes) >= 13)
+            await general.send_message("m7")
+            await until(lambda: len(changes) >= 14)
+            assert [(event, m.index, m.body) for event, m in changes[11:]] == [
                 ("message_updated", 0, "m0, edited"),
                 ("message_removed", 1, "m1, edited"),
+                ("message_added", 7, "m7"),
             ]
 
     run(scenario())
@@ -259,10 +265,13 @@ def test_history_the_application_loaded_is_caught_up_too(realtime_server: Realti
             relay.reopen()
 
             await until(lambda: len(changes) >= 2)
-            await asyncio.sleep(0.2)
+            # m5 comes after anything still to come from before it: nothing more should.
+            await general.send_message("m5")
+            await until(lambda: len(changes) >= 3)
             assert [(event, m.index, m.body) for event, m in changes] == [
                 ("message_removed", 3, "m3"),
                 ("message_updated", 4, "m4, edited"),
+                ("message_added", 5, "m5"),
             ]
 
     run(scenario())

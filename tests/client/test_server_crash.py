@@ -146,10 +146,13 @@ def test_clients_reconnect_and_catch_up_after_kill_9(tmp_path: Path) -> None:
             await until(lambda: len(acknowledged) >= back + AFTER_RETURN, "live messages")
             stop.set()
             await sender
+            # The last message stored: it reaches Bob after anything still to come from before
+            # it, duplicates included.
+            last = await general.send_message("last")
 
             stored = await asyncio.to_thread(stored_indexes, port, creds, general.sid)
-            await until(lambda: len(got) >= len(stored), "Bob to get every stored message")
-            await asyncio.sleep(0.2)  # nothing more (no duplicates) should trickle in
+            assert stored[-1] == last
+            await until(lambda: any(m.index == last for m in got), "Bob to get every message")
 
             indexes = [message.index for message in got]
             # Every message stored is delivered to Bob once, in index order, with no gap:

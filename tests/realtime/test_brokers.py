@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,6 +40,22 @@ async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.01)
+
+
+async def from_elsewhere(broker: Broker, marker: Event) -> None:
+    """Publish ``marker`` as another process would, once Redis has taken everything ``broker``
+    published: Redis keeps the order, so whatever was still to come back to ``broker`` (echoes,
+    repeats) comes before ``marker``. The memory broker has nothing in flight: it delivers
+    ``marker`` at once."""
+    if not isinstance(broker, RedisBroker):
+        broker.publish(marker)
+        return
+    assert await broker.drained(10)
+    raw = redis.asyncio.Redis.from_url(broker.url)
+    try:
+        await raw.publish(broker.channel, encode("elsewhere", 1, marker))
+    finally:
+        await raw.aclose()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -77,8 +94,9 @@ class TestContract:
                     # Delivered before publish returns: a sender's own client hears its
                     # message before anything else can happen on the loop.
                     assert first[-1] == second[-1] == event(n)
-                await asyncio.sleep(0.2)  # no echo arrives later either
-                assert first == second == [event(n) for n in range(100)]
+                await from_elsewhere(broker, event(-1))
+                await until(lambda: event(-1) in first)  # no echo arrived before it either
+                assert first == second == [*(event(n) for n in range(100)), event(-1)]
 
         asyncio.run(scenario())
 
@@ -113,10 +131,11 @@ def test_two_redis_brokers_exchange_events_in_order(redis_url: str) -> None:
             assert heard_b == [event(n) for n in range(2000)]  # in order, none lost
             b.publish(event(-1))
             await until(lambda: len(heard_a) > 2000)
-            await asyncio.sleep(0.2)
-            assert heard_a == [*(event(n) for n in range(2000)), event(-1)]  # no echoes
-            assert heard_b[-1] == event(-1)
-            assert len(heard_b) == 2001
+            await from_elsewhere(b, event(-2))  # echoes would come before it
+            await until(lambda: event(-2) in heard_a and event(-2) in heard_b)
+            assert heard_a == [*(event(n) for n in range(2000)), event(-1), event(-2)]  # no echoes
+            assert heard_b[-2:] == [event(-1), event(-2)]
+            assert len(heard_b) == 2002
 
     asyncio.run(scenario())
 
@@ -140,19 +159,22 @@ def test_repeats_and_malformed_events_are_dropped(redis_url: str) -> None:
                 encode("other", 2, event(2)),  # a repeat
                 encode("third", 1, event(30)),
                 encode("other", 3, event(3)),
+                encode("other", 4, event(4)),  # the last: whatever is kept came before it
             ]:
                 await raw.publish(channel, data)
-            await until(lambda: len(heard) >= 4)
-            await asyncio.sleep(0.2)
+            await until(lambda: event(4) in heard)
         await raw.aclose()
-        assert heard == [event(1), event(2), event(30), event(3)]
+        assert heard == [event(1), event(2), event(30), event(3), event(4)]
 
     asyncio.run(scenario())
 
 
-def test_events_flow_again_after_redis_restarts(tmp_path: Path) -> None:
+def test_events_flow_again_after_redis_restarts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Redis down: each process keeps serving its own clients; Redis back: events cross again,
     without a restart of the server processes."""
+    caplog.set_level(logging.WARNING, logger="hubbub.realtime.redis")
     server = OwnRedis(tmp_path)
     server.start()
 
@@ -166,11 +188,16 @@ def test_events_flow_again_after_redis_restarts(tmp_path: Path) -> None:
             a.publish(event(0))
             await until(lambda: heard_b == [event(0)])
             server.kill()
-            await asyncio.sleep(0.3)
+
+            def lost(what: str) -> int:
+                return sum(what in r.getMessage() for r in caplog.records)
+
+            # The readers have lost Redis, and tried in vain to get it back.
+            await until(lambda: lost("resubscribing") >= 3)
             for n in range(1, 50):
                 a.publish(event(n))
             assert heard_a == [event(n) for n in range(50)]  # local delivery goes on
-            await asyncio.sleep(0.5)
+            await until(lambda: lost("retrying") >= 1)  # a's writer has found Redis gone
             server.start()
             # Once b has resubscribed, a's new events reach it, in order after what it had.
             n = 100

@@ -119,12 +119,14 @@ class TokenServer:
                 if name == "users":
                     chain.append(SessionAuthenticator(self.cookies, self._sessions, clock=clock))
                 elif name == "apitokens":
-                    chain.append(ApiTokenAuthenticator(store, inline=self._inline))
+                    # The server's clock, so that a test can age the lookup cache.
+                    chain.append(ApiTokenAuthenticator(store, inline=self._inline, clock=monotonic))
                 elif name == "upstream" and settings.upstream_url:
                     self.upstream = UpstreamAuthenticator(
                         settings.upstream_url,
                         timeout=settings.upstream_timeout,
                         cache_ttl=settings.upstream_cache,
+                        clock=monotonic,
                     )
                     chain.append(self.upstream)
         if authorize is not None:
