@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -18,7 +19,7 @@ from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
 from hubbub.store import Store, open_store
 from hubbub.web.app import create_app
-from hubbub.web.tokenserver import TokenServer, TokenSettings
+from hubbub.web.tokenserver import TokenSettings
 from tests.postgres import PostgresDatabases
 from tests.web.server import running
 
@@ -132,17 +133,13 @@ def serve(box: SecretBox) -> Iterator[Callable[..., Server]]:
     ) -> Server:
         creds = new_account(store, box, name="acme")
         add_user(store)
-        app = create_app(store, box, token_settings=settings(**changes), authorize=authorize)
-        if monotonic is not None:
-            # create_app takes no clock: its token server is made again with one.
-            app.tokens = app.state.tokens = TokenServer(
-                store,
-                box,
-                settings(**changes),
-                authorize=authorize,
-                metrics=app.state.metrics,
-                monotonic=monotonic,
-            )
+        app = create_app(
+            store,
+            box,
+            token_settings=settings(**changes),
+            authorize=authorize,
+            monotonic=monotonic or time.monotonic,
+        )
         context = running(app)
         url = context.__enter__()
         client = plain_client(url)

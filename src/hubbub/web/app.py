@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import cast
 
@@ -56,6 +57,7 @@ def create_app(
     token_settings: TokenSettings | None = None,
     authorize: AuthorizeHook | None = None,
     public_url: str | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
 
@@ -64,6 +66,7 @@ def create_app(
     ``/token``; see ``hubbub.web.tokenserver``), answered ahead of the router.
     ``public_url`` (``https://chat.example.com``) is where the URLs in every answer and push
     point; without it they follow each request's Host header, which is the client's to choose.
+    ``monotonic`` is the token server's clock (its caches, limits and metrics); tests move it.
     """
     metrics = metrics or Metrics()
 
@@ -127,7 +130,9 @@ def create_app(
     )
     # A redirect to add or drop a slash would name the client's Host; Twilio's API has none.
     app.router.redirect_slashes = False
-    app.tokens = TokenServer(store, box, token_settings, authorize=authorize, metrics=metrics)
+    app.tokens = TokenServer(
+        store, box, token_settings, authorize=authorize, metrics=metrics, monotonic=monotonic
+    )
     app.state.ctx = ctx
     app.state.tokens = app.tokens
     app.state.node = node
