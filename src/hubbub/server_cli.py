@@ -17,6 +17,7 @@ from hubbub.defaults import CommandError
 if TYPE_CHECKING:
     from hubbub.chat.provision import Credentials
     from hubbub.crypto import SecretBox
+    from hubbub.masterkey import MasterKey
     from hubbub.settings import ServeSettings
     from hubbub.store import Store
 
@@ -38,8 +39,19 @@ def add_commands(commands: Any) -> None:
         )
         parser.add_argument(
             "--master-key-file",
-            default=os.environ.get("HUBBUB_MASTER_KEY_FILE", DEFAULT_KEY_FILE),
-            help="the key that encrypts API key secrets (HUBBUB_MASTER_KEY overrides it)",
+            default=os.environ.get("HUBBUB_MASTER_KEY_FILE") or None,
+            metavar="PATH",
+            help=f"the key that seals API key secrets (default: {DEFAULT_KEY_FILE} beside an "
+            "SQLite database, or in --data-dir for PostgreSQL; $HUBBUB_MASTER_KEY_FILE; "
+            "$HUBBUB_MASTER_KEY, the key itself, overrides it)",
+        )
+        parser.add_argument(
+            "--data-dir",
+            default=os.environ.get("HUBBUB_DATA_DIR") or None,
+            metavar="DIR",
+            help="where the master key and first-start credentials live for a PostgreSQL "
+            "database (default $HUBBUB_DATA_DIR, else the current directory); an SQLite "
+            "database keeps them in its own directory",
         )
 
     init = commands.add_parser("init", help="create an account, an API key and a Chat Service")
@@ -90,10 +102,22 @@ def add_commands(commands: Any) -> None:
         ("create", cmd_keys_create, "create an API key and print its secret (shown once)"),
         ("list", cmd_keys_list, "list the account's API keys"),
         ("revoke", cmd_keys_revoke, "revoke an API key"),
+        (
+            "rotate-master",
+            cmd_keys_rotate_master,
+            "re-seal every API key secret under a new master key (stop the servers first)",
+        ),
     ):
         sub = key_commands.add_parser(name, help=text)
         database_options(sub)
-        sub.add_argument("--account-sid", help="the account (default: the only one)")
+        if name != "rotate-master":
+            sub.add_argument("--account-sid", help="the account (default: the only one)")
+        else:
+            sub.add_argument(
+                "--new-key-file",
+                metavar="PATH",
+                help="where to write the new key (default: over the current key file)",
+            )
         if name == "create":
             sub.add_argument("--name", default="", help="a friendly name for the key")
         if name == "revoke":
@@ -102,14 +126,33 @@ def add_commands(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, SecretBox]:
-    from hubbub.crypto import SecretBox, load_master_key
+    from hubbub.crypto import SecretBox
+
+    store, key = _open_keyed(args.db, args.master_key_file, args.data_dir)
+    return store, SecretBox(key.material)
+
+
+def _open_keyed(db: str, key_file: str | None, data_dir: str | None) -> tuple[Store, MasterKey]:
+    """The store and its master key, refused in one line unless the key opens the store."""
+    from hubbub.masterkey import MasterKeyError, key_path, open_master_key
     from hubbub.store import open_store
 
     try:
-        store = open_store(args.db)
+        store = open_store(db)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    return store, SecretBox(load_master_key(Path(args.master_key_file)))
+    path = key_path(db, key_file, data_dir)
+    try:
+        return store, open_master_key(store, path)
+    except MasterKeyError as exc:
+        store.close()
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        store.close()
+        raise CommandError(f"cannot read or create the master key {path}: {exc.strerror}") from None
+    except BaseException:
+        store.close()
+        raise
 
 
 def _print_credentials(creds: Credentials, out: TextIO, as_json: bool) -> None:
@@ -147,6 +190,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
     return ServeSettings(
         db=args.db,
         master_key_file=args.master_key_file,
+        data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -176,7 +220,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(
             "hubbub: warning: real-time events do not cross worker processes without --redis\n"
         )
-    store, box = _open(args)
+    from hubbub.crypto import SecretBox
+    from hubbub.masterkey import state_dir
+
+    store, key = _open_keyed(settings.db, settings.master_key_file, settings.data_dir)
+    box = SecretBox(key.material)
+    # Workers find the very file checked here, whatever their directory.
+    settings = dataclasses.replace(settings, master_key_file=str(key.path))
     try:
         if not store.list_accounts(limit=1).items:
             creds = new_account(store, box)
@@ -184,7 +234,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             service = store.get_service(creds.account_sid, creds.chat_service_sid)
             config = dataclasses.replace(service.config, reachability_enabled=True)
             store.update_service(creds.account_sid, service.sid, config=config)
-            path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
+            where = state_dir(settings.db, settings.data_dir) / CREDENTIALS_FILE
+            path = _write_private(where, json.dumps(creds.to_dict(), indent=2))
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
             out.write(f"hubbub: serving the accounts in {_shown(settings.db)}\n")
@@ -310,4 +361,33 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         store.close()
     out.write(f"revoked {args.key_sid}\n")
+    return 0
+
+
+def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.masterkey import rotate
+
+    store, key = _open_keyed(args.db, args.master_key_file, args.data_dir)
+    try:
+        if args.new_key_file:
+            target = Path(os.path.abspath(args.new_key_file))
+        elif key.from_variable:
+            raise CommandError(
+                "the master key comes from $HUBBUB_MASTER_KEY: give --new-key-file PATH, then "
+                "set $HUBBUB_MASTER_KEY to what it holds"
+            )
+        else:
+            target = key.path
+        try:
+            count = rotate(store, key, target)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot write the new master key {target}: {exc.strerror}"
+            ) from None
+    finally:
+        store.close()
+    out.write(f"re-sealed {count} API key secret(s) under a new master key, in {target}\n")
+    if target != key.path or key.from_variable:
+        out.write(f"hubbub: point --master-key-file (or $HUBBUB_MASTER_KEY) at {target}\n")
+    out.write("hubbub: token server sessions signed with the old key have ended\n")
     return 0

@@ -25,7 +25,11 @@ _NOT_CARRIED = ("passwords", "session_keys")
 @dataclass(frozen=True)
 class ServeSettings:
     db: str = defaults.DB
-    master_key_file: str = defaults.MASTER_KEY_FILE
+    #: ``None``: beside an SQLite database, or in ``data_dir`` (see ``hubbub.masterkey``).
+    master_key_file: str | None = None
+    #: A PostgreSQL database's own files (master key, first-start credentials); ``None``: the
+    #: current directory.
+    data_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1

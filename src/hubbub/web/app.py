@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import cast
 
 from starlette.applications import Starlette
@@ -27,6 +26,7 @@ from hubbub.auth.hook import AuthorizeHook
 from hubbub.chat.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, ApiError, from_store
 from hubbub.chat.keys import KeyRing
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.masterkey import key_path
 from hubbub.realtime.hub import Broker
 from hubbub.realtime.node import Node, settle_gc
 from hubbub.realtime.session import DEFAULT_WARNING
@@ -156,7 +156,7 @@ def app_from_environment() -> Starlette:
     """The app of one ``hubbub serve`` worker, from the settings it was handed (see
     ``hubbub.settings``)."""
     settings = ServeSettings.from_environment()
-    master_key = load_master_key(Path(settings.master_key_file))
+    master_key = load_master_key(key_path(settings.db, settings.master_key_file, settings.data_dir))
     broker: Broker | None = None
     if settings.redis_url:
         from hubbub.realtime.redis_broker import RedisBroker
