@@ -96,6 +96,22 @@ def add_commands(commands: Any) -> None:
     add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
+    backup = commands.add_parser(
+        "backup", help="copy an SQLite database while it is served (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("path", help="the new file to write the copy to (mode 0600)")
+    database_options(backup)
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="put a backup in place of an SQLite database (stop the servers first)"
+    )
+    restore.add_argument("path", help="the backup to restore")
+    database_options(restore)
+    restore.add_argument(
+        "--force", action="store_true", help="replace the database if it exists (none may use it)"
+    )
+    restore.set_defaults(handler=cmd_restore)
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
     for name, handler, text in (
@@ -141,6 +157,8 @@ def _open_keyed(db: str, key_file: str | None, data_dir: str | None) -> tuple[St
         store = open_store(db)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    except OSError as exc:  # an SQLite file in a directory that does not exist, say
+        raise CommandError(f"cannot open the database: {exc.filename}: {exc.strerror}") from None
     path = key_path(db, key_file, data_dir)
     try:
         return store, open_master_key(store, path)
@@ -391,3 +409,51 @@ def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"hubbub: point --master-key-file (or $HUBBUB_MASTER_KEY) at {target}\n")
     out.write("hubbub: token server sessions signed with the old key have ended\n")
     return 0
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
+    from hubbub.backup import BackupError, backup, sqlite_path
+    from hubbub.masterkey import key_path
+
+    target = Path(os.path.abspath(args.path))
+    try:
+        size = backup(args.db, target)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise CommandError(_why(exc)) from None
+    out.write(f"backed up {sqlite_path(args.db)} to {target} ({size:,} bytes)\n")
+    key = key_path(args.db, args.master_key_file, args.data_dir)
+    out.write(
+        f"hubbub: the master key is not in it: keep a copy of {key} (or $HUBBUB_MASTER_KEY)\n"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
+    from hubbub.backup import BackupError, key_opens, restore
+    from hubbub.masterkey import key_path
+
+    try:
+        database = restore(Path(args.path), args.db, force=args.force)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise CommandError(_why(exc)) from None
+    out.write(f"restored {os.path.abspath(args.path)} to {database}\n")
+    key = key_path(args.db, args.master_key_file, args.data_dir)
+    if key_opens(database, key) is False:
+        out.write(
+            f"hubbub: {key} does not open this backup's API key secrets: put the key it "
+            "was taken with there, or point --master-key-file at it\n"
+        )
+    elif not key.exists() and not os.environ.get("HUBBUB_MASTER_KEY"):
+        out.write(f"hubbub: put the master key this backup was taken with at {key}\n")
+    return 0
+
+
+def _why(exc: BaseException) -> str:
+    """One line for a failed backup or restore."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or 'the file'}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
