@@ -94,7 +94,15 @@ def add_commands(commands: Any) -> None:
         f"(default {defaults.TOKEN_WARNING:g}; $HUBBUB_TOKEN_WARNING)",
     )
     add_serve_options(serve)
-    serve.set_defaults(handler=cmd_serve)
+    serve.add_argument(
+        "--config",
+        default=os.environ.get("HUBBUB_CONFIG") or None,
+        metavar="PATH",
+        help="a TOML file setting any of these flags (flag names without --; see "
+        "hubbub.example.toml): flags win over it, it wins over the environment "
+        "(default $HUBBUB_CONFIG)",
+    )
+    serve.set_defaults(handler=cmd_serve, settings_parser=serve)
 
     backup = commands.add_parser(
         "backup", help="copy an SQLite database while it is served (PostgreSQL: pg_dump)"
