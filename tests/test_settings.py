@@ -14,9 +14,10 @@ from hubbub.settings import ENVIRONMENT, ServeSettings
 
 def test_the_defaults_are_written_once() -> None:
     settings = serve_settings(build_parser().parse_args(["serve"]))
-    # The public URL is the bind address unless told: the one default not in ServeSettings.
-    assert settings.public_url == "http://127.0.0.1:8080"
-    assert dataclasses.replace(settings, public_url=None) == ServeSettings()
+    assert settings == ServeSettings()
+    # URLs are built from the bind address unless told otherwise.
+    assert settings.base_url == "http://127.0.0.1:8080"
+    assert dataclasses.replace(settings, host="::1").base_url == "http://[::1]:8080"
     assert settings.db == defaults.DB
     assert settings.token_warning == defaults.TOKEN_WARNING
     assert settings.tokens.token_rate_identity == (60, 60.0)
@@ -51,6 +52,7 @@ def test_every_option_reaches_a_worker_unchanged(monkeypatch: pytest.MonkeyPatch
     assert (settings.port, settings.workers, settings.ws_compression) == (9090, 3, True)
     assert settings.redis_url == "redis://127.0.0.1:6379/2"
     assert settings.public_url == "https://chat.example.com"
+    assert settings.base_url == "https://chat.example.com"
     assert settings.token_warning == 30.0
     assert settings.tokens.auth == ("apitokens",)
     assert settings.tokens.ttl == 600

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-from hubbub import __version__
+from hubbub import __version__, config
 from hubbub.auth_cli import add_auth_commands
 from hubbub.defaults import CommandError
 from hubbub.server_cli import add_commands
@@ -200,6 +200,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "config", None):
+            # The file's values become the command's defaults; the flags, parsed again, win.
+            given = list(sys.argv[1:] if argv is None else argv)
+            args = config.apply(parser, args.settings_parser, given, args.config)
         status: int = args.handler(args, out)
     except UsageError as exc:
         print(f"hubbub: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from hubbub.defaults import CommandError
 if TYPE_CHECKING:
     from hubbub.chat.provision import Credentials
     from hubbub.crypto import SecretBox
+    from hubbub.masterkey import MasterKey
     from hubbub.settings import ServeSettings
     from hubbub.store import Store
 
@@ -38,8 +39,19 @@ def add_commands(commands: Any) -> None:
         )
         parser.add_argument(
             "--master-key-file",
-            default=os.environ.get("HUBBUB_MASTER_KEY_FILE", DEFAULT_KEY_FILE),
-            help="the key that encrypts API key secrets (HUBBUB_MASTER_KEY overrides it)",
+            default=os.environ.get("HUBBUB_MASTER_KEY_FILE") or None,
+            metavar="PATH",
+            help=f"the key that seals API key secrets (default: {DEFAULT_KEY_FILE} beside an "
+            "SQLite database, or in --data-dir for PostgreSQL; $HUBBUB_MASTER_KEY_FILE; "
+            "$HUBBUB_MASTER_KEY, the key itself, overrides it)",
+        )
+        parser.add_argument(
+            "--data-dir",
+            default=os.environ.get("HUBBUB_DATA_DIR") or None,
+            metavar="DIR",
+            help="where the master key and first-start credentials live for a PostgreSQL "
+            "database (default $HUBBUB_DATA_DIR, else the current directory); an SQLite "
+            "database keeps them in its own directory",
         )
 
     init = commands.add_parser("init", help="create an account, an API key and a Chat Service")
@@ -90,7 +102,31 @@ def add_commands(commands: Any) -> None:
         f"(default {defaults.TOKEN_WARNING:g}; $HUBBUB_TOKEN_WARNING)",
     )
     add_serve_options(serve)
-    serve.set_defaults(handler=cmd_serve)
+    serve.add_argument(
+        "--config",
+        default=os.environ.get("HUBBUB_CONFIG") or None,
+        metavar="PATH",
+        help="a TOML file setting any of these flags (flag names without --; see "
+        "hubbub.example.toml): flags win over it, it wins over the environment "
+        "(default $HUBBUB_CONFIG)",
+    )
+    serve.set_defaults(handler=cmd_serve, settings_parser=serve)
+
+    backup = commands.add_parser(
+        "backup", help="copy an SQLite database while it is served (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("path", help="the new file to write the copy to (mode 0600)")
+    database_options(backup)
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="put a backup in place of an SQLite database (stop the servers first)"
+    )
+    restore.add_argument("path", help="the backup to restore")
+    database_options(restore)
+    restore.add_argument(
+        "--force", action="store_true", help="replace the database if it exists (none may use it)"
+    )
+    restore.set_defaults(handler=cmd_restore)
 
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
@@ -98,10 +134,22 @@ def add_commands(commands: Any) -> None:
         ("create", cmd_keys_create, "create an API key and print its secret (shown once)"),
         ("list", cmd_keys_list, "list the account's API keys"),
         ("revoke", cmd_keys_revoke, "revoke an API key"),
+        (
+            "rotate-master",
+            cmd_keys_rotate_master,
+            "re-seal every API key secret under a new master key (stop the servers first)",
+        ),
     ):
         sub = key_commands.add_parser(name, help=text)
         database_options(sub)
-        sub.add_argument("--account-sid", help="the account (default: the only one)")
+        if name != "rotate-master":
+            sub.add_argument("--account-sid", help="the account (default: the only one)")
+        else:
+            sub.add_argument(
+                "--new-key-file",
+                metavar="PATH",
+                help="where to write the new key (default: over the current key file)",
+            )
         if name == "create":
             sub.add_argument("--name", default="", help="a friendly name for the key")
         if name == "revoke":
@@ -110,14 +158,35 @@ def add_commands(commands: Any) -> None:
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, SecretBox]:
-    from hubbub.crypto import SecretBox, load_master_key
+    from hubbub.crypto import SecretBox
+
+    store, key = _open_keyed(args.db, args.master_key_file, args.data_dir)
+    return store, SecretBox(key.material)
+
+
+def _open_keyed(db: str, key_file: str | None, data_dir: str | None) -> tuple[Store, MasterKey]:
+    """The store and its master key, refused in one line unless the key opens the store."""
+    from hubbub.masterkey import MasterKeyError, key_path, open_master_key
     from hubbub.store import open_store
 
     try:
-        store = open_store(args.db)
+        store = open_store(db)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    return store, SecretBox(load_master_key(Path(args.master_key_file)))
+    except OSError as exc:  # an SQLite file in a directory that does not exist, say
+        raise CommandError(f"cannot open the database: {exc.filename}: {exc.strerror}") from None
+    path = key_path(db, key_file, data_dir)
+    try:
+        return store, open_master_key(store, path)
+    except MasterKeyError as exc:
+        store.close()
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        store.close()
+        raise CommandError(f"cannot read or create the master key {path}: {exc.strerror}") from None
+    except BaseException:
+        store.close()
+        raise
 
 
 def _print_credentials(creds: Credentials, out: TextIO, as_json: bool) -> None:
@@ -152,15 +221,19 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
     warning = float(args.token_warning)
     if not (math.isfinite(warning) and warning >= 0):
         raise CommandError(f"--token-warning must be 0 s or more, not {args.token_warning}")
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = args.public_url or f"http://{host}:{args.port}"
-    scheme, _, rest = public_url.partition("://")
-    if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#\\ "):
-        raise CommandError(f"--public-url must be http(s)://HOST[:PORT][/PATH], not {public_url!r}")
+    public_url = args.public_url or None
+    if public_url is not None:
+        scheme, _, rest = public_url.partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "?#\\ "):
+            raise CommandError(
+                f"--public-url must be http(s)://HOST[:PORT][/PATH], not {public_url!r}"
+            )
+        public_url = public_url.rstrip("/")
     return ServeSettings(
         db=args.db,
-        public_url=public_url.rstrip("/"),
+        public_url=public_url,
         master_key_file=args.master_key_file,
+        data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -190,7 +263,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(
             "hubbub: warning: real-time events do not cross worker processes without --redis\n"
         )
-    store, box = _open(args)
+    from hubbub.crypto import SecretBox
+    from hubbub.masterkey import state_dir
+
+    store, key = _open_keyed(settings.db, settings.master_key_file, settings.data_dir)
+    box = SecretBox(key.material)
+    # Workers find the very file checked here, whatever their directory.
+    settings = dataclasses.replace(settings, master_key_file=str(key.path))
     try:
         if not store.list_accounts(limit=1).items:
             creds = new_account(store, box)
@@ -198,7 +277,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             service = store.get_service(creds.account_sid, creds.chat_service_sid)
             config = dataclasses.replace(service.config, reachability_enabled=True)
             store.update_service(creds.account_sid, service.sid, config=config)
-            path = _write_private(Path(CREDENTIALS_FILE), json.dumps(creds.to_dict(), indent=2))
+            where = state_dir(settings.db, settings.data_dir) / CREDENTIALS_FILE
+            path = _write_private(where, json.dumps(creds.to_dict(), indent=2))
             out.write(f"hubbub: first start, created an account; credentials are in {path}\n")
         else:
             out.write(f"hubbub: serving the accounts in {_shown(settings.db)}\n")
@@ -325,3 +405,80 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
         store.close()
     out.write(f"revoked {args.key_sid}\n")
     return 0
+
+
+def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.masterkey import rotate
+
+    store, key = _open_keyed(args.db, args.master_key_file, args.data_dir)
+    try:
+        if args.new_key_file:
+            target = Path(os.path.abspath(args.new_key_file))
+        elif key.from_variable:
+            raise CommandError(
+                "the master key comes from $HUBBUB_MASTER_KEY: give --new-key-file PATH, then "
+                "set $HUBBUB_MASTER_KEY to what it holds"
+            )
+        else:
+            target = key.path
+        try:
+            count = rotate(store, key, target)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot write the new master key {target}: {exc.strerror}"
+            ) from None
+    finally:
+        store.close()
+    out.write(f"re-sealed {count} API key secret(s) under a new master key, in {target}\n")
+    if target != key.path or key.from_variable:
+        out.write(f"hubbub: point --master-key-file (or $HUBBUB_MASTER_KEY) at {target}\n")
+    out.write("hubbub: token server sessions signed with the old key have ended\n")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
+    from hubbub.backup import BackupError, backup, sqlite_path
+    from hubbub.masterkey import key_path
+
+    target = Path(os.path.abspath(args.path))
+    try:
+        size = backup(args.db, target)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise CommandError(_why(exc)) from None
+    out.write(f"backed up {sqlite_path(args.db)} to {target} ({size:,} bytes)\n")
+    key = key_path(args.db, args.master_key_file, args.data_dir)
+    out.write(
+        f"hubbub: the master key is not in it: keep a copy of {key} (or $HUBBUB_MASTER_KEY)\n"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
+    import sqlite3
+
+    from hubbub.backup import BackupError, key_opens, restore
+    from hubbub.masterkey import key_path
+
+    try:
+        database = restore(Path(args.path), args.db, force=args.force)
+    except (BackupError, OSError, sqlite3.Error) as exc:
+        raise CommandError(_why(exc)) from None
+    out.write(f"restored {os.path.abspath(args.path)} to {database}\n")
+    key = key_path(args.db, args.master_key_file, args.data_dir)
+    if key_opens(database, key) is False:
+        out.write(
+            f"hubbub: {key} does not open this backup's API key secrets: put the key it "
+            "was taken with there, or point --master-key-file at it\n"
+        )
+    elif not key.exists() and not os.environ.get("HUBBUB_MASTER_KEY"):
+        out.write(f"hubbub: put the master key this backup was taken with at {key}\n")
+    return 0
+
+
+def _why(exc: BaseException) -> str:
+    """One line for a failed backup or restore."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or 'the file'}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)

@@ -25,7 +25,11 @@ _NOT_CARRIED = ("passwords", "session_keys")
 @dataclass(frozen=True)
 class ServeSettings:
     db: str = defaults.DB
-    master_key_file: str = defaults.MASTER_KEY_FILE
+    #: ``None``: beside an SQLite database, or in ``data_dir`` (see ``hubbub.masterkey``).
+    master_key_file: str | None = None
+    #: A PostgreSQL database's own files (master key, first-start credentials); ``None``: the
+    #: current directory.
+    data_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -41,6 +45,14 @@ class ServeSettings:
     #: Seconds before a token's expiry that sessions are told to renew it.
     token_warning: float = defaults.TOKEN_WARNING
     tokens: TokenSettings = field(default_factory=TokenSettings)
+
+    @property
+    def base_url(self) -> str:
+        """The public URL, or else the bind address's."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def to_json(self) -> str:
         raw = dataclasses.asdict(self)

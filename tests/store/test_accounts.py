@@ -111,3 +111,33 @@ def test_deleting_an_account_deletes_its_keys_and_services(store: Store, account
         store.get_service(account.sid, service.sid)
     with pytest.raises(NotFound):
         store.get_channel(service.sid, channel.sid)
+
+
+def test_sealed_secrets_are_found_and_resealed_in_one_transaction(
+    store: Store, account: Account
+) -> None:
+    assert store.sealed_secret() is None
+    first = store.create_api_key(account.sid, friendly_name="a", encrypted_secret="old-a")
+    second = store.create_api_key(account.sid, friendly_name="b", encrypted_secret="old-b")
+    store.update_api_key(account.sid, second.sid, revoked=True)  # revoked keys are sealed too
+    assert store.sealed_secret() in ("old-a", "old-b")
+
+    calls: list[str] = []
+
+    def half_way(sealed: str) -> str:
+        calls.append(sealed)
+        if len(calls) == 2:  # the first one was already rewritten
+            raise ValueError("cannot reseal")
+        return "new" + sealed[3:]
+
+    with pytest.raises(ValueError, match="cannot reseal"):
+        store.reseal_secrets(half_way)
+    # Rolled back, all of it.
+    assert {store.get_api_key(k.sid).encrypted_secret for k in (first, second)} == {
+        "old-a",
+        "old-b",
+    }
+
+    assert store.reseal_secrets(lambda sealed: "new" + sealed[3:]) == 2
+    assert store.get_api_key(first.sid).encrypted_secret == "new-a"
+    assert store.get_api_key(second.sid).encrypted_secret == "new-b"

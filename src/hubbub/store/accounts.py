@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from hubbub import sids
 from hubbub.store import schema as s
@@ -153,3 +154,25 @@ class AccountOps(Base):
             result = conn.execute(delete(t).where(t.c.sid == sid, t.c.account_sid == account_sid))
             if result.rowcount == 0:
                 raise NotFound("ApiKey", sid)
+
+    def sealed_secret(self) -> str | None:
+        t = s.api_keys
+        with self._read() as conn:
+            found = conn.execute(select(t.c.encrypted_secret).limit(1)).scalar()
+        return None if found is None else str(found)
+
+    def reseal_secrets(self, reseal: Callable[[str], str]) -> int:
+        t = s.api_keys
+        with self._write() as conn:
+            if self._backend.name == "postgresql":
+                # A key created or changed meanwhile waits for the commit instead of being
+                # missed (SQLite's write transaction already keeps every other writer out).
+                conn.execute(text(f"LOCK TABLE {t.name} IN EXCLUSIVE MODE"))
+            rows = conn.execute(select(t.c.sid, t.c.encrypted_secret)).all()
+            for row in rows:
+                conn.execute(
+                    update(t)
+                    .where(t.c.sid == row.sid)
+                    .values(encrypted_secret=reseal(row.encrypted_secret))
+                )
+        return len(rows)

@@ -21,7 +21,7 @@ Conventions shared by every method:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -121,6 +121,17 @@ class Store(Protocol):
     ) -> ApiKey: ...
 
     def delete_api_key(self, account_sid: str, sid: str) -> None: ...
+
+    def sealed_secret(self) -> str | None:
+        """One sealed API key secret, revoked keys' included, or ``None`` when there is none:
+        what tells whether a master key opens this database."""
+        ...
+
+    def reseal_secrets(self, reseal: Callable[[str], str]) -> int:
+        """Replace every sealed API key secret with ``reseal(sealed)``, all in one transaction
+        (none if ``reseal`` raises); returns how many. API key secrets are the only sealed
+        values the store holds."""
+        ...
 
     # Services and roles ---------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import cast
 
 from starlette.applications import Starlette
@@ -29,6 +28,7 @@ from hubbub.chat.errors import INTERNAL_ERROR, METHOD_NOT_ALLOWED, NOT_FOUND, Ap
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.masterkey import key_path
 from hubbub.realtime.hub import Broker
 from hubbub.realtime.node import Node, settle_gc
 from hubbub.realtime.session import DEFAULT_WARNING
@@ -170,7 +170,7 @@ def app_from_environment() -> Starlette:
     """The app of one ``hubbub serve`` worker, from the settings it was handed (see
     ``hubbub.settings``)."""
     settings = ServeSettings.from_environment()
-    master_key = load_master_key(Path(settings.master_key_file))
+    master_key = load_master_key(key_path(settings.db, settings.master_key_file, settings.data_dir))
     broker: Broker | None = None
     if settings.redis_url:
         from hubbub.realtime.redis_broker import RedisBroker
@@ -184,7 +184,7 @@ def app_from_environment() -> Starlette:
         broker=broker,
         token_warning=settings.token_warning,
         token_settings=tokens,
-        public_url=settings.public_url,
+        public_url=settings.base_url,
     )
     app.state.node.compression = settings.ws_compression
     settle_gc()

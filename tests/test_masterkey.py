@@ -1,0 +1,252 @@
+"""The master key follows the database, is refused at start-up when it cannot open it, and is
+rotated without a moment in which no key on disk opens the database."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubbub import masterkey
+from hubbub.cli import main
+from hubbub.crypto import SecretBox, generate_key
+from hubbub.settings import ENVIRONMENT
+from hubbub.store import open_store
+from tests.postgres import PostgresDatabases
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("HUBBUB_", "TWILIO_")):
+            monkeypatch.delenv(name)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``hubbub ARGS`` in this process: the exit status, standard output and standard error."""
+    out = io.StringIO()
+    capsys.readouterr()
+    status = main(list(args), out=out)
+    return status, out.getvalue(), capsys.readouterr().err
+
+
+def secrets_of(url: str, key: str) -> dict[str, str]:
+    """Every API key secret in the database at ``url``, opened with ``key``."""
+    box = SecretBox(key)
+    store = open_store(url)
+    try:
+        account = store.list_accounts(limit=1).items[0]
+        keys = store.list_api_keys(account.sid, limit=100).items
+        return {k.sid: box.decrypt(k.encrypted_secret) for k in keys}
+    finally:
+        store.close()
+
+
+def no_server(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Stand in for uvicorn: record what ``hubbub serve`` would have run."""
+    import uvicorn
+
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    monkeypatch.setenv(ENVIRONMENT, "")  # restored after the test
+    return started
+
+
+def test_the_key_lives_beside_the_sqlite_database_whatever_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, elsewhere, other = tmp_path / "srv", tmp_path / "home", tmp_path / "other"
+    for folder in (data, elsewhere, other):
+        folder.mkdir()
+    url = f"sqlite:///{data / 'hub.db'}"
+    monkeypatch.chdir(elsewhere)
+    status, _, err = run(capsys, "init", "--db", url, "--json")
+    assert status == 0, err
+    key_file = data / "hubbub-master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not (elsewhere / "hubbub-master.key").exists()
+
+    monkeypatch.chdir(other)
+    assert run(capsys, "keys", "create", "--db", url)[0] == 0
+    started = no_server(monkeypatch)
+    status, _, err = run(capsys, "serve", "--db", url)
+    assert status == 0, err
+    assert len(started) == 1
+    assert json.loads(os.environ[ENVIRONMENT])["master_key_file"] == str(key_file)
+    assert os.listdir(other) == []  # no key, no credentials left in the wrong directory
+    assert len(secrets_of(url, key_file.read_text())) == 2
+
+
+def test_a_key_that_cannot_open_the_database_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run(capsys, "init", "--db", url)[0] == 0
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(generate_key())
+    started = no_server(monkeypatch)
+    for command in (["init"], ["keys", "create"], ["keys", "list"], ["serve"]):
+        status, _, err = run(capsys, *command, "--db", url, "--master-key-file", str(wrong))
+        assert status == 1, command
+        assert err.count("\n") == 1, err
+        assert f"the master key in {wrong} cannot open this database's API key secrets" in err
+        assert "point --master-key-file" in err
+    monkeypatch.setenv("HUBBUB_MASTER_KEY", generate_key())
+    status, _, err = run(capsys, "serve", "--db", url)
+    assert status == 1
+    assert "the master key in $HUBBUB_MASTER_KEY cannot open" in err
+    assert "set $HUBBUB_MASTER_KEY" in err
+    assert started == []
+
+
+def test_a_new_key_is_made_only_for_a_database_with_nothing_sealed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run(capsys, "init", "--db", url)[0] == 0
+    key_file = tmp_path / "hubbub-master.key"
+    key_file.rename(tmp_path / "kept-safe.key")
+    status, _, err = run(capsys, "keys", "create", "--db", url)
+    assert status == 1
+    assert err == (
+        f"hubbub: no master key at {key_file}, but this database's API key secrets are sealed: "
+        "point --master-key-file (or $HUBBUB_MASTER_KEY) at the key that `hubbub init` made "
+        "for it\n"
+    )
+    assert not key_file.exists()
+    status, _, err = run(capsys, "keys", "list", "--db", url, "--master-key-file", "kept-safe.key")
+    assert status == 0, err
+
+
+def test_postgresql_keeps_its_key_in_the_data_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    postgres: PostgresDatabases,
+) -> None:
+    url = postgres.new()
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    data.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert run(capsys, "init", "--db", url, "--data-dir", str(data))[0] == 0
+        assert (data / "hubbub-master.key").exists()
+        monkeypatch.chdir(elsewhere)
+        status, _, err = run(capsys, "keys", "create", "--db", url)
+        assert status == 1
+        assert f"no master key at {elsewhere / 'hubbub-master.key'}" in err
+        monkeypatch.setenv("HUBBUB_DATA_DIR", str(data))
+        assert run(capsys, "keys", "create", "--db", url)[0] == 0
+        assert os.listdir(elsewhere) == []
+    finally:
+        postgres.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    url = postgres.new()
+    yield url
+    postgres.drop(url)
+
+
+def test_rotate_master_reseals_every_secret_under_a_new_key(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "init", "--db", database)[0] == 0
+    assert run(capsys, "keys", "create", "--db", database)[0] == 0
+    key_file = tmp_path / "hubbub-master.key"
+    old_key = key_file.read_text()
+    before = secrets_of(database, old_key)
+
+    status, out, err = run(capsys, "keys", "rotate-master", "--db", database)
+    assert status == 0, err
+    assert f"re-sealed 2 API key secret(s) under a new master key, in {key_file}" in out
+    new_key = key_file.read_text()
+    assert len(new_key.split()) == 1
+    assert new_key != old_key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert secrets_of(database, new_key) == before
+    (tmp_path / "old.key").write_text(old_key)
+    status, _, err = run(capsys, "keys", "list", "--db", database, "--master-key-file", "old.key")
+    assert (status, err.count("\n")) == (1, 1)
+
+    # To another file: the current one is left alone, the new one opens the database.
+    status, out, _ = run(
+        capsys, "keys", "rotate-master", "--db", database, "--new-key-file", "next.key"
+    )
+    assert status == 0
+    assert f"point --master-key-file (or $HUBBUB_MASTER_KEY) at {tmp_path / 'next.key'}" in out
+    assert key_file.read_text() == new_key
+    assert secrets_of(database, (tmp_path / "next.key").read_text()) == before
+
+    # A key from the environment cannot be rewritten in place.
+    monkeypatch.setenv("HUBBUB_MASTER_KEY", (tmp_path / "next.key").read_text())
+    status, _, err = run(capsys, "keys", "rotate-master", "--db", database)
+    assert status == 1
+    assert "give --new-key-file" in err
+
+
+def test_an_interrupted_rotation_leaves_a_key_file_that_opens_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run(capsys, "init", "--db", url)[0] == 0
+    key_file = tmp_path / "hubbub-master.key"
+    before = secrets_of(url, key_file.read_text())
+
+    # Stopped before the transaction commits: nothing re-sealed, the file opens the database.
+    def lost_connection(sealed: str) -> str:
+        raise ConnectionError("the database went away mid-transaction")
+
+    store = open_store(url)
+    try:
+        key = masterkey.open_master_key(store, key_file)
+        with monkeypatch.context() as patch:
+            patch.setattr(SecretBox, "rotate", lambda self, sealed: lost_connection(sealed))
+            with pytest.raises(ConnectionError):
+                masterkey.rotate(store, key, key_file)
+    finally:
+        store.close()
+    assert len(key_file.read_text().split()) == 2
+    assert secrets_of(url, key_file.read_text()) == before
+
+    # Stopped after the commit, before the file keeps the new key alone: it opens it too.
+    writes: list[list[str]] = []
+    real_write = masterkey.write_key_file
+
+    def crash_on_second_write(path: Path, keys: list[str]) -> None:
+        writes.append(keys)
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real_write(path, keys)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(masterkey, "write_key_file", crash_on_second_write)
+        status, _, err = run(capsys, "keys", "rotate-master", "--db", url)
+    assert status == 1
+    assert err == f"hubbub: cannot write the new master key {key_file}: No space left on device\n"
+    assert len(key_file.read_text().split()) == 3  # the newest, the unused one, the first
+    assert secrets_of(url, key_file.read_text()) == before
+    assert run(capsys, "keys", "list", "--db", url)[0] == 0
+
+    # Running it again finishes the job.
+    assert run(capsys, "keys", "rotate-master", "--db", url)[0] == 0
+    assert len(key_file.read_text().split()) == 1
+    assert secrets_of(url, key_file.read_text()) == before
