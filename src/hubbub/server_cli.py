@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -246,8 +250,6 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import uvicorn
-
     from hubbub.chat.provision import new_account
     from hubbub.settings import ENVIRONMENT
 
@@ -295,6 +297,30 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     out.flush()
     # Every worker builds its app from these (see hubbub.settings).
     os.environ[ENVIRONMENT] = settings.to_json()
+    with _shared_metrics(settings.workers):
+        _run_uvicorn(settings)
+    return 0
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each keeps its metrics, so that /metrics on any
+    of them answers for all (prometheus_client's multi-process mode); removed afterwards."""
+    if workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="hubbub-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_uvicorn(settings: ServeSettings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "hubbub.web.app:app_from_environment",
         factory=True,
@@ -309,7 +335,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         ws="hubbub.web.ws_uvicorn:WebSocketProtocol",
         ws_per_message_deflate=settings.ws_compression,
     )
-    return 0
 
 
 def _shown(url: str) -> str:

@@ -299,9 +299,9 @@ def test_token_requests_are_counted_in_the_metrics(
     assert server.token(cookie).status_code == 200
 
     text = server.client.get("/metrics").text
-    assert 'hubbub_http_requests_total{method="POST",route="/token",status="200"} 2' in text
-    assert 'hubbub_http_requests_total{method="POST",route="/token",status="401"} 1' in text
-    assert 'hubbub_http_request_duration_seconds_count{route="/token"} 3' in text
+    assert 'hubbub_http_requests_total{method="POST",route="/token",status="200"} 2.0' in text
+    assert 'hubbub_http_requests_total{method="POST",route="/token",status="401"} 1.0' in text
+    assert 'hubbub_http_request_duration_seconds_count{route="/token"} 3.0' in text
 
 
 def test_oversized_bodies_are_refused(store: Store, serve: Callable[..., Server]) -> None:

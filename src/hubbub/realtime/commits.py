@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+from hubbub.metrics import Metrics
 from hubbub.realtime.executor import Executor
 from hubbub.realtime.protocol import CloseCode
 from hubbub.realtime.session import Pending
@@ -47,11 +49,12 @@ def store_batch(store: Store, rows: list[NewMessage]) -> list[Message | NotFound
 class Commits:
     """The messages waiting to be stored, and the commit in flight."""
 
-    __slots__ = ("_committing", "_executor", "_scheduled", "_store", "_waiting")
+    __slots__ = ("_committing", "_executor", "_metrics", "_scheduled", "_store", "_waiting")
 
-    def __init__(self, store: Store, executor: Executor) -> None:
+    def __init__(self, store: Store, executor: Executor, metrics: Metrics) -> None:
         self._store = store
         self._executor = executor
+        self._metrics = metrics
         self._waiting: list[tuple[Link, Pending]] = []
         self._scheduled = False
         self._committing = False
@@ -71,14 +74,18 @@ class Commits:
         batch, self._waiting = self._waiting, []
         self._committing = True
         rows = [pending.draft.row() for _, pending in batch]
+        started = time.perf_counter()
         self._executor.submit(
-            store_batch, (self._store, rows), lambda done: self._done(batch, done)
+            store_batch, (self._store, rows), lambda done: self._done(batch, done, started)
         )
 
-    def _done(self, batch: list[tuple[Link, Pending]], results: Any) -> None:
+    def _done(self, batch: list[tuple[Link, Pending]], results: Any, started: float) -> None:
         self._committing = False
+        metrics = self._metrics
+        metrics.commit_seconds.observe(time.perf_counter() - started)
         if isinstance(results, Exception):  # pragma: no cover - store_batch catches its own
             results = [None] * len(batch)
+        metrics.messages.inc(sum(isinstance(stored, Message) for stored in results))
         for (link, pending), stored in zip(batch, results, strict=True):
             if stored is None:
                 link.end(CloseCode.SERVER_ERROR, "server error")

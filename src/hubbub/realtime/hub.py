@@ -42,6 +42,9 @@ class Broker(Protocol):
     async def close(self) -> None:
         """End it (the app's shutdown)."""
 
+    def watch_lag(self, observe: Callable[[float], None]) -> None:
+        """Report how long events from other processes took to arrive (if any come)."""
+
 
 class MemoryBroker:
     """The broker of a single process: publishing is delivering."""
@@ -61,6 +64,9 @@ class MemoryBroker:
 
     async def close(self) -> None:
         pass
+
+    def watch_lag(self, observe: Callable[[float], None]) -> None:
+        pass  # nothing comes from elsewhere
 
 
 class Hub:

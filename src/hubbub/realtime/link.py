@@ -92,6 +92,7 @@ class Link:
         if node.loop is None:
             node.loop = asyncio.get_running_loop()
         node.links.add(self)
+        node.metrics.connections.inc()
         self._rearm()
 
     def feed(self, text: str) -> None:
@@ -114,7 +115,9 @@ class Link:
         self._busy = False
         self._settle()
         node = self.node
-        node.links.discard(self)
+        if self in node.links:
+            node.links.discard(self)
+            node.metrics.connections.dec()
         Timers.cancel(self._timer)
         self._timer = None
         who = session.who

@@ -21,6 +21,7 @@ from hubbub.chat.events import Event
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
 from hubbub.chat.render import Urls
+from hubbub.metrics import Metrics
 from hubbub.realtime.commands import Commands
 from hubbub.realtime.commits import Commits
 from hubbub.realtime.executor import Executor, for_backend
@@ -55,11 +56,13 @@ class Node:
         warning: float = DEFAULT_WARNING,
         clock: Callable[[], float] = time.time,
         public_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``public_url``, when given, is where every URL in what is sent points, whatever
         Host a client's handshake named; without it, each connection's own Host is used."""
         self.store = store
         self.public_url = public_url
+        self.metrics = metrics or Metrics()
         self.keys = keys
         self.hub = Hub()
         self.broker = broker or MemoryBroker()
@@ -72,7 +75,7 @@ class Node:
         self.queue_limit = QUEUE_LIMIT
         self.lookups = Lookups(store)
         self.core = Core(store, self.lookups)
-        self.commits = Commits(store, self.executor)
+        self.commits = Commits(store, self.executor, self.metrics)
         self.presence = Presence(
             store, self.hub, self.executor, self.publish, clock, self._presence_urls
         )
@@ -90,8 +93,9 @@ class Node:
         self._last_ping = 0.0
         self._last_lease = 0.0
         self._corked: list[Callable[[], None]] = []
-        self.broker.subscribe(self.hub.deliver)
+        self.broker.subscribe(self._deliver)
         self.broker.subscribe(self.lookups.observe)
+        self.broker.watch_lag(self.metrics.broker_lag_seconds.observe)
 
     def commands_for(self, base_url: str) -> Commands:
         """One ``Commands`` per base URL (the public URL, or else the Host header of the
@@ -123,6 +127,11 @@ class Node:
             return
         for event in events:
             self.broker.publish(event)
+
+    def _deliver(self, event: Event) -> None:
+        started = time.perf_counter()
+        self.hub.deliver(event)
+        self.metrics.fanout_seconds.observe(time.perf_counter() - started)
 
     # -- events --------------------------------------------------------------------------------
     def publish(self, events: list[Event]) -> None:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +71,7 @@ def encode(origin: str, sequence: int, event: Event) -> str:
         "a": list(event.audience),
         "f": event.frame,
         "e": event.ends_after,
+        "t": round(time.time(), 6),  # when it was published, for the receivers' lag
     }
     # Rare, so only there when set: most events stay as short as they were.
     if event.follow is not None:
@@ -80,6 +82,13 @@ def encode(origin: str, sequence: int, event: Event) -> str:
 
 
 def decode(data: str | bytes) -> tuple[str, int, Event]:
+    """The origin, sequence number and event of ``data``."""
+    origin, sequence, event, _ = decode_stamped(data)
+    return origin, sequence, event
+
+
+def decode_stamped(data: str | bytes) -> tuple[str, int, Event, float | None]:
+    """``decode``, and when the event was published, if its publisher said."""
     raw: dict[str, Any] = json.loads(data)
     sequence = raw["s"]
     if not isinstance(sequence, int):
@@ -92,7 +101,8 @@ def decode(data: str | bytes) -> tuple[str, int, Event]:
         follow=None if follow is None else (follow[0], follow[1]),
         ends_sessions=raw.get("x"),
     )
-    return raw["o"], sequence, event
+    stamp = raw.get("t")
+    return raw["o"], sequence, event, float(stamp) if isinstance(stamp, int | float) else None
 
 
 class RedisBroker:
@@ -114,6 +124,11 @@ class RedisBroker:
         self._heard: dict[str, int] = {}
         #: Events not sent because the queue was full while Redis was unreachable.
         self.dropped = 0
+        self._lag: Callable[[float], None] | None = None
+
+    def watch_lag(self, observe: Callable[[float], None]) -> None:
+        """Call ``observe`` with the seconds each event from another process took to arrive."""
+        self._lag = observe
 
     def publish(self, event: Event) -> None:
         for deliver in self._subscribers:
@@ -165,7 +180,7 @@ class RedisBroker:
 
     def _deliver(self, data: str | bytes) -> None:
         try:
-            origin, sequence, event = decode(data)
+            origin, sequence, event, published = decode_stamped(data)
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed event from Redis")
             return
@@ -174,6 +189,8 @@ class RedisBroker:
         if sequence <= self._heard.get(origin, 0):
             return  # sent again after a dropped connection
         self._heard[origin] = sequence
+        if self._lag is not None and published is not None:
+            self._lag(max(0.0, time.time() - published))
         for deliver in self._subscribers:
             try:
                 deliver(event)

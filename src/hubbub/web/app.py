@@ -29,6 +29,7 @@ from hubbub.chat.keys import KeyRing
 from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
 from hubbub.masterkey import key_path
+from hubbub.metrics import CONTENT_TYPE, Metrics
 from hubbub.realtime.hub import Broker
 from hubbub.realtime.node import Node, settle_gc
 from hubbub.realtime.session import DEFAULT_WARNING
@@ -40,7 +41,7 @@ from hubbub.web.auth import BasicAuth
 from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
 from hubbub.web.endpoint import routes as bind
-from hubbub.web.metrics import Metrics, MetricsMiddleware
+from hubbub.web.metrics import MetricsMiddleware
 from hubbub.web.rest import channels, keys, services, unsupported, users
 from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
 
@@ -80,7 +81,14 @@ def create_app(
     keyring = KeyRing(store, box)
     auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
     public_url = public_url.rstrip("/") if public_url else None
-    node = Node(store, keyring, broker=broker, warning=token_warning, public_url=public_url)
+    node = Node(
+        store,
+        keyring,
+        broker=broker,
+        warning=token_warning,
+        public_url=public_url,
+        metrics=metrics,
+    )
     publish = node.publish_from_any_thread if node.executor.threaded else node.broker.publish
     ctx = Context(store, box, auth, keyring, node.core, node.executor, publish)
     ctx.public_urls = Urls(public_url) if public_url else None
@@ -92,7 +100,7 @@ def create_app(
         return PlainTextResponse("ok\n")
 
     async def metrics_text(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -116,6 +124,7 @@ def create_app(
         finally:
             await node.stop()
             await node.broker.close()
+            Metrics.process_ended()
 
     app = FrontedStarlette(
         routes=routes,

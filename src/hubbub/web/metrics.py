@@ -1,74 +1,16 @@
-"""Request metrics in the Prometheus text format, kept per server process.
+"""Request metrics: an ASGI middleware that times each request into ``hubbub.metrics``.
 
-An ASGI middleware times each request and counts it by method, route template and status; the
-route template (``/v2/Services/{ServiceSid}``), not the path, keeps the label set small.
+Requests are counted by method, route template and status; the route template
+(``/v2/Services/{ServiceSid}``), not the path, keeps the label set small.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Upper bounds of the latency histogram, in seconds.
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class Metrics:
-    """Counters and a latency histogram; ``render()`` gives the exposition text."""
-
-    def __init__(self) -> None:
-        self.started = time.time()
-        self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
-        self.buckets: defaultdict[str, list[int]] = defaultdict(lambda: [0] * len(BUCKETS))
-        self.latency_sum: defaultdict[str, float] = defaultdict(float)
-        self.latency_count: defaultdict[str, int] = defaultdict(int)
-        self.gauges: dict[str, Any] = {}
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests[(method, route, status)] += 1
-        counts = self.buckets[route]
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-        self.latency_sum[route] += seconds
-        self.latency_count[route] += 1
-
-    def render(self) -> str:
-        lines = [
-            "# HELP hubbub_http_requests_total HTTP requests served, by method, route and status.",
-            "# TYPE hubbub_http_requests_total counter",
-        ]
-        for (method, route, status), count in sorted(self.requests.items()):
-            lines.append(
-                f'hubbub_http_requests_total{{method="{method}",route="{_escape(route)}",'
-                f'status="{status}"}} {count}'
-            )
-        lines += [
-            "# HELP hubbub_http_request_duration_seconds Time to serve a request, by route.",
-            "# TYPE hubbub_http_request_duration_seconds histogram",
-        ]
-        name = "hubbub_http_request_duration_seconds"
-        for route, counts in sorted(self.buckets.items()):
-            label = _escape(route)
-            for bound, count in zip(BUCKETS, counts, strict=True):
-                lines.append(f'{name}_bucket{{route="{label}",le="{bound}"}} {count}')
-            total = self.latency_count[route]
-            lines.append(f'{name}_bucket{{route="{label}",le="+Inf"}} {total}')
-            lines.append(f'{name}_sum{{route="{label}"}} {self.latency_sum[route]:.6f}')
-            lines.append(f'{name}_count{{route="{label}"}} {total}')
-        lines += [
-            "# HELP hubbub_process_start_time_seconds When this server process started.",
-            "# TYPE hubbub_process_start_time_seconds gauge",
-            f"hubbub_process_start_time_seconds {self.started:.3f}",
-        ]
-        return "\n".join(lines) + "\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+from hubbub.metrics import Metrics
 
 
 class MetricsMiddleware:
@@ -76,7 +18,7 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
-        self.metrics = metrics
+        self.tally = metrics.tally()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,4 +38,5 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
-            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
+            ended = time.perf_counter()
+            self.tally.note(scope["method"], template, status, ended - started, time.monotonic())

@@ -3,7 +3,7 @@
 ``create_app`` puts the bare-ASGI ``TokenServer`` in front of the REST app for those three
 paths; ``token_app`` gives it alone, to mount in an existing Starlette or FastAPI app. The
 modules: ``settings`` (what ``hubbub serve`` configures), ``minting`` (the service, key and
-roles tokens are minted with), ``asgi`` (request and response plumbing), ``tally`` (metrics),
+roles tokens are minted with), ``asgi`` (request and response plumbing),
 ``server`` (the endpoints) and ``wiring`` (putting it in an app).
 """
 

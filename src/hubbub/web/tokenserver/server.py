@@ -45,9 +45,9 @@ from hubbub.chat.errors import (
     ApiError,
 )
 from hubbub.crypto import SecretBox
+from hubbub.metrics import Metrics
 from hubbub.store import NotFound, Store
 from hubbub.tokens.encoding import json_escape
-from hubbub.web.metrics import Metrics
 from hubbub.web.tokenserver.asgi import (
     JSON,
     NO_STORE,
@@ -69,7 +69,6 @@ from hubbub.web.tokenserver.asgi import (
 )
 from hubbub.web.tokenserver.minting import MINTING_REFRESH, Minting, RoleKeeper, resolve_minting
 from hubbub.web.tokenserver.settings import TokenSettings
-from hubbub.web.tokenserver.tally import Tally
 
 log = logging.getLogger("hubbub.tokenserver")
 
@@ -102,7 +101,7 @@ class TokenServer:
         self.store = store
         self.box = box
         self.metrics = metrics
-        self._tally = Tally(metrics) if metrics is not None else None
+        self._tally = metrics.tally() if metrics is not None else None
         self._clock = clock
         self._monotonic = monotonic
         # SQLite work is local and short: doing it on the loop is cheaper than a thread hop.

@@ -1,0 +1,64 @@
+"""``/metrics`` answers for the whole server: every worker's scrape adds up all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+from tests.realtime.client import RawClient
+from tests.realtime.test_crash import free_port
+from tests.realtime.test_nodes import serve, stop, wait_healthy
+from tests.realtime.test_presence import Cluster, _nodes_of_sqlite, _until
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return str(answer.read().decode())
+
+
+def _value(text: str, name: str) -> float:
+    found = re.search(rf"(?m)^{re.escape(name)} (\S+)$", text)
+    assert found, f"{name} is not in the metrics"
+    return float(found.group(1))
+
+
+def test_any_worker_answers_for_all_of_them(tmp_path: Path) -> None:
+    port = free_port()
+    server = serve(tmp_path, port, "--workers", "2")
+    db = tmp_path / "hubbub.db"
+    try:
+        wait_healthy(server, port)
+        cluster = Cluster(json.loads((tmp_path / "hubbub-credentials.json").read_text()))
+
+        async def scenario() -> None:
+            clients: list[RawClient] = []
+            for _ in range(24):  # until both workers hold some of the connections
+                clients.append(await cluster.connect(port, "alice"))
+                await _until(lambda: bool(_nodes_of_sqlite(db, "alice")))
+                if len(_nodes_of_sqlite(db, "alice")) == 2:
+                    break
+            assert len(_nodes_of_sqlite(db, "alice")) == 2, "the connections all went to one"
+            room = await clients[0].command("create_channel", unique_name="room")
+            assert room["ok"], room
+            for client in clients:
+                assert (await client.command("join", channel="room"))["ok"]
+                sent = await client.command("send_message", channel="room", body="hi")
+                assert sent["ok"], sent
+            # Whichever worker answers, it counts every connection and every message.
+            for _ in range(10):
+                text = await asyncio.to_thread(_scrape, port)
+                assert _value(text, "hubbub_realtime_connections") == len(clients)
+                assert _value(text, "hubbub_realtime_messages_total") == len(clients)
+                assert _value(text, "hubbub_store_commit_seconds_count") >= 1
+                assert _value(text, "hubbub_realtime_fanout_seconds_count") >= len(clients)
+            for client in clients:
+                await client.socket.close()
+
+        asyncio.run(scenario())
+    finally:
+        stderr = stop(server)
+        assert b"Traceback" not in stderr, stderr.decode()
