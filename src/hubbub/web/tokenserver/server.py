@@ -26,7 +26,7 @@ from hubbub.auth.cookies import SessionCookies, clear_cookie, same_origin, set_c
 from hubbub.auth.hook import AuthorizeHook, HookAuthenticator
 from hubbub.auth.limits import LoginLimits, RateLimit
 from hubbub.auth.passwords import Passwords
-from hubbub.auth.policy import grant_ttl
+from hubbub.auth.policy import MAX_USERNAME, grant_ttl
 from hubbub.auth.sessions import (
     SessionAuthenticator,
     header,
@@ -309,6 +309,12 @@ class TokenServer:
         password = text_field(fields, "password")
         if "\x00" in username:  # PostgreSQL text cannot hold it, and no username has one
             raise ApiError(400, INVALID_PARAMETER, "Invalid parameter username: not text")
+        if len(username) > MAX_USERNAME:  # refused before the limits keep anything of it
+            raise ApiError(
+                400,
+                INVALID_PARAMETER,
+                f"Invalid parameter username: longer than {MAX_USERNAME} characters",
+            )
         address = client_address(scope)
         # Counted before the check, so that guesses sent at once are limited too.
         wait, counted = self._login_limits.begin(username, address)
