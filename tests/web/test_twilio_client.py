@@ -142,6 +142,8 @@ def test_users(chat: Any) -> None:
     fails(lambda: chat.users.create(identity="alice@example.com"), 409, 50201)
     fails(lambda: chat.users.create(identity="x" * 257), 400, 50207)
     fails(lambda: chat.users.create(identity="US" + "0" * 32), 400, 50206)
+    for control in ("al\x01ice", "al\nice", "al\x7fice", "al\x85ice"):  # as the gateway
+        fails(lambda: chat.users.create(identity=control), 400, 20001)  # noqa: B023
 
     assert {user.identity for user in chat.users.list()} == {"alice@example.com", "zoë & co"}
     assert chat.users(zoe.sid).delete() is True

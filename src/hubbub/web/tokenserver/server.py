@@ -45,8 +45,10 @@ from hubbub.chat.errors import (
     ApiError,
 )
 from hubbub.crypto import SecretBox
+from hubbub.identities import user_flaw
 from hubbub.store import NotFound, Store
 from hubbub.tokens.encoding import json_escape
+from hubbub.tokens.errors import InvalidGrants
 from hubbub.web.metrics import Metrics
 from hubbub.web.tokenserver.asgi import (
     JSON,
@@ -216,6 +218,10 @@ class TokenServer:
             raise ApiError(503, SERVICE_UNAVAILABLE, str(down)) from None
         if authorization is None:
             raise ApiError(401, AUTHENTICATION_FAILED, "Sign in first: no valid credentials")
+        # Before anything keeps or stores it: an identity no session would take is refused.
+        if (flaw := user_flaw(authorization.identity)) is not None:
+            message = flaw.message("the identity")
+            raise ApiError(403, InvalidGrants.code, f"Cannot mint a token: {message}")
         if self._rate_identity is not None:
             rate_limited(self._rate_identity.take(authorization.identity))
         requested = requested_ttl(scope, body)
