@@ -115,6 +115,27 @@ def _password(args: argparse.Namespace) -> str:
     return password
 
 
+def _identity(identity: str) -> str:
+    """An identity the token server can mint for (``hubbub.identities``), or a one-line error."""
+    from hubbub.identities import user_flaw
+
+    flaw = user_flaw(identity)
+    if flaw is not None:
+        raise CommandError(flaw.message("the identity"))
+    return identity
+
+
+def _username(username: str) -> str:
+    from hubbub.auth.policy import MAX_USERNAME
+    from hubbub.identities import is_text
+
+    if len(username) > MAX_USERNAME:  # /login reads no longer ones
+        raise CommandError(f"the username is longer than {MAX_USERNAME} characters")
+    if not is_text(username):  # argv carries bytes that are not UTF-8 as lone surrogates
+        raise CommandError("the username may not contain control characters or lone surrogates")
+    return username
+
+
 def _hash(password: str) -> str:
     from hubbub.auth.passwords import Passwords
 
@@ -124,11 +145,12 @@ def _hash(password: str) -> str:
 def cmd_users_add(args: argparse.Namespace, out: TextIO) -> int:
     from hubbub.store import Conflict
 
+    username = _username(args.username)
+    identity = _identity(args.identity or username)
     password_hash = _hash(_password(args))
-    identity = args.identity or args.username
     with _opened(args) as store:
         try:
-            store.create_login_user(args.username, identity=identity, password_hash=password_hash)
+            store.create_login_user(username, identity=identity, password_hash=password_hash)
         except Conflict:
             raise CommandError(f"a user {args.username!r} already exists") from None
     out.write(f"added {args.username} (identity {identity})\n")
@@ -161,12 +183,11 @@ def cmd_apitokens_create(args: argparse.Namespace, out: TextIO) -> int:
     from hubbub.auth.apitokens import new_api_token
     from hubbub.auth.cookies import secret_hash
 
-    if not args.identity:
-        raise CommandError("the identity may not be empty")
+    identity = _identity(args.identity)
     token = new_api_token()
     with _opened(args) as store:
         record = store.create_api_token(
-            identity=args.identity, friendly_name=args.name, token_hash=secret_hash(token)
+            identity=identity, friendly_name=args.name, token_hash=secret_hash(token)
         )
     out.write(f"api_token_sid  {record.sid}\napi_token      {token}\n")
     return 0

@@ -72,6 +72,48 @@ def test_empty_passwords_and_no_terminal_are_refused(
     assert "--password-stdin" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("identity", "why"),
+    [
+        ("US" + "0" * 32, "may not look like a User or Member SID"),
+        ("a" * 5500, "is longer than 256 characters"),
+        ("al\x01ice", "may not contain control characters or lone surrogates"),
+        ("al\udcffice", "may not contain control characters or lone surrogates"),  # not UTF-8
+        ("system", "is reserved for the service itself"),
+    ],
+)
+def test_identities_no_session_takes_are_refused_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    identity: str,
+    why: str,
+) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    for command in (
+        ["users", "add", "alice", "--identity", identity, "--password-stdin"],
+        ["users", "add", identity, "--password-stdin"],  # the username is the identity
+        ["apitokens", "create", "--identity", identity],
+    ):
+        if command[2] == identity and ("longer" in why or "control" in why):
+            continue  # refused as a username first
+        assert run(monkeypatch, *command, "--db", db, stdin="pa55word\n")[0] == 1
+        assert capsys.readouterr().err == f"hubbub: the identity {why}\n"
+    store = open_store(db)
+    assert not store.list_login_users(limit=10).items
+    assert not store.list_api_tokens(limit=10).items
+    store.close()
+
+
+def test_long_usernames_are_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'h.db'}"
+    command = ["users", "add", "a" * 257, "--identity", "alice", "--password-stdin", "--db", db]
+    assert run(monkeypatch, *command, stdin="pa55word\n")[0] == 1
+    assert capsys.readouterr().err == "hubbub: the username is longer than 256 characters\n"
+
+
 def test_api_tokens_are_printed_once_and_revoked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

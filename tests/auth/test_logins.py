@@ -229,6 +229,7 @@ DEEP = b'{"username": "alice", "password": "x", "deep": ' + b"[" * 5000 + b"]" *
         b'{"username": "\\ud800", "password": "x"}',
         b'{"username": "alice", "password": "\\ud800"}',
         b'{"username": "al\\u0000ice", "password": "x"}',
+        b'{"username": "' + b"a" * 257 + b'", "password": "x"}',
         b'{"username": "alice", "password": ["x"]}',
         b'{"username": "alice", "password": "x"',
     ],

@@ -68,3 +68,29 @@ def test_several_services_need_a_choice(store: Store, box: SecretBox) -> None:
         assert "--token-service" in response.json()["message"]
     with running(chosen) as url, plain_client(url) as client:
         assert client.post("/token").json()["chat_service_sid"] == other.sid
+
+
+REFUSED_IDENTITIES = {
+    "sid": "US" + "0" * 32,
+    "member-sid": "MB" + "f" * 32,
+    "surrogate": "al\ud800ice",
+    "long": "a" * 5500,
+    "nul": "al\x00ice",
+    "newline": "al\nice",
+    "reserved": "system",
+}
+
+
+def test_identities_no_session_takes_get_no_token(store: Store, box: SecretBox) -> None:
+    new_account(store, box)
+
+    def who(request: Request) -> str:
+        return REFUSED_IDENTITIES.get(request.query_params["who"], request.query_params["who"])
+
+    server = TokenServer(store, box, settings(auth=()), authorize=who)
+    with running(server) as url, plain_client(url) as client:
+        for name in REFUSED_IDENTITIES:
+            response = client.post("/token", params={"who": name})
+            assert response.status_code == 403, (name, response.text)
+            assert response.json()["code"] == 20106
+        assert client.post("/token", params={"who": "System"}).status_code == 200

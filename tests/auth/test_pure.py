@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from hubbub.auth import Authorization
@@ -161,6 +163,52 @@ def test_sign_in_attempts_count_before_the_check_and_per_address() -> None:
         for _ in range(2):
             assert limits.begin("alice", address)[0] == 0
     assert limits.begin("alice", "10.0.0.2")[0] == 15
+
+
+def test_refused_and_forgiven_sign_ins_leave_nothing_behind() -> None:
+    limits = LoginLimits((5, 60.0), (3, 60.0), (5, 60.0), clock=Clock())
+    for i in range(3):
+        assert limits.begin(f"user{i}", "10.0.0.1")[0] == 0
+    held = len(limits)
+    # Refused for the address: another username from there is not kept at all.
+    for i in range(1000):
+        assert limits.begin(f"other{i}", "10.0.0.1") == (20, ())
+    assert len(limits) == held
+    # An attempt given back in full leaves no bucket either.
+    counted = limits.begin("bob", "10.0.0.2")[1]
+    limits.forgive(counted)
+    assert len(limits) == held
+
+
+def test_long_usernames_from_many_addresses_keep_the_tables_bounded() -> None:
+    clock = Clock()
+    limits = LoginLimits((5, 60.0), (5, 60.0), (5, 60.0), clock=clock, max_keys=500)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2000):
+            username = f"{i}" + "x" * 15_000  # a 15 KB username, as a hostile client sends
+            address = f"10.{i // 250}.{i % 250}.1"
+            assert limits.begin(username, address)[0] == 0
+            limits.succeeded(username, address, [])
+            clock.now += 0.001
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 2_000_000  # the usernames themselves would be 60 MB
+    assert len(limits) <= 4 * 500  # three rate tables and the remembered addresses
+
+
+def test_a_full_table_forgets_the_least_recently_counted_first() -> None:
+    clock = Clock()
+    limit = RateLimit(2, 60.0, clock=clock, max_keys=3)
+    for key in ("a", "b", "c"):
+        assert limit.take(key) == 0
+    assert limit.take("a") == 0  # "a" is now the most recent, "b" the oldest
+    assert limit.take("d") == 0
+    assert len(limit) == 3
+    assert limit.retry_after("a") == 30  # kept, with both its attempts
+    assert [limit.take("b"), limit.take("b")] == [0, 0]  # forgotten: a fresh bucket
 
 
 def test_parse_rate() -> None:

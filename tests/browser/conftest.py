@@ -59,6 +59,7 @@ PASSWORDS = {
     "tina": "tina-pass-8",
     "xena": "xena-pass-9",
     "yuri": "yuri-pass-10",
+    "zara": "zara-pass-11",
 }
 
 

@@ -680,3 +680,64 @@ def test_invitations(people: People, chat_server: ChatServer, shots: Shots) -> N
     invites = chat_server.rest("GET", f"/Channels/{den_sid}/Invites")["invites"]
     assert [invite["identity"] for invite in invites] == ["wendy"]
     shots(tina, "tina-invited-wendy")
+
+
+# -- names that try to turn the page around ----------------------------------------------------
+#: Every text node holding U+202E, with how its element lays out bidirectional text.
+OVERRIDDEN = """() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.includes("\\u202e")) continue;
+    const element = node.parentElement;
+    found.push(`${element.tagName} ${getComputedStyle(element).unicodeBidi}`);
+  }
+  return found;
+}"""
+
+
+def test_names_cannot_reorder_the_text_after_them(
+    people: People, chat_server: ChatServer, shots: Shots
+) -> None:
+    """A channel name, an author or a member holding U+202E (right-to-left override) is isolated:
+    the text after it keeps its order and place."""
+    rlo = "\u202e"
+    evil = new_channel(chat_server, f"{rlo}evil", ("zara", f"{rlo}mallory"))
+    post(chat_server, evil["sid"], f"{rlo}mallory", "hello zara")
+    post(chat_server, evil["sid"], "zara", "hi")  # zara's own message: her read horizon
+
+    zara = signed_in(people, "zara")
+    zara.locator(f'button[data-sid="{evil["sid"]}"]').click()
+    said = messages(zara).filter(has_text="hello zara")
+    expect(said).to_be_visible()
+    # The time after the author stays on its right, where it is in every other message.
+    author = said.locator(".author").bounding_box()
+    time_box = said.locator("time").bounding_box()
+    assert author is not None
+    assert time_box is not None
+    assert time_box["x"] >= author["x"] + author["width"] - 1, (author, time_box)
+    expect(member(zara, "mallory")).to_be_visible()
+    found = zara.evaluate(OVERRIDDEN)  # the channel's name in the list and title, the members
+    assert len(found) >= 4
+    assert all(place.endswith(" isolate") for place in found), found
+
+    # And the unread badge after a channel's name, an invitation's buttons, the notice.
+    trap = new_channel(chat_server, f"{rlo}trap", ("victor",))
+    chat_server.rest("POST", f"/Channels/{trap['sid']}/Invites", data={"Identity": "zara"})
+    expect(zara.get_by_role("status").filter(has_text="invited")).to_be_visible()
+    other = new_channel(chat_server, "plain", ("zara",))
+    zara.locator(f'button[data-sid="{other["sid"]}"]').click()
+    post(chat_server, evil["sid"], f"{rlo}mallory", "again")
+    button = zara.locator(f'button[data-sid="{evil["sid"]}"]')
+    expect(button.locator(".unread")).to_have_text("1")
+    name = button.locator(":scope > :first-child").bounding_box()
+    badge = button.locator(".unread").bounding_box()
+    assert name is not None
+    assert badge is not None
+    assert badge["x"] >= name["x"] + name["width"] - 1, (name, badge)
+    shots(zara, "zara-names-isolated")
+
+    found = zara.evaluate(OVERRIDDEN)  # and the invitation, and the notice of it
+    assert len(found) >= 3
+    assert all(place.endswith(" isolate") for place in found), found

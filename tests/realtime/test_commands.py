@@ -171,6 +171,8 @@ def test_bad_values_get_error_replies_and_the_session_goes_on(
                 ("create_channel", {"unique_name": "x" * 300}, (400, 20001)),
                 ("invite", {"channel": "room", "identity": "US" + "0" * 32}, (400, 50206)),
                 ("invite", {"channel": "room", "identity": ""}, (400, 20001)),
+                ("invite", {"channel": "room", "identity": "a" * 5500}, (400, 50207)),
+                ("invite", {"channel": "room", "identity": "al\x01ice"}, (400, 20001)),
                 ("no_such_command", {}, (400, 20001)),
             ]
             for kind, params, expected in cases:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from hubbub.chat.provision import new_account
-from hubbub.tokens import Minter
+from hubbub.tokens import AccessToken, ChatGrant, Minter
 from tests.realtime.client import RawClient
 from tests.realtime.conftest import RealtimeServer
 from tests.web.server import twilio_client
@@ -55,6 +55,33 @@ def test_bad_tokens_get_their_code_then_4001(realtime_server: RealtimeServer) ->
         20103,
         4001,
     )
+
+
+def test_tokens_for_identities_no_user_may_hold_get_20106_then_4001(
+    realtime_server: RealtimeServer,
+) -> None:
+    creds = realtime_server.creds
+
+    async def scenario(identity: str) -> tuple[int, int | None] | None:
+        # AccessToken mints what twilio-python would, whatever the identity.
+        token = AccessToken(
+            creds.account_sid,
+            creds.api_key_sid,
+            creds.api_key_secret,
+            identity=identity,
+            grants=[ChatGrant(service_sid=creds.chat_service_sid)],
+        ).to_jwt()
+        client = await RawClient.open(realtime_server.url)
+        reply = await client.authenticate(token)
+        if reply["ok"]:
+            await client.socket.close()
+            return None
+        return reply["error"]["code"], await client.close_code()
+
+    for identity in ("US" + "0" * 32, "MB" + "a" * 32, "al\ud800ice", "a" * 5500, "al\x00ice"):
+        assert run(scenario(identity)) == (20106, 4001), repr(identity[:40])
+    assert run(scenario("system")) == (20106, 4001)  # the author of REST's messages
+    assert run(scenario("System")) is None  # identities are case-sensitive
 
 
 def test_another_accounts_key_or_service_is_refused(realtime_server: RealtimeServer) -> None:

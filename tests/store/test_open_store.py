@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -57,6 +59,36 @@ def test_sqlite_settings(tmp_path: Path) -> None:
     }
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_new_sqlite_database_and_its_wal_and_shm_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "hubbub.db"
+    previous = os.umask(0o022)  # the usual umask, which would make them 0644
+    try:
+        store = open_store(f"sqlite:///{path}")
+        try:
+            store.create_account(friendly_name="a", auth_token_hash="h")  # writes the WAL
+            files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+            assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in files} == {
+                f.name: 0o600 for f in files
+            }
+        finally:
+            store.close()
+    finally:
+        os.umask(previous)
+
+
+def test_an_existing_database_keeps_its_mode_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "shared.db"
+    open_store(f"sqlite:///{path}").close()
+    path.chmod(0o640)
+
+    open_store(f"sqlite:///{path}").close()
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert "has mode 640" in caplog.text
 
 
 def test_sqlite_can_wait_for_the_disk_at_every_commit(tmp_path: Path) -> None:

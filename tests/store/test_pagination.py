@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,6 +77,35 @@ def test_foreign_or_garbage_cursors_are_refused(store: Store, service: Service) 
             store.list_users(service.sid, cursor=garbage)
         with pytest.raises(InvalidCursor):
             store.list_messages(service.sid, channel, cursor=garbage)
+
+
+def test_every_date_the_store_takes_pages_on(store: Store, service: Service) -> None:
+    dates = [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2286, 11, 20, 17, 46, 40, tzinfo=UTC),  # the first eleven-digit second
+        datetime(2300, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+    made = [store.create_channel(service.sid, date_created=date).sid for date in reversed(dates)]
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_channels(service.sid, limit=1, cursor=cursor)
+        seen += [channel.sid for channel in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == made[::-1]
+
+
+def test_cursors_past_the_dates_the_store_holds_are_refused(store: Store, service: Service) -> None:
+    for seconds in (253402300800, -62135596801, 10**12):
+        tampered = base64.urlsafe_b64encode(f"c{seconds}.US{'0' * 32}".encode()).decode()
+        with pytest.raises(InvalidCursor):
+            store.list_users(service.sid, cursor=tampered.rstrip("="))
 
 
 def test_page_size_must_be_positive(store: Store, service: Service) -> None:

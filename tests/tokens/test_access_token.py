@@ -244,6 +244,22 @@ def test_minter_chat_token_is_the_same_token() -> None:
     assert minter.chat_token("erin", SERVICE_SID, ttl=900, now=NOW) == expected
 
 
+@pytest.mark.parametrize(
+    "identity", ["US" + "0" * 32, "MB" + "a" * 32, "al\ud800ice", "a" * 257, "al\x00ice", "system"]
+)
+def test_minter_refuses_identities_no_chat_session_takes(identity: str) -> None:
+    with pytest.raises(InvalidGrants, match="identity") as refused:
+        Minter(ACCOUNT_SID, KEY_SID, SECRET).chat_token(identity, SERVICE_SID, now=NOW)
+    assert refused.value.code == 20106
+    # AccessToken stays twilio-python's twin: it mints them, and the session refuses them.
+    chat = [("ChatGrant", {"service_sid": SERVICE_SID})]
+    mine, twilios = mint_both(
+        chat, NOW, account_sid=ACCOUNT_SID, signing_key_sid=KEY_SID, secret=SECRET,
+        identity=identity, ttl=600,
+    )  # fmt: skip
+    assert mine == twilios
+
+
 # -- where twilio-python mints a token no Chat Service accepts, we refuse ------------------
 
 REFUSED = [

@@ -142,6 +142,8 @@ def test_users(chat: Any) -> None:
     fails(lambda: chat.users.create(identity="alice@example.com"), 409, 50201)
     fails(lambda: chat.users.create(identity="x" * 257), 400, 50207)
     fails(lambda: chat.users.create(identity="US" + "0" * 32), 400, 50206)
+    for control in ("al\x01ice", "al\nice", "al\x7fice", "al\x85ice"):  # as the gateway
+        fails(lambda: chat.users.create(identity=control), 400, 20001)  # noqa: B023
 
     assert {user.identity for user in chat.users.list()} == {"alice@example.com", "zoë & co"}
     assert chat.users(zoe.sid).delete() is True
@@ -338,10 +340,30 @@ def raw_request(
         return error.code, json.loads(error.read())
 
 
+def test_channels_dated_up_to_year_9999_page_on(base_url: str, creds: Credentials) -> None:
+    service = f"/v2/Services/{creds.chat_service_sid}"
+    dates = ["1970-01-01T00:00:00Z", "2024-05-01T00:00:00Z", "2300-01-01T00:00:00Z"]
+    dates.append("9999-12-31T23:59:59Z")
+    for number, date in enumerate(dates):
+        body = f"UniqueName=c{number}&DateCreated={date}".encode()
+        assert raw_request(base_url, creds, f"{service}/Channels", body)[0] == 201
+    assert raw_request(base_url, creds, f"{service}/Channels", b"DateCreated=10000-01-01")[0] == 400
+
+    seen: list[str] = []
+    path: str | None = f"{service}/Channels?PageSize=1"
+    while path is not None:
+        status, page = raw_request(base_url, creds, path)
+        assert status == 200, page
+        seen += [channel["unique_name"] for channel in page["channels"]]
+        next_url = page["meta"]["next_page_url"]
+        path = next_url[len(base_url) :] if next_url else None
+    assert seen == ["c0", "c1", "c2", "c3"]
+
+
 def test_hostile_inputs_get_client_errors_not_500s(base_url: str, creds: Credentials) -> None:
     service = f"/v2/Services/{creds.chat_service_sid}"
     assert raw_request(base_url, creds, f"{service}/Channels", b"UniqueName=room")[0] == 201
-    forged = b64encode(b"c99999999999.CH" + b"0" * 32).decode().rstrip("=")
+    forged = b64encode(b"c999999999999.CH" + b"0" * 32).decode().rstrip("=")  # after year 9999
     status, body = raw_request(base_url, creds, f"{service}/Channels?PageToken={forged}&Page=1")
     assert (status, body["code"]) == (400, 21481)
     status, body = raw_request(

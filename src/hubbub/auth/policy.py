@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from hubbub.tokens.claims import MAX_LIFETIME
 
+#: The longest username ``/login`` reads and ``hubbub users add`` takes, in characters.
+MAX_USERNAME = 256
+
 
 def parse_ttl(value: object) -> int:
     """A requested lifetime: a positive whole number of seconds (as int or ASCII digits)."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import re
 
+from hubbub import identities
 from hubbub.chat.errors import (
     BODY_TOO_LONG,
     IDENTITY_LOOKS_LIKE_SID,
     IDENTITY_TOO_LONG,
     INVALID_ATTRIBUTES,
+    INVALID_PARAMETER,
     UNIQUE_NAME_LOOKS_LIKE_SID,
     invalid,
 )
@@ -26,10 +28,9 @@ MAX_ATTRIBUTES = 16 * 1024
 #: Message indexes are 32-bit in the database.
 MAX_INDEX = 2**31 - 1
 MAX_NAME = 256
-MAX_IDENTITY = 256
+MAX_IDENTITY = identities.MAX_IDENTITY
 
 _CHANNEL_SID = re.compile(r"CH[0-9a-f]{32}")
-_USER_OR_MEMBER_SID = re.compile(r"(US|MB)[0-9a-f]{32}")
 
 
 def body(value: str, name: str) -> str:
@@ -57,14 +58,18 @@ def unique_name(value: str, name: str) -> str:
     return value
 
 
+_IDENTITY_CODES = {
+    identities.Flaw.TOO_LONG: IDENTITY_TOO_LONG,
+    identities.Flaw.SID_SHAPED: IDENTITY_LOOKS_LIKE_SID,
+}
+
+
 def identity(value: str, name: str) -> str:
-    """A case-sensitive, non-empty identity of at most 256 characters, not shaped like a SID."""
-    if not value:
-        raise invalid(f"{name} may not be empty")
-    if len(value) > MAX_IDENTITY:
-        raise invalid(f"{name} is longer than {MAX_IDENTITY} characters", IDENTITY_TOO_LONG)
-    if _USER_OR_MEMBER_SID.fullmatch(value):
-        raise invalid(f"{name} may not look like a User or Member SID", IDENTITY_LOOKS_LIKE_SID)
+    """A case-sensitive, non-empty identity of at most 256 characters, not shaped like a SID,
+    without control characters or lone surrogates (``hubbub.identities``)."""
+    found = identities.flaw(value)
+    if found is not None:
+        raise invalid(found.message(name), _IDENTITY_CODES.get(found, INVALID_PARAMETER))
     return value
 
 

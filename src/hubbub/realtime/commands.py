@@ -20,6 +20,7 @@ from hubbub.chat.fields import MAX_INDEX, MAX_NAME
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
 from hubbub.chat.messages import Draft
+from hubbub.identities import user_flaw
 from hubbub.realtime.protocol import MAX_FRAME
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
@@ -86,6 +87,11 @@ class Commands:
         service_sid = verified.chat_service_sid
         if service_sid is None or verified.identity is None:
             raise InvalidGrants("a Chat session needs a token with a Chat grant and an identity")
+        if (flaw := user_flaw(verified.identity)) is not None:
+            # Refused before the store sees it; never echoed (it may not even encode).
+            raise InvalidGrants(
+                f"a Chat session cannot take this token: {flaw.message('its identity')}"
+            )
         try:
             # Only that it exists: a copy up to a second old will do (many connect at once).
             lookups = self.core.lookups

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, tuple_
@@ -20,11 +20,13 @@ from sqlalchemy import ColumnElement, Table, tuple_
 from hubbub.store.errors import InvalidCursor
 from hubbub.store.records import Order
 
-# Ten digits hold every Unix second to 2286 and every index a 32-bit column holds; more could
-# only come from a tampered token, and would overflow the date or the column.
-_CREATED = re.compile(r"c(\d{1,10})\.([A-Z]{2}[0-9a-f]{32})")
+# A date is its Unix second: twelve digits and a sign hold every second of years 1 to 9999, all
+# a datetime (and so the store) holds. An index fits in ten digits (a 32-bit column). Anything
+# outside those could only come from a tampered token.
+_CREATED = re.compile(r"c(-?\d{1,12})\.([A-Z]{2}[0-9a-f]{32})")
 _INDEX = re.compile(r"([ad])(\d{1,10})")
 _MAX_INDEX = 2**31 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _encode(text: str) -> str:
@@ -41,7 +43,9 @@ def _decode(cursor: str) -> str:
 
 def created_cursor(date_created: datetime, sid: str) -> str:
     """The cursor just after an item that sorts by ``(date_created, sid)``."""
-    return _encode(f"c{int(date_created.timestamp())}.{sid}")
+    # Whole seconds since the epoch, counted exactly (the store keeps whole seconds).
+    seconds = (date_created - _EPOCH) // timedelta(seconds=1)
+    return _encode(f"c{seconds}.{sid}")
 
 
 def after_created(table: Table, cursor: str) -> ColumnElement[bool]:
@@ -49,7 +53,10 @@ def after_created(table: Table, cursor: str) -> ColumnElement[bool]:
     match = _CREATED.fullmatch(_decode(cursor))
     if match is None:
         raise InvalidCursor(cursor)
-    date = datetime.fromtimestamp(int(match[1]), UTC)
+    try:
+        date = _EPOCH + timedelta(seconds=int(match[1]))
+    except OverflowError:  # before year 1 or after 9999
+        raise InvalidCursor(cursor) from None
     # A plain tuple on the right takes each column's type, so the date goes through UTCDateTime.
     key: Any = tuple_(table.c.date_created, table.c.sid)
     return key > (date, match[2])  # type: ignore[no-any-return]

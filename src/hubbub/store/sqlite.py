@@ -8,8 +8,10 @@ waits for it for up to ``busy_timeout``.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hubbub.store.db import Backend
 from hubbub.store.writelock import WriteLock
+
+log = logging.getLogger("hubbub.store")
 
 #: How long a writer waits for the write lock before failing, in milliseconds.
 BUSY_TIMEOUT_MS = 30_000
@@ -67,6 +71,45 @@ def _on_connect(synchronous: str) -> Any:
     return configure
 
 
+def _create_private(database: str) -> None:
+    """Create the database file, empty and readable by its owner only, before SQLite does.
+
+    It holds every message and the password hashes. SQLite would create it 0644 under the
+    usual umask; it gives its ``-wal`` and ``-shm`` files the database file's mode, so they are
+    0600 too. An existing file's mode is the operator's choice (a group that takes backups,
+    say) and is left alone, with a warning when others may read it.
+    """
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        _warn_if_readable(database)
+        return
+    except OSError:
+        return  # a missing directory, no permission...: SQLite says so when it opens the file
+    try:
+        os.fchmod(fd, 0o600)  # exactly 0600, whatever bits the umask took from it
+    finally:
+        os.close(fd)
+
+
+_warned: set[str] = set()
+
+
+def _warn_if_readable(database: str) -> None:
+    try:
+        mode = stat.S_IMODE(os.stat(database).st_mode)
+    except OSError:
+        return
+    if mode & 0o077 and database not in _warned:
+        _warned.add(database)
+        log.warning(
+            "the database %s has mode %03o: other users may read its messages and password "
+            "hashes; chmod 600 it (and its -wal and -shm files) unless that is meant",
+            database,
+            mode,
+        )
+
+
 def _begin(conn: Connection, write: bool) -> None:
     # Straight to the driver, not through an engine "begin" event: any engine event listener makes
     # SQLAlchemy dispatch events around every statement, which costs more than the statement.
@@ -105,5 +148,7 @@ def sqlite_backend(url: URL) -> Backend:
         hide_parameters=True,  # errors must not carry secrets, hashes or message bodies to logs
     )
     event.listen(engine, "connect", _on_connect(synchronous))
+    if not url.query.get("uri") and url.query.get("mode") != "ro":
+        _create_private(database)
     lock = WriteLock(os.path.abspath(database))
     return Backend("sqlite", engine, _begin, _insert_ignore, _is_unique_violation, lock.held)

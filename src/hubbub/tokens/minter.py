@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hubbub import sids
+from hubbub import identities, sids
 from hubbub.tokens import jws
 from hubbub.tokens.claims import DEFAULT_TTL, MAX_LIFETIME, now_seconds
 from hubbub.tokens.encoding import b64url_encode, json_dumps_compact, json_escape
@@ -102,10 +102,13 @@ class Minter:
         """The common token: a Chat grant for ``service_sid`` and an identity, ``nbf`` = now.
 
         Byte for byte what ``AccessToken(..., grants=[ChatGrant(service_sid)],
-        identity=identity, ttl=ttl).to_jwt()`` returns.
+        identity=identity, ttl=ttl).to_jwt()`` returns, for an identity a chat session takes
+        (``hubbub.identities.user_flaw``); ``AccessToken`` mints whatever twilio-python does.
         """
         if not isinstance(identity, str):
             raise InvalidGrants(f"identity must be a string, not {type(identity).__name__}")
+        if identity and (flaw := identities.user_flaw(identity)) is not None:
+            raise InvalidGrants(flaw.message("the identity"))
         self._check_chat(identity, service_sid)
         if now is None:
             now = now_seconds()

@@ -21,7 +21,7 @@ import {
   selectChannel,
 } from "./chat/channels.js";
 import { onMessageAdded, onMessageChanged, onMessageRemoved } from "./chat/conversation.js";
-import { ui } from "./chat/dom.js";
+import { isolated, ui } from "./chat/dom.js";
 import { loadMembers, onMemberUpdated, onUserUpdated, setMember } from "./chat/members.js";
 import {
   bindActions,
@@ -93,7 +93,7 @@ async function startChat(info) {
   fresh.client = client;
   fresh.identity = client.identity;
   listen(client);
-  ui.me.textContent = client.identity;
+  ui.me.replaceChildren(isolated(client.identity || ""));
   showConnection(client.state);
   for (const channel of await client.getSubscribedChannels()) track(channel);
   await refreshPublic();

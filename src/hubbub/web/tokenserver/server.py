@@ -26,7 +26,7 @@ from hubbub.auth.cookies import SessionCookies, clear_cookie, same_origin, set_c
 from hubbub.auth.hook import AuthorizeHook, HookAuthenticator
 from hubbub.auth.limits import LoginLimits, RateLimit
 from hubbub.auth.passwords import Passwords
-from hubbub.auth.policy import grant_ttl
+from hubbub.auth.policy import MAX_USERNAME, grant_ttl
 from hubbub.auth.sessions import (
     SessionAuthenticator,
     header,
@@ -45,9 +45,11 @@ from hubbub.chat.errors import (
     ApiError,
 )
 from hubbub.crypto import SecretBox
+from hubbub.identities import user_flaw
 from hubbub.metrics import Metrics
 from hubbub.store import NotFound, Store
 from hubbub.tokens.encoding import json_escape
+from hubbub.tokens.errors import InvalidGrants
 from hubbub.web.tokenserver.asgi import (
     JSON,
     NO_STORE,
@@ -217,6 +219,10 @@ class TokenServer:
             raise ApiError(503, SERVICE_UNAVAILABLE, str(down)) from None
         if authorization is None:
             raise ApiError(401, AUTHENTICATION_FAILED, "Sign in first: no valid credentials")
+        # Before anything keeps or stores it: an identity no session would take is refused.
+        if (flaw := user_flaw(authorization.identity)) is not None:
+            message = flaw.message("the identity")
+            raise ApiError(403, InvalidGrants.code, f"Cannot mint a token: {message}")
         if self._rate_identity is not None:
             rate_limited(self._rate_identity.take(authorization.identity))
         requested = requested_ttl(scope, body)
@@ -310,6 +316,12 @@ class TokenServer:
         password = text_field(fields, "password")
         if "\x00" in username:  # PostgreSQL text cannot hold it, and no username has one
             raise ApiError(400, INVALID_PARAMETER, "Invalid parameter username: not text")
+        if len(username) > MAX_USERNAME:  # refused before the limits keep anything of it
+            raise ApiError(
+                400,
+                INVALID_PARAMETER,
+                f"Invalid parameter username: longer than {MAX_USERNAME} characters",
+            )
         address = client_address(scope)
         # Counted before the check, so that guesses sent at once are limited too.
         wait, counted = self._login_limits.begin(username, address)

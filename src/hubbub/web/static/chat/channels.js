@@ -2,7 +2,7 @@
 // The sidebar's channels: opening one, joining, declining, creating, and keeping the lists
 // current as channels come and go.
 
-import { ui } from "./dom.js";
+import { phrase, ui } from "./dom.js";
 import { sortedChannels, state, track } from "./state.js";
 import {
   renderChannels,
@@ -105,7 +105,7 @@ export async function declineInvite(channel) {
     return;
   }
   state.channels.delete(channel.sid);
-  ui.notice.textContent = `Declined the invitation to ${channel.name}.`;
+  ui.notice.replaceChildren(...phrase`Declined the invitation to ${channel.name}.`);
   renderInvites();
   renderPublic();
 }
@@ -133,7 +133,7 @@ ui.createForm.addEventListener("submit", async (event) => {
 export function onChannelInvited(channel) {
   if (channel.status !== "invited") return;
   track(channel);
-  ui.notice.textContent = `You are invited to ${channel.name}.`;
+  ui.notice.replaceChildren(...phrase`You are invited to ${channel.name}.`);
   renderInvites();
   renderPublic();
 }

@@ -49,3 +49,32 @@ export const ui = {
   inviteSend: element("invite-send", HTMLButtonElement),
   inviteResult: element("invite-result", HTMLElement),
 };
+
+/**
+ * A name someone chose (an identity, a channel's name) in a <bdi>: isolated from the text
+ * around it, so that direction controls in it (U+202E…) cannot reorder what follows.
+ * @param {string} text
+ * @returns {HTMLElement}
+ */
+export function isolated(text) {
+  const bdi = document.createElement("bdi");
+  bdi.textContent = text;
+  return bdi;
+}
+
+/**
+ * A tagged template whose interpolated names are isolated: the nodes of
+ * phrase`Invited ${identity} to ${channel}.`, for replaceChildren().
+ * @param {TemplateStringsArray} strings
+ * @param {...string} names
+ * @returns {(string | HTMLElement)[]}
+ */
+export function phrase(strings, ...names) {
+  /** @type {(string | HTMLElement)[]} */
+  const nodes = [];
+  strings.forEach((text, i) => {
+    if (text) nodes.push(text);
+    if (i < names.length) nodes.push(isolated(names[i]));
+  });
+  return nodes;
+}

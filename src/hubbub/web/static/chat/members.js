@@ -1,7 +1,7 @@
 // @ts-check
 // The open channel's members and who of them is online, and inviting someone.
 
-import { ui } from "./dom.js";
+import { phrase, ui } from "./dom.js";
 import { currentEntry, state, viewing } from "./state.js";
 import { renderChannels, renderMembers, showError } from "./render.js";
 
@@ -100,7 +100,7 @@ ui.inviteForm.addEventListener("submit", async (event) => {
   try {
     await entry.channel.invite(identity);
     ui.inviteIdentity.value = "";
-    ui.inviteResult.textContent = `Invited ${identity} to ${entry.channel.name}.`;
+    ui.inviteResult.replaceChildren(...phrase`Invited ${identity} to ${entry.channel.name}.`);
     showError(null);
   } catch (error) {
     ui.inviteResult.textContent = "";

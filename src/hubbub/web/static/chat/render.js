@@ -5,7 +5,7 @@
 
 import { ConnectionState } from "../hubbub-client.js";
 import { describe } from "./account.js";
-import { ui } from "./dom.js";
+import { isolated, phrase, ui } from "./dom.js";
 import { currentEntry, invitedChannels, sortedChannels, state } from "./state.js";
 
 /** @typedef {import("../hubbub-client.js").Channel} Channel */
@@ -63,11 +63,14 @@ export function showConnection(connectionState) {
   /** @type {Record<string, string>} */
   const texts = {
     [ConnectionState.CONNECTING]: "Connecting…",
-    [ConnectionState.CONNECTED]: `Connected as ${state.identity}`,
     [ConnectionState.DISCONNECTED]: "Disconnected",
     [ConnectionState.DENIED]: "Signed out",
   };
-  ui.connection.textContent = texts[connectionState] || connectionState;
+  if (connectionState === ConnectionState.CONNECTED) {
+    ui.connection.replaceChildren(...phrase`Connected as ${state.identity || ""}`);
+  } else {
+    ui.connection.textContent = texts[connectionState] || connectionState;
+  }
   ui.connection.dataset.state = connectionState;
 }
 
@@ -105,9 +108,7 @@ export function renderChannels() {
     button.type = "button";
     button.dataset.sid = channel.sid;
     button.dataset.key = `open:${channel.sid}`;
-    const name = document.createElement("span");
-    name.textContent = channel.name;
-    button.append(name);
+    button.append(isolated(channel.name));
     const unread = entry.unread || 0;
     if (unread > 0) {
       const badge = document.createElement("span");
@@ -135,9 +136,7 @@ export function renderPublic() {
     .sort((a, b) => a.name.localeCompare(b.name));
   const items = joinable.map((channel) => {
     const li = document.createElement("li");
-    const name = document.createElement("span");
-    name.textContent = channel.name;
-    li.append(name, actionButton("Join", channel, () => actions.join(channel)));
+    li.append(isolated(channel.name), actionButton("Join", channel, () => actions.join(channel)));
     return li;
   });
   replaceKeepingFocus(ui.publicList, items, () => ui.publicList.querySelector("button") || ui.newChannel);
@@ -167,9 +166,8 @@ export function renderInvites() {
   const invited = invitedChannels();
   const items = invited.map(({ channel }) => {
     const li = document.createElement("li");
-    const name = document.createElement("span");
+    const name = isolated(channel.name);
     name.className = "name";
-    name.textContent = channel.name;
     li.append(
       name,
       actionButton("Join", channel, () => actions.join(channel)),
@@ -187,7 +185,7 @@ export function renderInvites() {
 /** The frame of the open channel (or of none), its history not loaded yet. */
 export function renderConversation() {
   const entry = currentEntry();
-  ui.title.textContent = entry ? entry.channel.name : "No channel selected";
+  ui.title.replaceChildren(entry ? isolated(entry.channel.name) : "No channel selected");
   ui.message.disabled = ui.send.disabled = !entry;
   ui.inviteIdentity.disabled = ui.inviteSend.disabled = !entry;
   ui.inviteResult.textContent = "";
@@ -220,9 +218,8 @@ export function renderHistoryEdge(entry) {
 function messageElement(message) {
   const li = document.createElement("li");
   li.dataset.index = String(message.index);
-  const author = document.createElement("span");
+  const author = isolated(message.author);
   author.className = "author";
-  author.textContent = message.author;
   li.append(author);
   if (message.dateCreated) {
     const time = document.createElement("time");
@@ -274,11 +271,15 @@ export function scrollToBottom() {
 /** "alice is typing…" for the open channel. */
 export function renderTyping() {
   const who = [...((state.current !== null && state.typing.get(state.current)) || [])].sort();
-  let text = "";
-  if (who.length === 1) text = `${who[0]} is typing…`;
-  else if (who.length === 2) text = `${who[0]} and ${who[1]} are typing…`;
-  else if (who.length > 2) text = `${who[0]}, ${who[1]} and ${who.length - 2} others are typing…`;
-  if (ui.typing.textContent !== text) ui.typing.textContent = text;
+  /** @type {(string | HTMLElement)[]} */
+  let nodes = [];
+  if (who.length === 1) nodes = phrase`${who[0]} is typing…`;
+  else if (who.length === 2) nodes = phrase`${who[0]} and ${who[1]} are typing…`;
+  else if (who.length > 2) {
+    nodes = [...phrase`${who[0]}, ${who[1]}`, ` and ${who.length - 2} others are typing…`];
+  }
+  const text = nodes.map((node) => (typeof node === "string" ? node : node.textContent)).join("");
+  if (ui.typing.textContent !== text) ui.typing.replaceChildren(...nodes);
 }
 
 /** The open channel's members, with presence when the service tracks it. */
@@ -291,7 +292,8 @@ export function renderMembers() {
       const li = document.createElement("li");
       li.dataset.identity = identity;
       const name = document.createElement("span");
-      name.textContent = identity === state.identity ? `${identity} (you)` : identity;
+      const you = identity === state.identity;
+      name.append(...(you ? phrase`${identity} (you)` : [isolated(identity)]));
       if (!reachability) {
         // The service does not track who is online: say nothing rather than "offline".
         li.append(name);
