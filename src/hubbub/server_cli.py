@@ -318,23 +318,35 @@ def _shared_metrics(workers: int) -> Iterator[None]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def uvicorn_options(settings: ServeSettings) -> dict[str, Any]:
+    """How every worker runs uvicorn."""
+    return {
+        "app": "hubbub.web.app:app_from_environment",
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "log_level": "warning",
+        "access_log": False,  # request lines carry query strings; tokens are never logged
+        # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
+        # the memory per connection, and fan-out writes one pre-built frame per client.
+        "ws": "hubbub.web.ws_uvicorn:WebSocketProtocol",
+        "ws_per_message_deflate": settings.ws_compression,
+    }
+
+
 def _run_uvicorn(settings: ServeSettings) -> None:
     import uvicorn
 
-    uvicorn.run(
-        "hubbub.web.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_level="warning",
-        access_log=False,  # request lines carry query strings; tokens are never logged
-        # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
-        # the memory per connection, and fan-out writes one pre-built frame per client.
-        ws="hubbub.web.ws_uvicorn:WebSocketProtocol",
-        ws_per_message_deflate=settings.ws_compression,
-    )
+    from hubbub import supervisor
+
+    options = uvicorn_options(settings)
+    if settings.workers == 1:
+        uvicorn.run(**options)
+    elif supervisor.reuse_port_available():
+        supervisor.Supervisor(settings.host, settings.port, settings.workers, options).run()
+    else:
+        uvicorn.run(**options, workers=settings.workers)
 
 
 def _shown(url: str) -> str:

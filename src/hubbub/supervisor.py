@@ -1,0 +1,119 @@
+"""Several server processes on one port, each with a listening socket of its own.
+
+uvicorn's own ``--workers`` shares one listening socket between its processes, and whichever
+is awake first takes each new connection: under load a few processes get most of them. Here
+every worker binds its own socket with ``SO_REUSEPORT``, and the kernel spreads connections
+over them evenly. The supervisor restarts a worker that dies (unless they keep dying at once)
+and stops them all on SIGINT or SIGTERM. Where the platform has no ``SO_REUSEPORT``, uvicorn's
+supervisor runs instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from hubbub.defaults import CommandError
+from hubbub.metrics import Metrics
+
+log = logging.getLogger("hubbub.supervisor")
+#: A worker that dies this soon after starting, this many times in a row, is not restarted.
+QUICK_DEATH = 5.0
+QUICK_DEATHS = 3
+
+
+def reuse_port_available() -> bool:
+    return hasattr(socket, "SO_REUSEPORT")
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` in the port's ``SO_REUSEPORT`` group."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+    """One worker process: its own socket, one uvicorn server."""
+    import uvicorn
+
+    try:
+        sock = listening_socket(host, port)
+    except CommandError as exc:
+        sys.stderr.write(f"hubbub: {exc}\n")
+        sys.exit(1)
+    uvicorn.Server(uvicorn.Config(**options)).run(sockets=[sock])
+
+
+class Supervisor:
+    def __init__(self, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+        """``options`` are ``uvicorn.Config``'s, for every worker."""
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self.options = options
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        # Held, not listened on: the port stays ours between restarts, and a port taken by
+        # something else is refused here, in one line, before any worker starts.
+        probe = listening_socket(self.host, self.port)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stop.set())
+        processes = [self._start() for _ in range(self.workers)]
+        started = [time.monotonic()] * self.workers
+        quick = 0
+        try:
+            while not self._stop.wait(0.5):
+                for index, process in enumerate(processes):
+                    if process.is_alive():
+                        continue
+                    Metrics.process_ended(process.pid)
+                    lived = time.monotonic() - started[index]
+                    quick = quick + 1 if lived < QUICK_DEATH else 0
+                    if quick >= QUICK_DEATHS:
+                        raise CommandError(
+                            f"the workers keep exiting at once (last code {process.exitcode})"
+                        )
+                    log.warning(
+                        "worker %s exited (%s); starting another", process.pid, process.exitcode
+                    )
+                    processes[index] = self._start()
+                    started[index] = time.monotonic()
+        finally:
+            self._stop_all(processes)
+            probe.close()
+
+    def _start(self) -> BaseProcess:
+        process = self._context.Process(
+            target=_worker, args=(self.host, self.port, self.options), name="hubbub-worker"
+        )
+        process.start()
+        return process
+
+    def _stop_all(self, processes: list[BaseProcess]) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn closes connections and shuts down
+        deadline = time.monotonic() + 30
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+            Metrics.process_ended(process.pid)
