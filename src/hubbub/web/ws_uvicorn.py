@@ -24,7 +24,7 @@ from websockets.server import ServerProtocol
 
 from hubbub.realtime.link import Link
 from hubbub.realtime.node import PING_INTERVAL, Node
-from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
+from hubbub.realtime.protocol import MAX_FRAGMENTS, MAX_FRAME, CloseCode, Outgoing
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -57,6 +57,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "compressed",
         "connections",
         "fragments",
+        "fragments_size",
         "link",
         "node",
         "out",
@@ -90,7 +91,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self.paused = False
         self.backlog = 0
         self.seen = 0.0
+        #: The parts of a fragmented message so far, and their total length: a running sum,
+        #: so that each fragment costs the same however many came before it.
         self.fragments: list[bytes] | None = None
+        self.fragments_size = 0
         self.out: list[bytes] | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
@@ -167,9 +171,17 @@ class WebSocketProtocol(asyncio.Protocol):
                 parts = self.fragments
                 if parts is None:
                     parts = self.fragments = []
+                    self.fragments_size = 0
                 parts.append(bytes(frame.data))
-                if sum(map(len, parts)) > MAX_FRAME:
+                self.fragments_size += len(frame.data)
+                if self.fragments_size > MAX_FRAME:
+                    self.fragments = None
                     self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+                    return
+                if len(parts) > MAX_FRAGMENTS:
+                    # Empty fragments never reach the size cap: count them too.
+                    self.fragments = None
+                    self.end(CloseCode.FRAME_TOO_LARGE, "message in too many fragments")
                     return
                 if not frame.fin:
                     return
