@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 DEFAULT_DB = defaults.DB
 DEFAULT_KEY_FILE = defaults.MASTER_KEY_FILE
 CREDENTIALS_FILE = "hubbub-credentials.json"
+#: uvicorn's protocol classes for ``hubbub serve`` (the tests serve with the same).
+HTTP_PROTOCOL = "hubbub.web.http_uvicorn:HttpProtocol"
+WS_PROTOCOL = "hubbub.web.ws_uvicorn:WebSocketProtocol"
 
 
 def add_commands(commands: Any) -> None:
@@ -328,9 +331,11 @@ def uvicorn_options(settings: ServeSettings) -> dict[str, Any]:
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "log_level": "warning",
         "access_log": False,  # request lines carry query strings; tokens are never logged
+        # httptools with bounded request heads and a deadline to send one (431, or closed).
+        "http": HTTP_PROTOCOL,
         # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
         # the memory per connection, and fan-out writes one pre-built frame per client.
-        "ws": "hubbub.web.ws_uvicorn:WebSocketProtocol",
+        "ws": WS_PROTOCOL,
         "ws_per_message_deflate": settings.ws_compression,
     }
 

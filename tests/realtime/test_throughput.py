@@ -101,9 +101,9 @@ def test_a_member_who_left_cannot_send_a_moment_later(realtime_server: RealtimeS
 def test_a_client_that_does_not_read_is_cut_off_with_1013(
     hubbub_realtime_server: RealtimeServer,
 ) -> None:
-    """Frames for a client that stopped reading wait in a bounded buffer; past the bound the
-    server sends 1013 after them and pushes nothing more."""
-    hubbub_realtime_server.node.queue_limit = 20
+    """Frames for a client that stopped reading wait in a buffer bounded in bytes; past the
+    bound the server sends 1013 after them and pushes nothing more."""
+    hubbub_realtime_server.node.output_limit = 1 << 20
 
     async def scenario() -> tuple[int | None, int]:
         reader = await connect(hubbub_realtime_server.url, max_size=1 << 20)

@@ -13,22 +13,29 @@ import uvicorn
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from hubbub.server_cli import HTTP_PROTOCOL, WS_PROTOCOL
+
 TWILIO_HOSTS = ("https://chat.twilio.com", "https://api.twilio.com")
 
 
 #: How ``hubbub serve`` serves ``/v1/ws``: hubbub's own WebSocket protocol under uvicorn.
-HUBBUB_WS = "hubbub.web.ws_uvicorn:WebSocketProtocol"
+HUBBUB_WS = WS_PROTOCOL
+#: How ``hubbub serve`` serves HTTP: uvicorn's httptools protocol with bounded request heads.
+HUBBUB_HTTP = HTTP_PROTOCOL
 
 
 @contextmanager
-def running(app: Any, ws: str = HUBBUB_WS) -> Iterator[str]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port, WebSockets by ``ws`` (a
-    uvicorn ``ws`` setting); yields the base URL."""
+def running(app: Any, ws: str = HUBBUB_WS, http: str | type[Any] = HUBBUB_HTTP) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port, as ``hubbub serve`` does
+    unless told otherwise: WebSockets by ``ws``, HTTP by ``http`` (uvicorn's settings of those
+    names); yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, ws=ws)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", access_log=False, ws=ws, http=http
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -93,6 +93,9 @@ class Hub:
     def has_user(self, service_sid: str, identity: str) -> bool:
         return bool(self._by_user.get((service_sid, identity)))
 
+    def sessions_of(self, service_sid: str, identity: str) -> int:
+        return len(self._by_user.get((service_sid, identity), ()))
+
     def channels_of(self, connection: Connection) -> list[str]:
         return sorted(self._channels_of.get(connection, ()))
 

@@ -4,7 +4,9 @@ A ``Link`` drives its ``Session`` with the frames its adapter feeds it, whicheve
 (hubbub's own uvicorn protocol, or ASGI) and whichever store: each frame's work runs through
 the node's executor (on the loop for SQLite, in the thread pool for PostgreSQL), one frame at
 a time, and a message waits for its group commit before the next frame is handled. The
-adapter provides a ``Transport``: how to push a frame, close, and keep an idle socket alive.
+adapter provides a ``Transport``: how to push a frame, close, keep an idle socket alive, and
+whether too much output waits for the client: then its frames wait too (the adapter stops
+reading its socket) until the adapter says it has read enough (``release``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections import deque
 from typing import Any, Protocol
 
+from hubbub.chat.errors import TOO_MANY_REQUESTS, ApiError
 from hubbub.chat.users import channel_sids
 from hubbub.realtime.commands import Commands
 from hubbub.realtime.node import Node
@@ -33,6 +36,10 @@ class Transport(Protocol):
 
     def keepalive(self, now: float) -> None:
         """Called every ``PING_INTERVAL`` seconds."""
+
+    def backlogged(self) -> bool:
+        """Whether more output waits for the client than ``node.output_pause``: its commands
+        wait until it has read some (the adapter then calls ``Link.release``)."""
 
 
 class Link:
@@ -97,7 +104,7 @@ class Link:
 
     def feed(self, text: str) -> None:
         """A text frame from the client: handled now, or after those before it."""
-        if self._busy or self._draining:
+        if self._busy or self._draining or self.transport.backlogged():
             if self._inbox is None:
                 self._inbox = deque()
             self._inbox.append(text)
@@ -172,7 +179,12 @@ class Link:
             self._settle()
 
     def _finish(self, step: Step, channels: list[str] | None) -> None:
-        first = channels is not None and not self.session.closed and self._register(channels)
+        first = False
+        if channels is not None and not self.session.closed:
+            if self._crowded():
+                step = self.session.turn_away(step, self._crowded_error())
+            else:
+                first = self._register(channels)
         # The reply first: a client learns who it is before news about itself.
         self.perform(step)
         who = self.session.who
@@ -187,7 +199,11 @@ class Link:
     def resume(self) -> None:
         """This link's frame (or its message) is done: handle what came in meanwhile."""
         self._busy = False
-        if self._inbox and not self._draining:
+        self.release()
+
+    def release(self) -> None:
+        """Handle the frames that wait, unless one is in hand or the output is backlogged."""
+        if self._inbox and not self._busy and not self._draining:
             self._drain()
         self._settle()
 
@@ -195,7 +211,10 @@ class Link:
         self._draining = True
         try:
             inbox = self._inbox
+            transport = self.transport
             while inbox and not self._busy and not self.session.closed:
+                if transport.backlogged():
+                    break
                 self._handle(inbox.popleft())
             if self.session.closed and inbox:
                 inbox.clear()
@@ -214,6 +233,24 @@ class Link:
         self._rearm()
 
     # -- the hub and the key index -------------------------------------------------------------
+    def _crowded(self) -> bool:
+        """Whether this session's identity has as many sessions here as it may."""
+        who = self.session.who
+        node = self.node
+        return (
+            who is not None
+            and node.hub.sessions_of(who.service_sid, who.identity) >= node.sessions_per_identity
+        )
+
+    def _crowded_error(self) -> ApiError:
+        limit = self.node.sessions_per_identity
+        return ApiError(
+            429,
+            TOO_MANY_REQUESTS,
+            f"this identity has {limit} sessions open on this server, the most it may; "
+            "close one, then connect again",
+        )
+
     def _register(self, channels: list[str]) -> bool:
         """Join the hub; whether this is the user's first connection here."""
         who = self.session.who

@@ -36,8 +36,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hubbub.gateway")
 
-#: Frames waiting for a slow client before it is cut off.
-QUEUE_LIMIT = 1000
+#: Bytes waiting to be sent to a client above which its commands wait, unread, until it has
+#: read some of them: a client that does not read cannot make the server buffer more replies.
+OUTPUT_PAUSE = 256 * 1024
+#: Bytes waiting to be sent to a client above which it is cut off (1013): room for a whole page
+#: of history (about 2 MiB, ``commands.REPLY_BUDGET``) and the events that come meanwhile.
+OUTPUT_LIMIT = 4 * 1024 * 1024
+#: Sessions one identity may have open on one process at a time.
+SESSIONS_PER_IDENTITY = 20
 #: Idle connections are pinged this often; one silent for two rounds is dropped.
 PING_INTERVAL = 30.0
 _COMMANDS_CACHE = 64
@@ -71,8 +77,10 @@ class Node:
         self.clock = clock
         #: permessage-deflate for clients that offer it (~35 KiB of zlib state a connection).
         self.compression = False
-        #: Frames that may wait for a slow reader beyond the socket's buffer.
-        self.queue_limit = QUEUE_LIMIT
+        #: Output (bytes) beyond which a connection's commands wait, and it is cut off.
+        self.output_pause = OUTPUT_PAUSE
+        self.output_limit = OUTPUT_LIMIT
+        self.sessions_per_identity = SESSIONS_PER_IDENTITY
         self.lookups = Lookups(store)
         self.core = Core(store, self.lookups)
         self.commits = Commits(store, self.executor, self.metrics)

@@ -9,6 +9,9 @@ from typing import Any
 
 #: The largest frame either side sends or accepts.
 MAX_FRAME = 64 * 1024
+#: The most WebSocket frames one client message may be split into (RFC 6455 fragments): each
+#: costs the server a little work however small, so a message may not be made of thousands.
+MAX_FRAGMENTS = 128
 
 
 class CloseCode(IntEnum):

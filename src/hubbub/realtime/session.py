@@ -135,6 +135,16 @@ class Session:
             self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
         return step
 
+    def turn_away(self, step: Step, error: ApiError) -> Step:
+        """Take back the authentication that ``step`` answers (the gateway has no room for
+        another session of this identity): its command gets ``error`` instead, then 1013."""
+        answer = step.actions[0] if step.actions else None
+        command_id = answer.frame.get("id", 0) if isinstance(answer, Send) else 0
+        self.who = None
+        refused = Step([Send(error_reply(command_id, error.to_dict()))])
+        self._close(refused, CloseCode.TRY_AGAIN_LATER, "too many sessions")
+        return refused
+
     # -- frames ------------------------------------------------------------------------------
     def receive(self, text: str, now: float, *, defer: bool = False) -> Step:
         """Handle one frame. With ``defer``, a ``send_message`` is checked but not stored: the

@@ -1,5 +1,7 @@
 """``/v1/ws`` through ASGI: the Starlette route of ``create_app``, for tests, embedders and
-other ASGI servers. A reading task feeds the link; a writing task drains a bounded queue."""
+other ASGI servers. A reading task feeds the link; a writing task drains a queue bounded in
+bytes: past ``node.output_pause`` the link's commands wait (and the socket is not read), past
+``node.output_limit`` the client is cut off with 1013."""
 
 from __future__ import annotations
 
@@ -10,22 +12,43 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hubbub.realtime.link import Link
-from hubbub.realtime.node import QUEUE_LIMIT, Node
+from hubbub.realtime.node import Node
 from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
 from hubbub.realtime.session import Close
 
 
 class QueueTransport:
-    """Frames for the writer task, through a bounded queue; a full queue cuts the client off."""
+    """Frames for the writer task, through a queue bounded in bytes; a full queue cuts the
+    client off."""
 
-    __slots__ = ("overflowed", "queue")
+    __slots__ = ("link", "node", "overflowed", "queue", "queued")
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Outgoing | Close] = asyncio.Queue(QUEUE_LIMIT)
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.link: Link | None = None
+        self.queue: asyncio.Queue[Outgoing | Close] = asyncio.Queue()
+        #: The bytes of the frames in ``queue``.
+        self.queued = 0
         self.overflowed = False
 
     def push(self, frame: Outgoing) -> None:
+        size = len(frame.data)
+        if self.queued + size > self.node.output_limit:
+            self._overflow()
+            return
+        self.queued += size
         self._put(frame)
+
+    def sent(self, frame: Outgoing) -> None:
+        """The writer handed ``frame`` to the server: the link's commands may go on."""
+        if self.overflowed:
+            return
+        self.queued -= len(frame.data)
+        if self.link is not None and not self.backlogged():
+            self.link.release()
+
+    def backlogged(self) -> bool:
+        return self.queued > self.node.output_pause
 
     def end(self, code: CloseCode, reason: str) -> None:
         self._put(Close(code, reason))
@@ -36,20 +59,23 @@ class QueueTransport:
     def _put(self, item: Outgoing | Close) -> None:
         if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.queue = asyncio.Queue(1)
-            self.queue.put_nowait(Close(CloseCode.TRY_AGAIN_LATER, "too slow to keep up"))
+        self.queue.put_nowait(item)
+
+    def _overflow(self) -> None:
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self.queued = 0
+        self.queue = asyncio.Queue(1)
+        self.queue.put_nowait(Close(CloseCode.TRY_AGAIN_LATER, "too slow to keep up"))
 
 
 async def serve(websocket: WebSocket, node: Node) -> None:
     """Run one connection to its end."""
     await websocket.accept()
     base = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"
-    transport = QueueTransport()
-    link = Link(node, node.commands_for(base), transport)
+    transport = QueueTransport(node)
+    link = transport.link = Link(node, node.commands_for(base), transport)
     link.start()
     session = link.session
     writer = asyncio.create_task(_write(websocket, transport))
@@ -95,3 +121,4 @@ async def _write(websocket: WebSocket, transport: QueueTransport) -> None:
             await websocket.close(int(item.code), item.reason)
             return
         await websocket.send_text(item.text)
+        transport.sent(item)

@@ -4,9 +4,12 @@ uvicorn constructs ``WebSocketProtocol`` (its ``ws=`` protocol class) when a req
 the WebSocket upgrade, calls ``connection_made`` with the socket and ``data_received`` with the
 request head, then routes the socket's data here. It speaks WebSocket itself through the
 sans-I/O ``websockets`` protocol, skipping ASGI: a connection is then a few objects and no
-task, and a push is one pre-built frame written straight to the socket. A client that reads
-too slowly is cut off (1013) once ``queue_limit`` frames wait beyond the socket's buffer,
-rather than buffering without end.
+task, and a push is one pre-built frame written straight to the socket.
+
+Output is bounded in bytes: what the transport holds plus what is corked for this turn of the
+loop. Past ``node.output_pause`` the socket is not read and the commands already read wait, so
+a client that does not read cannot make the server build more replies; past
+``node.output_limit`` (events keep coming) the client is cut off with 1013.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
@@ -24,7 +27,7 @@ from websockets.server import ServerProtocol
 
 from hubbub.realtime.link import Link
 from hubbub.realtime.node import PING_INTERVAL, Node
-from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
+from hubbub.realtime.protocol import MAX_FRAGMENTS, MAX_FRAME, CloseCode, Outgoing
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -52,14 +55,15 @@ class WebSocketProtocol(asyncio.Protocol):
     """uvicorn's ``ws`` protocol class for ``hubbub serve``, and the ``Transport`` of its link."""
 
     __slots__ = (
-        "backlog",
         "closing",
         "compressed",
         "connections",
         "fragments",
+        "fragments_size",
         "link",
         "node",
         "out",
+        "out_size",
         "paused",
         "seen",
         "transport",
@@ -87,16 +91,24 @@ class WebSocketProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.compressed = False
         self.closing = False
+        #: The transport holds more than ``node.output_pause``: reading is paused.
         self.paused = False
-        self.backlog = 0
         self.seen = 0.0
+        #: The parts of a fragmented message so far, and their total length: a running sum,
+        #: so that each fragment costs the same however many came before it.
         self.fragments: list[bytes] | None = None
+        self.fragments_size = 0
         self.out: list[bytes] | None = None
+        self.out_size = 0
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A socket's transport (uvloop's is no subclass of asyncio's classes, only alike).
+        self.transport = sock = cast(asyncio.Transport, transport)
         self.connections.add(self)
+        if self.node is not None:
+            # pause_writing past this many bytes; resume_writing below a quarter of it.
+            sock.set_write_buffer_limits(high=self.node.output_pause)
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
@@ -115,11 +127,20 @@ class WebSocketProtocol(asyncio.Protocol):
         return None
 
     def pause_writing(self) -> None:
+        """The client is behind: read nothing more from it until it catches up."""
         self.paused = True
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.paused = False
-        self.backlog = 0
+        self.seen = time.monotonic()  # it read: it is alive, though it was not read from
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+        if self.link is not None and not self.closing:
+            self.link.release()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.connections.discard(self)
@@ -167,9 +188,17 @@ class WebSocketProtocol(asyncio.Protocol):
                 parts = self.fragments
                 if parts is None:
                     parts = self.fragments = []
+                    self.fragments_size = 0
                 parts.append(bytes(frame.data))
-                if sum(map(len, parts)) > MAX_FRAME:
+                self.fragments_size += len(frame.data)
+                if self.fragments_size > MAX_FRAME:
+                    self.fragments = None
                     self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+                    return
+                if len(parts) > MAX_FRAGMENTS:
+                    # Empty fragments never reach the size cap: count them too.
+                    self.fragments = None
+                    self.end(CloseCode.FRAME_TOO_LARGE, "message in too many fragments")
                     return
                 if not frame.fin:
                     return
@@ -211,34 +240,45 @@ class WebSocketProtocol(asyncio.Protocol):
         else:
             self.out = [data]
             self.node.cork(self.uncork)
+        self.out_size += len(data)
 
     def uncork(self) -> None:
         out = self.out
         if out is None:
             return
         self.out = None
+        self.out_size = 0
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if not self.paused and self.link is not None and not self.closing:
+                # The socket took it all: the commands that waited for it may go on.
+                self.link.release()
 
     # -- Transport ------------------------------------------------------------------------------
     def push(self, frame: Outgoing) -> None:
         transport = self.transport
         if self.closing or transport is None:
             return
-        if self.paused and self.node is not None:
-            # Past the socket's buffer: count what waits, and cut off a client that lags.
-            self.backlog += 1
-            if self.backlog > self.node.queue_limit:
-                # The close goes after what is buffered; the client gets it if it reads on,
-                # and is dropped after a few seconds if not (see ``end``).
-                self.end(CloseCode.TRY_AGAIN_LATER, "too slow to keep up")
-                return
+        data = frame.data if self.compressed else frame.wire
+        node = self.node
+        if (
+            node is not None
+            and self.out_size + transport.get_write_buffer_size() + len(data) > node.output_limit
+        ):
+            # The close goes after what is buffered; the client gets it if it reads on, and
+            # is dropped after a few seconds if not (see ``end``).
+            self.end(CloseCode.TRY_AGAIN_LATER, "too slow to keep up")
+            return
         if self.compressed:
-            self.ws.send_text(frame.data)
+            self.ws.send_text(data)
             self._flush()
         else:
-            self._write(frame.wire)
+            self._write(data)
+
+    def backlogged(self) -> bool:
+        node = self.node
+        return self.paused or (node is not None and self.out_size > node.output_pause)
 
     def end(self, code: CloseCode, reason: str) -> None:
         if self.closing or self.transport is None:
