@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,9 +26,6 @@ if TYPE_CHECKING:
 DEFAULT_DB = defaults.DB
 DEFAULT_KEY_FILE = defaults.MASTER_KEY_FILE
 CREDENTIALS_FILE = "hubbub-credentials.json"
-#: uvicorn's protocol classes for ``hubbub serve`` (the tests serve with the same).
-HTTP_PROTOCOL = "hubbub.web.http_uvicorn:HttpProtocol"
-WS_PROTOCOL = "hubbub.web.ws_uvicorn:WebSocketProtocol"
 
 
 def add_commands(commands: Any) -> None:
@@ -300,58 +293,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     out.flush()
     # Every worker builds its app from these (see hubbub.settings).
     os.environ[ENVIRONMENT] = settings.to_json()
-    with _shared_metrics(settings.workers):
-        _run_uvicorn(settings)
-    return 0
-
-
-@contextlib.contextmanager
-def _shared_metrics(workers: int) -> Iterator[None]:
-    """With several workers, a directory where each keeps its metrics, so that /metrics on any
-    of them answers for all (prometheus_client's multi-process mode); removed afterwards."""
-    if workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        yield
-        return
-    directory = tempfile.mkdtemp(prefix="hubbub-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    try:
-        yield
-    finally:
-        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def uvicorn_options(settings: ServeSettings) -> dict[str, Any]:
-    """How every worker runs uvicorn."""
-    return {
-        "app": "hubbub.web.app:app_from_environment",
-        "factory": True,
-        "host": settings.host,
-        "port": settings.port,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
-        "log_level": "warning",
-        "access_log": False,  # request lines carry query strings; tokens are never logged
-        # httptools with bounded request heads and a deadline to send one (431, or closed).
-        "http": HTTP_PROTOCOL,
-        # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
-        # the memory per connection, and fan-out writes one pre-built frame per client.
-        "ws": WS_PROTOCOL,
-        "ws_per_message_deflate": settings.ws_compression,
-    }
-
-
-def _run_uvicorn(settings: ServeSettings) -> None:
-    import uvicorn
-
     from hubbub import supervisor
 
-    options = uvicorn_options(settings)
-    if settings.workers == 1:
-        uvicorn.run(**options)
-    elif supervisor.reuse_port_available():
-        supervisor.Supervisor(settings.host, settings.port, settings.workers, options).run()
-    else:
-        uvicorn.run(**options, workers=settings.workers)
+    supervisor.serve(settings)
+    return 0
 
 
 def _shown(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Several server processes on one port, each with a listening socket of its own.
+"""Running ``hubbub serve``: one process, or several on one port, each listening on its own.
 
 uvicorn's own ``--workers`` shares one listening socket between its processes, and whichever
 is awake first takes each new connection: under load a few processes get most of them. Here
@@ -10,18 +10,31 @@ supervisor runs instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubbub.defaults import CommandError
 from hubbub.metrics import Metrics
+
+if TYPE_CHECKING:
+    from hubbub.settings import ServeSettings
+
+#: uvicorn's protocol classes for ``hubbub serve``: httptools with bounded request heads, and
+#: hubbub's own WebSocket protocol for ``/v1/ws``.
+HTTP_PROTOCOL = "hubbub.web.http_uvicorn:HttpProtocol"
+WS_PROTOCOL = "hubbub.web.ws_uvicorn:WebSocketProtocol"
 
 log = logging.getLogger("hubbub.supervisor")
 #: A worker that dies this soon after starting, this many times in a row, is not restarted.
@@ -117,3 +130,53 @@ class Supervisor:
                 process.kill()
                 process.join()
             Metrics.process_ended(process.pid)
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, a directory where each keeps its metrics, so that /metrics on any
+    of them answers for all (prometheus_client's multi-process mode); removed afterwards."""
+    if workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="hubbub-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def uvicorn_options(settings: ServeSettings) -> dict[str, Any]:
+    """How every worker runs uvicorn."""
+    return {
+        "app": "hubbub.web.app:app_from_environment",
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "log_level": "warning",
+        "access_log": False,  # request lines carry query strings; tokens are never logged
+        # httptools with bounded request heads and a deadline to send one (431, or closed).
+        "http": HTTP_PROTOCOL,
+        # /v1/ws is served by hubbub's own WebSocket protocol, not through ASGI: a fraction of
+        # the memory per connection, and fan-out writes one pre-built frame per client.
+        "ws": WS_PROTOCOL,
+        "ws_per_message_deflate": settings.ws_compression,
+    }
+
+
+def serve(settings: ServeSettings) -> None:
+    """Run ``hubbub serve`` until it is told to stop: in this process with one worker, else
+    under the ``Supervisor`` (or uvicorn's, without ``SO_REUSEPORT``)."""
+    import uvicorn
+
+    options = uvicorn_options(settings)
+    with _shared_metrics(settings.workers):
+        if settings.workers == 1:
+            uvicorn.run(**options)
+        elif reuse_port_available():
+            Supervisor(settings.host, settings.port, settings.workers, options).run()
+        else:
+            uvicorn.run(**options, workers=settings.workers)

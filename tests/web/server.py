@@ -13,7 +13,7 @@ import uvicorn
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from hubbub.server_cli import HTTP_PROTOCOL, WS_PROTOCOL
+from hubbub.supervisor import HTTP_PROTOCOL, WS_PROTOCOL
 
 TWILIO_HOSTS = ("https://chat.twilio.com", "https://api.twilio.com")
 

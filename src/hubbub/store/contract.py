@@ -1,5 +1,8 @@
 """The storage contract every backend honours, and that the one contract test suite checks.
 
+One file on purpose, though over 500 lines: it is the one place a backend's author reads, every
+method with its promise, and the conventions below hold for all of them.
+
 Conventions shared by every method:
 
 - Scoping: an account owns services and API keys; a service owns roles, users and channels; a
