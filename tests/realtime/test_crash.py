@@ -42,7 +42,8 @@ def start(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+                answer.read()
             return server
         except OSError:
             assert server.poll() is None, "the server died while starting"

@@ -8,10 +8,9 @@ import re
 import urllib.request
 from pathlib import Path
 
-from tests.realtime.client import RawClient
 from tests.realtime.test_crash import free_port
 from tests.realtime.test_nodes import serve, stop, wait_healthy
-from tests.realtime.test_presence import Cluster, _nodes_of_sqlite, _until
+from tests.realtime.test_presence import Cluster
 
 
 def _scrape(port: int) -> str:
@@ -35,13 +34,7 @@ def test_any_worker_answers_for_all_of_them(tmp_path: Path) -> None:
         cluster = Cluster(json.loads((tmp_path / "hubbub-credentials.json").read_text()))
 
         async def scenario() -> None:
-            clients: list[RawClient] = []
-            for _ in range(24):  # until both workers hold some of the connections
-                clients.append(await cluster.connect(port, "alice"))
-                await _until(lambda: bool(_nodes_of_sqlite(db, "alice")))
-                if len(_nodes_of_sqlite(db, "alice")) == 2:
-                    break
-            assert len(_nodes_of_sqlite(db, "alice")) == 2, "the connections all went to one"
+            clients = await cluster.spread(port, "alice", db)
             room = await clients[0].command("create_channel", unique_name="room")
             assert room["ok"], room
             for client in clients:

@@ -75,6 +75,17 @@ class Cluster:
         assert reply["ok"], reply
         return client
 
+    async def spread(self, port: int, identity: str, db: Path) -> list[RawClient]:
+        """Connections of ``identity`` until both workers of an SQLite server hold some (the
+        kernel hands each new connection to one of them)."""
+        clients: list[RawClient] = []
+        for _ in range(24):
+            clients.append(await self.connect(port, identity))
+            await _until(lambda: bool(_nodes_of_sqlite(db, identity)))
+            if len(_nodes_of_sqlite(db, identity)) == 2 and len(clients) >= 2:
+                return clients
+        raise AssertionError("the connections all went to one worker")
+
     def online(self, port: int, identity: str) -> bool:
         service = self.creds["chat_service_sid"]
         response = httpx.get(
@@ -155,15 +166,7 @@ def test_presence_is_exact_across_workers_on_sqlite(tmp_path: Path) -> None:
         cluster = Cluster(json.loads((tmp_path / "hubbub-credentials.json").read_text()))
 
         async def scenario() -> None:
-            # Connect until both workers hold some of alice's connections (the kernel hands
-            # each new connection to one of them).
-            clients: list[RawClient] = []
-            for _ in range(24):
-                clients.append(await cluster.connect(port, "alice"))
-                await _until(lambda: bool(_nodes_of_sqlite(db, "alice")))
-                if len(_nodes_of_sqlite(db, "alice")) == 2 and len(clients) >= 2:
-                    break
-            assert len(_nodes_of_sqlite(db, "alice")) == 2, "the connections all went to one"
+            clients = await cluster.spread(port, "alice", db)
             # Close every connection but the last, worker by worker: she stays online.
             last = clients.pop()
             for client in clients:
