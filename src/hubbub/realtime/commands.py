@@ -24,7 +24,7 @@ from hubbub.identities import user_flaw
 from hubbub.realtime.protocol import MAX_FRAME
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
-from hubbub.store.records import ChannelType, Message, User
+from hubbub.store.records import Channel, ChannelType, Message, User
 from hubbub.tokens import DEFAULT_LEEWAY, InvalidGrants, InvalidIssuer, verify
 
 MAX_PAGE = 100
@@ -311,7 +311,7 @@ class Commands:
         found = self.store.get_user_channel(who.service_sid, who.identity, channel_sid)
         return found.unread_messages_count
 
-    def _channel(self, who: Identity, channel: Any) -> dict[str, Any]:
+    def _channel(self, who: Identity, channel: Channel) -> dict[str, Any]:
         return render.channel(channel, who.account_sid, self.urls)
 
 
