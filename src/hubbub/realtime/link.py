@@ -104,14 +104,16 @@ class Link:
 
     def feed(self, text: str) -> None:
         """A text frame from the client: handled now, or after those before it."""
-        if self._busy or self._draining or self.transport.backlogged():
-            if self._inbox is None:
-                self._inbox = deque()
-            self._inbox.append(text)
+        inbox = self._inbox
+        if self._busy or self._draining or inbox or self.transport.backlogged():
+            # Behind the frames that wait, whatever made them wait: commands keep their order.
+            if inbox is None:
+                inbox = self._inbox = deque()
+            inbox.append(text)
+            if not self._busy and not self._draining:
+                self._drain()
             return
         self._handle(text)
-        if self._inbox:
-            self._drain()
 
     def closed(self) -> None:
         """The connection is gone: leave the hub, and if this was the user's last connection
