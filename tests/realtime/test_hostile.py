@@ -141,6 +141,38 @@ def test_a_client_that_does_not_read_is_not_read_from(realtime_server: RealtimeS
     assert answered == commands
 
 
+def test_a_client_that_stops_reading_and_leaves_is_let_go(realtime_server: RealtimeServer) -> None:
+    """A client whose output backs up past the pause, and which then drops its connection or is
+    cut off, leaves the server: its session ends and it no longer counts as connected."""
+
+    async def scenario() -> None:
+        sock = socket.create_connection(_address(realtime_server.base_url))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client = RawClient(
+            await connect(realtime_server.url, sock=sock, max_size=4 << 20, compression=None)
+        )
+        assert (await client.authenticate(realtime_server.mint("leaver")))["ok"]
+        assert (await client.command("create_channel", unique_name="heavy"))["ok"]
+        for _ in range(25):
+            assert (await client.command("send_message", channel="heavy", body="y" * 30_000))["ok"]
+        client.socket.transport.pause_reading()
+        for number in range(60):
+            frame = {"id": 1000 + number, "type": "get_messages", "channel": "heavy"}
+            await client.socket.send(json.dumps(frame))
+        deadline = time.monotonic() + 15
+        while (await asyncio.to_thread(_output_of, realtime_server))[0] <= 256 * 1024:
+            assert time.monotonic() < deadline, "the server never fell behind"
+            await asyncio.sleep(0.02)
+        client.socket.transport.abort()
+        node = realtime_server.node
+        deadline = time.monotonic() + 15
+        while await asyncio.to_thread(lambda: bool(node.links)):
+            assert time.monotonic() < deadline, "the connection was never let go"
+            await asyncio.sleep(0.05)
+
+    run(scenario())
+
+
 def test_sessions_per_identity_are_limited(realtime_server: RealtimeServer) -> None:
     """One identity's sessions on a process are bounded: the one over gets 20429 and 1013; once
     one closes, a new one is let in. Other identities are not affected."""

@@ -68,6 +68,14 @@ class QueueTransport:
         self.queued = 0
         self.queue = asyncio.Queue(1)
         self.queue.put_nowait(Close(CloseCode.TRY_AGAIN_LATER, "too slow to keep up"))
+        self.finished()
+
+    def finished(self) -> None:
+        """Nothing more goes out: the session is over, and the reader may stop waiting."""
+        link = self.link
+        if link is not None:
+            link.session.closed = True
+            link.release()
 
 
 async def serve(websocket: WebSocket, node: Node) -> None:
@@ -115,10 +123,15 @@ def _text_of(link: Link, message: Mapping[str, Any]) -> str | None:
 
 
 async def _write(websocket: WebSocket, transport: QueueTransport) -> None:
-    while True:
-        item = await transport.queue.get()
-        if isinstance(item, Close):
-            await websocket.close(int(item.code), item.reason)
-            return
-        await websocket.send_text(item.text)
-        transport.sent(item)
+    try:
+        while True:
+            item = await transport.queue.get()
+            if isinstance(item, Close):
+                await websocket.close(int(item.code), item.reason)
+                return
+            await websocket.send_text(item.text)
+            transport.sent(item)
+    finally:
+        # Closed, or the client is gone: a reader waiting for output to drain must not wait
+        # for ever.
+        transport.finished()
