@@ -63,3 +63,10 @@ def test_deleting_a_user_forgets_their_presence(store: Store, service: Service) 
     store.delete_user(service.sid, "alice")
     assert store.leave_presence("A", service.sid, "alice", now=T + 1) is None
     assert store.expire_presence(now=T + 100) == []
+
+
+def test_a_renewal_says_whether_the_lease_was_still_there(store: Store, service: Service) -> None:
+    assert store.renew_presence("A", lease_until=T + LEASE) is False  # a new node
+    assert store.renew_presence("A", lease_until=T + 2 * LEASE) is True
+    store.expire_presence(now=T + 3 * LEASE)  # the others took A for dead
+    assert store.renew_presence("A", lease_until=T + 4 * LEASE) is False

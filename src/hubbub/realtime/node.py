@@ -22,7 +22,7 @@ from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
 from hubbub.chat.render import Urls
 from hubbub.metrics import Metrics
-from hubbub.realtime.commands import Commands
+from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.commits import Commits
 from hubbub.realtime.executor import Executor, for_backend
 from hubbub.realtime.hub import Broker, Hub, MemoryBroker
@@ -124,6 +124,17 @@ class Node:
         for commands in self._commands.values():
             return commands.urls
         return Urls("http://localhost")
+
+    def holders(self) -> list[tuple[Commands, Identity, list[str]]]:
+        """A connection of each user connected here, with who they are and their channels."""
+        held: dict[tuple[str, str], tuple[Commands, Identity, list[str]]] = {}
+        for link in self.links:
+            who = link.session.who
+            if link.registered and who is not None:
+                key = (who.service_sid, who.identity)
+                if key not in held:
+                    held[key] = (link.session.commands, who, self.hub.channels_of(link))
+        return list(held.values())
 
     async def stop(self) -> None:
         """This process stops: its users who are connected nowhere else go offline now, not
@@ -231,7 +242,7 @@ class Node:
                     link.perform(link.session.revoke())
         if now - self._last_lease >= RENEW:
             self._last_lease = now
-            self.presence.renew(self.core)
+            self.presence.renew(self.core, self.holders)
         if now - self._last_ping >= PING_INTERVAL:
             self._last_ping = now
             for link in list(self.links):

@@ -32,6 +32,8 @@ log = logging.getLogger("hubbub.gateway")
 LEASE = 6.0
 RENEW = 2.0
 _Change = tuple[Commands, Identity, list[str], bool]
+#: A user connected here: the commands of one of their connections, who, their channels.
+_Held = tuple[Commands, Identity, list[str]]
 
 
 class Presence:
@@ -106,25 +108,32 @@ class Presence:
             del self._queues[key]
 
     # -- leases ------------------------------------------------------------------------------
-    def renew(self, core: Any) -> None:
-        """Renew this node's lease and expire the nodes gone silent (every ``RENEW`` seconds)."""
+    def renew(self, core: Any, holders: Callable[[], list[_Held]]) -> None:
+        """Renew this node's lease and expire the nodes gone silent (every ``RENEW`` seconds).
+        ``holders`` gives a connection of each user here, to join them all again should the
+        lease have lapsed (a stalled process, clocks apart: others took this node for dead)."""
         if self._renewing:  # the last round is still in the thread pool
             return
         self._renewing = True
         now = self._clock()
-        self._executor.submit(self._lease, (core, now), self._leased)
+        self._executor.submit(self._lease, (core, now), lambda done: self._leased(done, holders))
 
-    def _lease(self, core: Any, now: float) -> list[Event]:
-        self._store.renew_presence(self.node, lease_until=now + LEASE)
+    def _lease(self, core: Any, now: float) -> tuple[bool, list[Event]]:
+        kept = self._store.renew_presence(self.node, lease_until=now + LEASE)
         gone = self._store.expire_presence(now=now)
-        return [users.went_away(core, account, user, self._urls()) for account, user in gone]
+        events = [users.went_away(core, account, user, self._urls()) for account, user in gone]
+        return kept, events
 
-    def _leased(self, events: Any) -> None:
+    def _leased(self, done: Any, holders: Callable[[], list[_Held]]) -> None:
         self._renewing = False
-        if isinstance(events, Exception):
-            log.error("renewing this node's presence lease failed", exc_info=events)
-        else:
-            self._publish(events)
+        if isinstance(done, Exception):
+            log.error("renewing this node's presence lease failed", exc_info=done)
+            return
+        kept, events = done
+        self._publish(events)
+        if not kept:
+            for commands, who, channels in holders():
+                self.change(commands, who, channels, True)
 
     def leave(self, core: Any) -> list[Event]:
         """This node stops: everyone it had who is nowhere else goes offline at once."""

@@ -454,8 +454,10 @@ class Store(Protocol):
         they were online, they are marked offline and returned; else ``None``."""
         ...
 
-    def renew_presence(self, node: str, *, lease_until: float) -> None:
-        """Extend ``node``'s lease."""
+    def renew_presence(self, node: str, *, lease_until: float) -> bool:
+        """Extend ``node``'s lease; ``False`` if it had none any more (other nodes expired it,
+        and its rows with it: the node must join its users again)."""
+        ...
 
     def expire_presence(self, *, now: float, nodes: Collection[str] = ()) -> list[tuple[str, User]]:
         """Forget the nodes whose lease ran out by ``now``, and ``nodes``; mark offline the

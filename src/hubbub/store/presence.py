@@ -56,16 +56,24 @@ class PresenceOps(Base):
                 return None
             return _set_online(conn, user["sid"], False)
 
-    def renew_presence(self, node: str, *, lease_until: float) -> None:
-        """Extend ``node``'s lease."""
+    def renew_presence(self, node: str, *, lease_until: float) -> bool:
+        """Extend ``node``'s lease; whether it still had one (``False``: other nodes took it
+        for dead, and forgot whom it has)."""
+        n = s.presence_nodes
         with self._write() as conn:
+            changed = conn.execute(
+                update(n).where(n.c.node == node).values(lease_until=lease_until)
+            )
+            if changed.rowcount:
+                return True
             _renew(conn, node, lease_until)
+            return False
 
     def expire_presence(self, *, now: float, nodes: Collection[str] = ()) -> list[tuple[str, User]]:
         """Forget the nodes whose lease ran out by ``now`` (and ``nodes``, which are leaving),
         with their rows; the users no live node has any more are marked offline and returned,
         each with its account's SID."""
-        n, p = s.presence_nodes, s.presence
+        n, p, t = s.presence_nodes, s.presence, s.users
         with self._write() as conn:
             gone_where = n.c.lease_until <= now
             if nodes:
@@ -75,15 +83,21 @@ class PresenceOps(Base):
                 return []
             held = select(p.c.user_sid).where(p.c.node.in_(gone)).distinct()
             user_sids = sorted(row.user_sid for row in conn.execute(held))
+            # Users first, in SID order, as joins and leaves lock them: no lock cycles.
+            online = {
+                row.sid: row.is_online
+                for row in conn.execute(
+                    select(t.c.sid, t.c.is_online)
+                    .where(t.c.sid.in_(user_sids))
+                    .order_by(t.c.sid)
+                    .with_for_update()
+                )
+            }
             conn.execute(delete(p).where(p.c.node.in_(gone)))
             conn.execute(delete(n).where(n.c.node.in_(gone)))
             offline: list[tuple[str, User]] = []
-            for sid in user_sids:  # in SID order, so that two nodes lock alike
-                t = s.users
-                row = conn.execute(
-                    select(t.c.is_online).where(t.c.sid == sid).with_for_update()
-                ).first()
-                if row is None or not row.is_online or _live_elsewhere(conn, sid, "", now):
+            for sid in user_sids:
+                if not online.get(sid) or _live_elsewhere(conn, sid, "", now):
                     continue
                 user = _set_online(conn, sid, False)
                 if user is not None:
