@@ -185,6 +185,11 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
     (tmp_path / "old.key").write_text(old_key)
     status, _, err = run(capsys, "keys", "list", "--db", database, "--master-key-file", "old.key")
     assert (status, err.count("\n")) == (1, 1)
+    # The old key is kept, private, for backups taken before (and named where it went).
+    [kept] = tmp_path.glob("hubbub-master.key.old-*")
+    assert kept.read_text().split() == old_key.split()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert f"the old key is kept in {kept}" in out
 
     # To another file: the current one is left alone, the new one opens the database.
     status, out, _ = run(
@@ -231,14 +236,14 @@ def test_an_interrupted_rotation_leaves_a_key_file_that_opens_the_database(
     writes: list[list[str]] = []
     real_write = masterkey.write_key_file
 
-    def crash_on_second_write(path: Path, keys: list[str]) -> None:
+    def crash_on_last_write(path: Path, keys: list[str]) -> None:
         writes.append(keys)
-        if len(writes) == 2:
+        if len(writes) == 3:  # the old keys kept aside, both keys, then the new one alone
             raise OSError(28, "No space left on device")
         real_write(path, keys)
 
     with monkeypatch.context() as patch:
-        patch.setattr(masterkey, "write_key_file", crash_on_second_write)
+        patch.setattr(masterkey, "write_key_file", crash_on_last_write)
         status, _, err = run(capsys, "keys", "rotate-master", "--db", url)
     assert status == 1
     assert err == f"hubbub: cannot write the new master key {key_file}: No space left on device\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,21 +109,27 @@ def check(store: Store, key: MasterKey) -> None:
         ) from None
 
 
-def rotate(store: Store, key: MasterKey, target: Path) -> int:
-    """Re-seal every sealed secret under a new key written to ``target``; how many were.
+def rotate(store: Store, key: MasterKey, target: Path) -> tuple[int, Path]:
+    """Re-seal every sealed secret under a new key written to ``target``; how many were, and
+    the file that keeps the old keys.
 
     The order keeps a key that opens the database on disk at every moment: first ``target``
     holds the new key *and* the old ones (newest first, so either state of the database opens),
     then one transaction re-seals everything, then ``target`` keeps the new key alone. Stopped
-    anywhere, the file still opens the database; running the rotation again finishes it.
+    anywhere, the file still opens the database; running the rotation again finishes it. The
+    old keys are kept beside it (``<target>.old-<UTC time>``, 0600): backups taken before, and
+    any other database that shared the file, still need them.
     """
     new = generate_key()
     old = key.keys()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    kept = target.with_name(f"{target.name}.old-{stamp}")
+    write_key_file(kept, old)
     write_key_file(target, [new, *old])
     box = SecretBox([new, *old])
     count = store.reseal_secrets(box.rotate)
     write_key_file(target, [new])
-    return count
+    return count, kept
 
 
 def write_key_file(path: Path, keys: list[str]) -> None:

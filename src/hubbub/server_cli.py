@@ -409,7 +409,7 @@ def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
         else:
             target = key.path
         try:
-            count = rotate(store, key, target)
+            count, kept = rotate(store, key, target)
         except OSError as exc:
             raise CommandError(
                 f"cannot write the new master key {target}: {exc.strerror}"
@@ -417,6 +417,7 @@ def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         store.close()
     out.write(f"re-sealed {count} API key secret(s) under a new master key, in {target}\n")
+    out.write(f"hubbub: the old key is kept in {kept}, for backups taken before\n")
     if target != key.path or key.from_variable:
         out.write(f"hubbub: point --master-key-file (or $HUBBUB_MASTER_KEY) at {target}\n")
     out.write("hubbub: token server sessions signed with the old key have ended\n")
