@@ -89,3 +89,30 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr.decode()
     lines = done.stderr.decode().splitlines()
     assert lines[-1].startswith(f"hubbub: cannot listen on 127.0.0.1:{port}"), lines
+
+
+def test_a_second_server_on_the_same_port_is_refused(tmp_path: Path) -> None:
+    """SO_REUSEPORT would let it share the port with the first, taking half its connections."""
+    port = free_port()
+    first = serve(tmp_path, port, "--workers", "2")
+    try:
+        wait_healthy(first, port)
+        second = tmp_path / "second"
+        second.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+        done = subprocess.run(
+            [str(HUBBUB), "serve", "--port", str(port), "--workers", "2"],
+            cwd=second,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert done.stderr.decode().splitlines()[-1] == (
+            f"hubbub: cannot listen on 127.0.0.1:{port}: something already serves it"
+        )
+        assert _listening(port) == 2  # the first server's workers only
+    finally:
+        stderr = stop(first)
+    assert b"Traceback" not in stderr, stderr.decode()

@@ -60,6 +60,18 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _refuse_if_served(host: str, port: int) -> None:
+    """Refuse a port something already answers on: ``SO_REUSEPORT`` would let a second
+    ``hubbub serve`` of the same user share it, each taking half the connections."""
+    target = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        with socket.create_connection((target, port), timeout=1.0):
+            pass
+    except OSError:
+        return
+    raise CommandError(f"cannot listen on {host}:{port}: something already serves it")
+
+
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     """One worker process: its own socket, one uvicorn server."""
     import uvicorn
@@ -83,6 +95,7 @@ class Supervisor:
         self._stop = threading.Event()
 
     def run(self) -> None:
+        _refuse_if_served(self.host, self.port)
         # Held, not listened on: the port stays ours between restarts, and a port taken by
         # something else is refused here, in one line, before any worker starts.
         probe = listening_socket(self.host, self.port)
