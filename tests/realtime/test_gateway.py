@@ -10,7 +10,7 @@ from typing import Any
 from hubbub.chat.provision import new_account
 from hubbub.tokens import AccessToken, ChatGrant, Minter
 from tests.realtime.client import RawClient
-from tests.realtime.conftest import RealtimeServer
+from tests.realtime.conftest import RealtimeServer, signed_in
 from tests.web.server import twilio_client
 
 
@@ -197,6 +197,41 @@ def test_private_channels_are_invisible_to_non_members(realtime_server: Realtime
         assert (await mallory.command("join", channel="secret"))["ok"] is True
         await alice.socket.close()
         await mallory.socket.close()
+
+    run(scenario())
+
+
+def test_rest_writes_to_a_users_channels_reach_connected_clients(
+    realtime_server: RealtimeServer,
+) -> None:
+    """``/Users/{US}/Channels/{CH}`` changes a membership like ``/Members`` does, and is heard
+    alike: a read horizon set there is ``member_updated``; leaving there is ``member_left`` to
+    the channel and ``channel_left`` to the user, who then hears the channel no more."""
+    creds = realtime_server.creds
+
+    async def scenario() -> None:
+        async with signed_in(realtime_server, "alice", "bob") as (alice, bob):
+            room = (await alice.command("create_channel", unique_name="room"))["result"]
+            assert (await bob.command("join", channel="room"))["ok"]
+            sent = await alice.command("send_message", channel="room", body="one")
+            assert sent["ok"], sent
+            rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+            mine = rest.chat.v2.services(creds.chat_service_sid).users("bob").user_channels
+            await asyncio.to_thread(
+                lambda: mine(room["channel"]["sid"]).update(last_consumed_message_index=0)
+            )
+            updated = await alice.push(
+                "member_updated", where=lambda f: f["member"]["identity"] == "bob"
+            )
+            assert updated["member"]["last_consumed_message_index"] == 0
+            await asyncio.to_thread(lambda: mine(room["channel"]["sid"]).delete())
+            left = await alice.push("member_left")
+            assert left["member"]["identity"] == "bob"
+            assert (await bob.push("channel_left"))["channel"]["unique_name"] == "room"
+            assert (await alice.command("send_message", channel="room", body="two"))["ok"]
+            await bob.command("ping")  # anything pushed to bob before this reply is in
+            heard = [p["message"]["body"] for p in bob.pushes if p["type"] == "message_added"]
+            assert "two" not in heard
 
     run(scenario())
 
