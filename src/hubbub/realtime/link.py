@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from hubbub.chat.errors import TOO_MANY_REQUESTS, ApiError
@@ -55,6 +56,7 @@ class Link:
         "_when",
         "key_sid",
         "node",
+        "push",
         "registered",
         "session",
         "transport",
@@ -63,6 +65,9 @@ class Link:
     def __init__(self, node: Node, commands: Commands, transport: Transport) -> None:
         self.node = node
         self.transport = transport
+        #: What the hub calls for every event this connection hears: the transport's own
+        #: method, with no call of ours between (fan-out makes thousands a message).
+        self.push: Callable[[Outgoing], None] = transport.push
         self.session = Session(commands, now=node.clock(), warning=node.warning)
         self.registered = False
         #: The API key of the token in force, under which ``by_key`` files this link.
@@ -85,9 +90,6 @@ class Link:
     def identity(self) -> str:
         who = self.session.who
         return who.identity if who else ""
-
-    def push(self, frame: Outgoing) -> None:
-        self.transport.push(frame)
 
     def end(self, code: CloseCode, reason: str) -> None:
         self.session.closed = True

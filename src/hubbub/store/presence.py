@@ -9,10 +9,11 @@ cannot interleave an "online" and an "offline" the wrong way round.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hubbub.store import schema as s
@@ -30,12 +31,10 @@ class PresenceOps(Base):
         If no other live node had them, they are marked online and returned."""
         with self._write() as conn:
             user = _locked_user(conn, service_sid, identity)
-            _renew(conn, node, lease_until)
+            lease, row = _upserts(conn.dialect.name)
+            conn.execute(lease, {"node": node, "lease_until": lease_until})
             elsewhere = _live_elsewhere(conn, user["sid"], node, now)
-            p = s.presence
-            mine = select(p.c.node).where(p.c.node == node, p.c.user_sid == user["sid"])
-            if conn.execute(mine).first() is None:
-                conn.execute(insert(p).values(node=node, user_sid=user["sid"]))
+            conn.execute(row, {"node": node, "user_sid": user["sid"]})
             if elsewhere:
                 return None
             return _set_online(conn, user["sid"], True)
@@ -50,8 +49,7 @@ class PresenceOps(Base):
                 user = _locked_user(conn, service_sid, identity)
             except NotFound:  # deleted meanwhile: their rows went with them
                 return None
-            p = s.presence
-            conn.execute(delete(p).where(p.c.node == node, p.c.user_sid == user["sid"]))
+            conn.execute(_LEAVE, {"node": node, "user_sid": user["sid"]})
             if _live_elsewhere(conn, user["sid"], node, now) or not user["is_online"]:
                 return None
             return _set_online(conn, user["sid"], False)
@@ -109,14 +107,55 @@ class PresenceOps(Base):
             return offline
 
 
-def _locked_user(conn: Connection, service_sid: str, identity: str) -> Any:
-    t = s.users
-    stmt = (
-        select(t.c.sid, t.c.is_online)
-        .where(t.c.service_sid == service_sid, t.c.identity == identity)
-        .with_for_update()
+# Built once: these run on every user's first and last connection on a node, where building a
+# statement costs about as much as running it.
+_users, _presence, _nodes = s.users, s.presence, s.presence_nodes
+_LOCK_USER = (
+    select(_users.c.sid, _users.c.is_online)
+    .where(_users.c.service_sid == bindparam("service_sid"))
+    .where(_users.c.identity == bindparam("identity"))
+    .with_for_update()
+)
+_LIVE_ELSEWHERE = select(
+    exists(
+        select(_presence.c.node)
+        .join(_nodes, _nodes.c.node == _presence.c.node)
+        .where(_presence.c.user_sid == bindparam("user_sid"))
+        .where(_presence.c.node != bindparam("node"))
+        .where(_nodes.c.lease_until > bindparam("now"))
     )
-    row = conn.execute(stmt).first()
+)
+_SET_ONLINE = (
+    update(_users)
+    .where(_users.c.sid == bindparam("user_sid"))
+    .values(is_online=bindparam("online"))
+    .returning(_users)
+)
+_LEAVE = delete(_presence).where(
+    _presence.c.node == bindparam("node"), _presence.c.user_sid == bindparam("user_sid")
+)
+
+
+@functools.cache
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """The lease's upsert and the row's insert-if-missing, in ``dialect``'s words."""
+    words = sqlite if dialect == "sqlite" else postgresql
+    lease = words.insert(_nodes).values(
+        node=bindparam("node"), lease_until=bindparam("lease_until")
+    )
+    lease = lease.on_conflict_do_update(
+        index_elements=[_nodes.c.node], set_={"lease_until": lease.excluded.lease_until}
+    )
+    row = (
+        words.insert(_presence)
+        .values(node=bindparam("node"), user_sid=bindparam("user_sid"))
+        .on_conflict_do_nothing()
+    )
+    return lease, row
+
+
+def _locked_user(conn: Connection, service_sid: str, identity: str) -> Any:
+    row = conn.execute(_LOCK_USER, {"service_sid": service_sid, "identity": identity}).first()
     if row is None:
         raise NotFound("User", identity)
     return row._mapping
@@ -125,30 +164,15 @@ def _locked_user(conn: Connection, service_sid: str, identity: str) -> Any:
 def _renew(conn: Connection, node: str, lease_until: float) -> None:
     """Insert or extend the lease in one statement: a node's own joins and renewals may run at
     once in different threads."""
-    n = s.presence_nodes
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    stmt = dialect.insert(n).values(node=node, lease_until=lease_until)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[n.c.node], set_={"lease_until": stmt.excluded.lease_until}
-        )
-    )
+    conn.execute(_upserts(conn.dialect.name)[0], {"node": node, "lease_until": lease_until})
 
 
 def _live_elsewhere(conn: Connection, user_sid: str, node: str, now: float) -> bool:
-    p, n = s.presence, s.presence_nodes
-    live = (
-        select(p.c.node)
-        .join(n, n.c.node == p.c.node)
-        .where(p.c.user_sid == user_sid, p.c.node != node, n.c.lease_until > now)
-    )
-    return bool(conn.execute(select(exists(live))).scalar())
+    found = conn.execute(_LIVE_ELSEWHERE, {"user_sid": user_sid, "node": node, "now": now})
+    return bool(found.scalar())
 
 
 def _set_online(conn: Connection, user_sid: str, online: bool) -> User | None:
     # date_updated is left alone, as by mark_all_offline: reachability is not an edit.
-    t = s.users
-    row = conn.execute(
-        update(t).where(t.c.sid == user_sid).values(is_online=online).returning(t)
-    ).first()
+    row = conn.execute(_SET_ONLINE, {"user_sid": user_sid, "online": online}).first()
     return None if row is None else user_of(row)

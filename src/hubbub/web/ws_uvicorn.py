@@ -262,8 +262,11 @@ class WebSocketProtocol(asyncio.Protocol):
             return
         data = frame.data if self.compressed else frame.wire
         node = self.node
+        # Below the transport's high-water mark (``output_pause``) its buffer cannot bring the
+        # total near the limit: ask for its size only when paused, or when what is corked is.
         if (
             node is not None
+            and (self.paused or self.out_size + len(data) > node.output_limit - node.output_pause)
             and self.out_size + transport.get_write_buffer_size() + len(data) > node.output_limit
         ):
             # The close goes after what is buffered; the client gets it if it reads on, and
