@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import subprocess
@@ -58,3 +59,13 @@ def server_url(variable: str, script: str, what: str) -> str:
             pytrace=False,
         )
     return done.stdout.strip().splitlines()[-1]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``hubbub ARGS`` in this process: the exit status, standard output and standard error."""
+    from hubbub.cli import main
+
+    out = io.StringIO()
+    capsys.readouterr()
+    status = main(list(args), out=out)
+    return status, out.getvalue(), capsys.readouterr().err

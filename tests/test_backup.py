@@ -3,8 +3,6 @@ acknowledged before it began, with no gap in any channel's indexes."""
 
 from __future__ import annotations
 
-import io
-import os
 import sqlite3
 import stat
 import threading
@@ -13,24 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from hubbub.cli import main
 from hubbub.store import NewMessage, open_store
+from tests.support import run_cli
 
 CHANNELS = 3
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("HUBBUB_", "TWILIO_")):
-            monkeypatch.delenv(name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    out = io.StringIO()
-    capsys.readouterr()
-    status = main(list(args), out=out)
-    return status, out.getvalue(), capsys.readouterr().err
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def test_a_backup_under_write_load_restores_every_acknowledged_message(
@@ -38,7 +25,7 @@ def test_a_backup_under_write_load_restores_every_acknowledged_message(
 ) -> None:
     (tmp_path / "srv").mkdir()
     url = f"sqlite:///{tmp_path / 'srv' / 'hub.db'}"
-    assert run(capsys, "init", "--db", url)[0] == 0
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
     store = open_store(url)
     service = store.list_services(store.list_accounts().items[0].sid).items[0].sid
     channels = [store.create_channel(service, unique_name=f"c{n}").sid for n in range(CHANNELS)]
@@ -72,7 +59,7 @@ def test_a_backup_under_write_load_restores_every_acknowledged_message(
         while len(acknowledged) < 100:
             stop.wait(0.005)
         before = list(acknowledged)
-        status, out, err = run(capsys, "backup", str(tmp_path / "hub.backup"), "--db", url)
+        status, out, err = run_cli(capsys, "backup", str(tmp_path / "hub.backup"), "--db", url)
         during = len(acknowledged) - len(before)
     finally:
         stop.set()
@@ -89,7 +76,7 @@ def test_a_backup_under_write_load_restores_every_acknowledged_message(
 
     restored_url = f"sqlite:///{tmp_path / 'restored' / 'hub.db'}"
     (tmp_path / "restored").mkdir()
-    status, out, err = run(capsys, "restore", str(backup), "--db", restored_url)
+    status, out, err = run_cli(capsys, "restore", str(backup), "--db", restored_url)
     assert status == 0, err
     assert "put the master key this backup was taken with at" in out
 
@@ -113,13 +100,13 @@ def test_restore_refuses_to_replace_a_database_unless_told_and_never_one_in_use(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    assert run(capsys, "init", "--db", url)[0] == 0
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
     backup = tmp_path / "copy.db"
-    assert run(capsys, "backup", str(backup), "--db", url)[0] == 0
+    assert run_cli(capsys, "backup", str(backup), "--db", url)[0] == 0
 
-    status, _, err = run(capsys, "backup", str(backup), "--db", url)
+    status, _, err = run_cli(capsys, "backup", str(backup), "--db", url)
     assert (status, err) == (1, f"hubbub: {backup} already exists: back up to a new file\n")
-    status, _, err = run(capsys, "restore", str(backup), "--db", url)
+    status, _, err = run_cli(capsys, "restore", str(backup), "--db", url)
     assert status == 1
     assert err == (
         f"hubbub: {tmp_path / 'hub.db'} exists: stop every server using it, then add --force "
@@ -128,17 +115,17 @@ def test_restore_refuses_to_replace_a_database_unless_told_and_never_one_in_use(
     serving = open_store(url)  # as a running hubbub serve holds it
     try:
         serving.list_accounts()
-        status, _, err = run(capsys, "restore", str(backup), "--db", url, "--force")
+        status, _, err = run_cli(capsys, "restore", str(backup), "--db", url, "--force")
         assert status == 1
         assert "is in use, by a running hubbub serve or another command: stop it first" in err
     finally:
         serving.close()
-    status, out, err = run(capsys, "restore", str(backup), "--db", url, "--force")
+    status, out, err = run_cli(capsys, "restore", str(backup), "--db", url, "--force")
     assert status == 0, err
     assert out == f"restored {backup} to {tmp_path / 'hub.db'}\n"  # the key beside it opens it
 
     (tmp_path / "not-a-db").write_text("hello")
-    status, _, err = run(capsys, "restore", str(tmp_path / "not-a-db"), "--db", url, "--force")
+    status, _, err = run_cli(capsys, "restore", str(tmp_path / "not-a-db"), "--db", url, "--force")
     assert (status, err.count("\n")) == (1, 1)
     assert "is not an SQLite database" in err
 
@@ -147,7 +134,7 @@ def test_postgresql_is_pointed_at_its_own_tools(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for command in ("backup", "restore"):
-        status, _, err = run(
+        status, _, err = run_cli(
             capsys, command, str(tmp_path / "x"), "--db", "postgresql://u@localhost/chat"
         )
         assert status == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import re
 from pathlib import Path
 
@@ -18,11 +17,7 @@ from hubbub.settings import ServeSettings
 EXAMPLE = Path(__file__).resolve().parents[1] / "hubbub.example.toml"
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("HUBBUB_", "TWILIO_", "FORWARDED_ALLOW_IPS")):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ rotated without a moment in which no key on disk opens the database."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import stat
@@ -13,26 +12,13 @@ from typing import Any
 import pytest
 
 from hubbub import masterkey
-from hubbub.cli import main
 from hubbub.crypto import SecretBox, generate_key
 from hubbub.settings import ENVIRONMENT
 from hubbub.store import open_store
 from tests.postgres import PostgresDatabases
+from tests.support import run_cli
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("HUBBUB_", "TWILIO_")):
-            monkeypatch.delenv(name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``hubbub ARGS`` in this process: the exit status, standard output and standard error."""
-    out = io.StringIO()
-    capsys.readouterr()
-    status = main(list(args), out=out)
-    return status, out.getvalue(), capsys.readouterr().err
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def secrets_of(url: str, key: str) -> dict[str, str]:
@@ -65,16 +51,16 @@ def test_the_key_lives_beside_the_sqlite_database_whatever_the_directory(
         folder.mkdir()
     url = f"sqlite:///{data / 'hub.db'}"
     monkeypatch.chdir(elsewhere)
-    status, _, err = run(capsys, "init", "--db", url, "--json")
+    status, _, err = run_cli(capsys, "init", "--db", url, "--json")
     assert status == 0, err
     key_file = data / "hubbub-master.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert not (elsewhere / "hubbub-master.key").exists()
 
     monkeypatch.chdir(other)
-    assert run(capsys, "keys", "create", "--db", url)[0] == 0
+    assert run_cli(capsys, "keys", "create", "--db", url)[0] == 0
     started = no_server(monkeypatch)
-    status, _, err = run(capsys, "serve", "--db", url)
+    status, _, err = run_cli(capsys, "serve", "--db", url)
     assert status == 0, err
     assert len(started) == 1
     assert json.loads(os.environ[ENVIRONMENT])["master_key_file"] == str(key_file)
@@ -87,18 +73,18 @@ def test_a_key_that_cannot_open_the_database_is_refused_in_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    assert run(capsys, "init", "--db", url)[0] == 0
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
     wrong = tmp_path / "wrong.key"
     wrong.write_text(generate_key())
     started = no_server(monkeypatch)
     for command in (["init"], ["keys", "create"], ["keys", "list"], ["serve"]):
-        status, _, err = run(capsys, *command, "--db", url, "--master-key-file", str(wrong))
+        status, _, err = run_cli(capsys, *command, "--db", url, "--master-key-file", str(wrong))
         assert status == 1, command
         assert err.count("\n") == 1, err
         assert f"the master key in {wrong} cannot open this database's API key secrets" in err
         assert "point --master-key-file" in err
     monkeypatch.setenv("HUBBUB_MASTER_KEY", generate_key())
-    status, _, err = run(capsys, "serve", "--db", url)
+    status, _, err = run_cli(capsys, "serve", "--db", url)
     assert status == 1
     assert "the master key in $HUBBUB_MASTER_KEY cannot open" in err
     assert "set $HUBBUB_MASTER_KEY" in err
@@ -110,10 +96,10 @@ def test_a_new_key_is_made_only_for_a_database_with_nothing_sealed(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    assert run(capsys, "init", "--db", url)[0] == 0
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
     key_file = tmp_path / "hubbub-master.key"
     key_file.rename(tmp_path / "kept-safe.key")
-    status, _, err = run(capsys, "keys", "create", "--db", url)
+    status, _, err = run_cli(capsys, "keys", "create", "--db", url)
     assert status == 1
     assert err == (
         f"hubbub: no master key at {key_file}, but this database's API key secrets are sealed: "
@@ -121,7 +107,9 @@ def test_a_new_key_is_made_only_for_a_database_with_nothing_sealed(
         "for it\n"
     )
     assert not key_file.exists()
-    status, _, err = run(capsys, "keys", "list", "--db", url, "--master-key-file", "kept-safe.key")
+    status, _, err = run_cli(
+        capsys, "keys", "list", "--db", url, "--master-key-file", "kept-safe.key"
+    )
     assert status == 0, err
 
 
@@ -137,14 +125,14 @@ def test_postgresql_keeps_its_key_in_the_data_directory(
     elsewhere.mkdir()
     monkeypatch.chdir(tmp_path)
     try:
-        assert run(capsys, "init", "--db", url, "--data-dir", str(data))[0] == 0
+        assert run_cli(capsys, "init", "--db", url, "--data-dir", str(data))[0] == 0
         assert (data / "hubbub-master.key").exists()
         monkeypatch.chdir(elsewhere)
-        status, _, err = run(capsys, "keys", "create", "--db", url)
+        status, _, err = run_cli(capsys, "keys", "create", "--db", url)
         assert status == 1
         assert f"no master key at {elsewhere / 'hubbub-master.key'}" in err
         monkeypatch.setenv("HUBBUB_DATA_DIR", str(data))
-        assert run(capsys, "keys", "create", "--db", url)[0] == 0
+        assert run_cli(capsys, "keys", "create", "--db", url)[0] == 0
         assert os.listdir(elsewhere) == []
     finally:
         postgres.drop(url)
@@ -168,13 +156,13 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
     database: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run(capsys, "init", "--db", database)[0] == 0
-    assert run(capsys, "keys", "create", "--db", database)[0] == 0
+    assert run_cli(capsys, "init", "--db", database)[0] == 0
+    assert run_cli(capsys, "keys", "create", "--db", database)[0] == 0
     key_file = tmp_path / "hubbub-master.key"
     old_key = key_file.read_text()
     before = secrets_of(database, old_key)
 
-    status, out, err = run(capsys, "keys", "rotate-master", "--db", database)
+    status, out, err = run_cli(capsys, "keys", "rotate-master", "--db", database)
     assert status == 0, err
     assert f"re-sealed 2 API key secret(s) under a new master key, in {key_file}" in out
     new_key = key_file.read_text()
@@ -183,7 +171,9 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert secrets_of(database, new_key) == before
     (tmp_path / "old.key").write_text(old_key)
-    status, _, err = run(capsys, "keys", "list", "--db", database, "--master-key-file", "old.key")
+    status, _, err = run_cli(
+        capsys, "keys", "list", "--db", database, "--master-key-file", "old.key"
+    )
     assert (status, err.count("\n")) == (1, 1)
     # The old key is kept, private, for backups taken before (and named where it went).
     [kept] = tmp_path.glob("hubbub-master.key.old-*")
@@ -192,7 +182,7 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
     assert f"the old key is kept in {kept}" in out
 
     # To another file: the current one is left alone, the new one opens the database.
-    status, out, _ = run(
+    status, out, _ = run_cli(
         capsys, "keys", "rotate-master", "--db", database, "--new-key-file", "next.key"
     )
     assert status == 0
@@ -202,7 +192,7 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
 
     # A key from the environment cannot be rewritten in place.
     monkeypatch.setenv("HUBBUB_MASTER_KEY", (tmp_path / "next.key").read_text())
-    status, _, err = run(capsys, "keys", "rotate-master", "--db", database)
+    status, _, err = run_cli(capsys, "keys", "rotate-master", "--db", database)
     assert status == 1
     assert "give --new-key-file" in err
 
@@ -212,7 +202,7 @@ def test_an_interrupted_rotation_leaves_a_key_file_that_opens_the_database(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    assert run(capsys, "init", "--db", url)[0] == 0
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
     key_file = tmp_path / "hubbub-master.key"
     before = secrets_of(url, key_file.read_text())
 
@@ -244,14 +234,14 @@ def test_an_interrupted_rotation_leaves_a_key_file_that_opens_the_database(
 
     with monkeypatch.context() as patch:
         patch.setattr(masterkey, "write_key_file", crash_on_last_write)
-        status, _, err = run(capsys, "keys", "rotate-master", "--db", url)
+        status, _, err = run_cli(capsys, "keys", "rotate-master", "--db", url)
     assert status == 1
     assert err == f"hubbub: cannot write the new master key {key_file}: No space left on device\n"
     assert len(key_file.read_text().split()) == 3  # the newest, the unused one, the first
     assert secrets_of(url, key_file.read_text()) == before
-    assert run(capsys, "keys", "list", "--db", url)[0] == 0
+    assert run_cli(capsys, "keys", "list", "--db", url)[0] == 0
 
     # Running it again finishes the job.
-    assert run(capsys, "keys", "rotate-master", "--db", url)[0] == 0
+    assert run_cli(capsys, "keys", "rotate-master", "--db", url)[0] == 0
     assert len(key_file.read_text().split()) == 1
     assert secrets_of(url, key_file.read_text()) == before

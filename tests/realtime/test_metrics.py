@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import urllib.request
 from pathlib import Path
 
-from tests.realtime.test_crash import free_port
-from tests.realtime.test_nodes import serve, stop, wait_healthy
-from tests.realtime.test_presence import Cluster
+from tests.realtime.test_presence import Cluster, sqlite_workers
 
 
 def _scrape(port: int) -> str:
@@ -26,32 +23,23 @@ def _value(text: str, name: str) -> float:
 
 
 def test_any_worker_answers_for_all_of_them(tmp_path: Path) -> None:
-    port = free_port()
-    server = serve(tmp_path, port, "--workers", "2")
-    db = tmp_path / "hubbub.db"
-    try:
-        wait_healthy(server, port)
-        cluster = Cluster(json.loads((tmp_path / "hubbub-credentials.json").read_text()))
+    async def scenario(port: int, cluster: Cluster, db: Path) -> None:
+        clients = await cluster.spread(port, "alice", db)
+        room = await clients[0].command("create_channel", unique_name="room")
+        assert room["ok"], room
+        for client in clients:
+            assert (await client.command("join", channel="room"))["ok"]
+            sent = await client.command("send_message", channel="room", body="hi")
+            assert sent["ok"], sent
+        # Whichever worker answers, it counts every connection and every message.
+        for _ in range(10):
+            text = await asyncio.to_thread(_scrape, port)
+            assert _value(text, "hubbub_realtime_connections") == len(clients)
+            assert _value(text, "hubbub_realtime_messages_total") == len(clients)
+            assert _value(text, "hubbub_store_commit_seconds_count") >= 1
+            assert _value(text, "hubbub_realtime_fanout_seconds_count") >= len(clients)
+        for client in clients:
+            await client.socket.close()
 
-        async def scenario() -> None:
-            clients = await cluster.spread(port, "alice", db)
-            room = await clients[0].command("create_channel", unique_name="room")
-            assert room["ok"], room
-            for client in clients:
-                assert (await client.command("join", channel="room"))["ok"]
-                sent = await client.command("send_message", channel="room", body="hi")
-                assert sent["ok"], sent
-            # Whichever worker answers, it counts every connection and every message.
-            for _ in range(10):
-                text = await asyncio.to_thread(_scrape, port)
-                assert _value(text, "hubbub_realtime_connections") == len(clients)
-                assert _value(text, "hubbub_realtime_messages_total") == len(clients)
-                assert _value(text, "hubbub_store_commit_seconds_count") >= 1
-                assert _value(text, "hubbub_realtime_fanout_seconds_count") >= len(clients)
-            for client in clients:
-                await client.socket.close()
-
-        asyncio.run(scenario())
-    finally:
-        stderr = stop(server)
-        assert b"Traceback" not in stderr, stderr.decode()
+    with sqlite_workers(tmp_path) as (port, cluster, db):
+        asyncio.run(scenario(port, cluster, db))

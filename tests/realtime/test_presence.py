@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,27 +158,31 @@ def test_presence_is_exact_across_two_nodes(
         postgres.drop(database)
 
 
-def test_presence_is_exact_across_workers_on_sqlite(tmp_path: Path) -> None:
+@contextmanager
+def sqlite_workers(tmp_path: Path) -> Iterator[tuple[int, Cluster, Path]]:
+    """``hubbub serve --workers 2`` on SQLite: its port, its account, its database file."""
     port = free_port()
     server = serve(tmp_path, port, "--workers", "2")
-    db = tmp_path / "hubbub.db"
     try:
         wait_healthy(server, port)
-        cluster = Cluster(json.loads((tmp_path / "hubbub-credentials.json").read_text()))
-
-        async def scenario() -> None:
-            clients = await cluster.spread(port, "alice", db)
-            # Close every connection but the last, worker by worker: she stays online.
-            last = clients.pop()
-            for client in clients:
-                await client.socket.close()
-            await _until(lambda: len(_nodes_of_sqlite(db, "alice")) == 1)
-            assert cluster.online(port, "alice")
-            await last.socket.close()
-            await _until(lambda: not cluster.online(port, "alice"))
-
-        asyncio.run(scenario())
+        creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
+        yield port, Cluster(creds), tmp_path / "hubbub.db"
     finally:
         stderr = stop(server)
         assert b"Traceback" not in stderr, stderr.decode()
-    assert os.path.exists(db)
+
+
+def test_presence_is_exact_across_workers_on_sqlite(tmp_path: Path) -> None:
+    async def scenario(port: int, cluster: Cluster, db: Path) -> None:
+        clients = await cluster.spread(port, "alice", db)
+        # Close every connection but the last, worker by worker: she stays online.
+        last = clients.pop()
+        for client in clients:
+            await client.socket.close()
+        await _until(lambda: len(_nodes_of_sqlite(db, "alice")) == 1)
+        assert cluster.online(port, "alice")
+        await last.socket.close()
+        await _until(lambda: not cluster.online(port, "alice"))
+
+    with sqlite_workers(tmp_path) as (port, cluster, db):
+        asyncio.run(scenario(port, cluster, db))
