@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -134,6 +135,13 @@ def test_events_cross_nodes(two_nodes: tuple[int, int, dict[str, str]]) -> None:
             await client.socket.close()
 
     asyncio.run(scenario())
+    # Each node timed the events that came to it through Redis from the other.
+    for port in (port_a, port_b):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        found = re.search(r"(?m)^hubbub_broker_lag_seconds_count (\S+)$", text)
+        assert found, text
+        assert float(found.group(1)) >= 1
 
 
 def test_several_workers_without_redis_warn(tmp_path: Path) -> None:
