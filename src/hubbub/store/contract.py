@@ -25,6 +25,7 @@ Conventions shared by every method:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -37,12 +38,14 @@ from hubbub.store.records import (
     ApiToken,
     Channel,
     ChannelType,
+    Delivery,
     Invite,
     LoginSession,
     LoginUser,
     Member,
     Message,
     MessageMedia,
+    NewDelivery,
     NewMessage,
     NotificationLevel,
     Order,
@@ -65,6 +68,11 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release every connection; the store is unusable afterwards."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A block whose store calls (in this thread) are one transaction: all committed when it
+        ends, none if it raises. Blocks nest; a ``Conflict`` inside undoes only its own call."""
+        ...
 
     # Accounts and API keys ------------------------------------------------------------------------
 
@@ -529,3 +537,31 @@ class Store(Protocol):
         friendly_name: str | Unset = UNSET,
         revoked: bool | Unset = UNSET,
     ) -> ApiToken: ...
+
+    # The outbox of post-event webhooks, and leases --------------------------------------------
+
+    def queue_deliveries(self, deliveries: Sequence[NewDelivery], *, due: float) -> None:
+        """Queue webhooks to send from ``due`` (Unix seconds) on; inside ``atomic``, with the
+        action that caused them."""
+
+    def due_deliveries(
+        self, *, now: float, limit: int, busy: Collection[str] = ()
+    ) -> list[Delivery]:
+        """Up to ``limit`` deliveries that may be sent now, oldest first: the first of each lane
+        and those after it, from lanes neither in ``busy`` (being sent) nor waiting for a retry
+        (whose first delivery is due later)."""
+        ...
+
+    def settle_deliveries(
+        self, *, sent: Collection[int], retry: Sequence[tuple[int, float]] = ()
+    ) -> None:
+        """Forget the deliveries ``sent`` (or given up); count one more attempt for each of
+        ``retry`` (id, when it is next due)."""
+
+    def take_lease(self, name: str, holder: str, *, now: float, until: float) -> bool:
+        """Hold the lease ``name`` to ``until``, if it is free, ran out before ``now``, or is
+        ``holder``'s already; whether ``holder`` now holds it."""
+        ...
+
+    def drop_lease(self, name: str, holder: str) -> None:
+        """Give the lease up, if ``holder`` holds it."""

@@ -7,6 +7,7 @@ statement is written once against the tables in :mod:`hubbub.store.schema`.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ class Base:
     def __init__(self, backend: Backend, clock: Clock = utc_now) -> None:
         self._backend = backend
         self._clock = clock
+        #: The connection of this thread's ``atomic`` block, if one is open.
+        self._ambient = threading.local()
 
     @property
     def backend(self) -> str:
@@ -93,17 +96,42 @@ class Base:
     def _now(self) -> datetime:
         return whole_seconds(self._clock())
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One write transaction for every store call this thread makes inside the block:
+        all of them are committed when it ends, or none if it raises. Blocks nest."""
+        if getattr(self._ambient, "conn", None) is not None:
+            yield
+            return
+        with transaction(self._backend, write=True) as conn:
+            self._ambient.conn = conn
+            try:
+                yield
+            finally:
+                self._ambient.conn = None
+
     def _read(self) -> AbstractContextManager[Connection]:
-        return transaction(self._backend, write=False)
+        return self._joined() or transaction(self._backend, write=False)
 
     def _write(self) -> AbstractContextManager[Connection]:
-        return transaction(self._backend, write=True)
+        return self._joined() or transaction(self._backend, write=True)
+
+    def _joined(self) -> AbstractContextManager[Connection] | None:
+        conn: Connection | None = getattr(self._ambient, "conn", None)
+        return None if conn is None else nullcontext(conn)
 
     @contextmanager
     def _unique(self, conflict: Conflict) -> Iterator[None]:
-        """Turn a unique-key violation inside the block into ``conflict``."""
+        """Turn a unique-key violation inside the block into ``conflict``. Inside ``atomic``,
+        the block is a savepoint: the violation undoes only its own statements, and the
+        transaction goes on (PostgreSQL would otherwise refuse every later statement)."""
+        conn: Connection | None = getattr(self._ambient, "conn", None)
         try:
-            yield
+            if conn is None:
+                yield
+            else:
+                with conn.begin_nested():
+                    yield
         except IntegrityError as exc:
             if self._backend.is_unique_violation(exc):
                 raise conflict from None

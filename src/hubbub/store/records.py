@@ -296,3 +296,28 @@ class ApiToken:
 #: One message of ``Store.create_messages``: (service_sid, channel SID or unique name, from_,
 #: body, attributes).
 NewMessage = tuple[str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A post-event webhook to send: to ``url`` with ``method``, signed for ``account_sid``.
+    Deliveries of one ``lane`` (a channel's SID, or a service's for its own events) are sent
+    one at a time, in the order they were queued."""
+
+    lane: str
+    account_sid: str
+    url: str
+    method: str
+    #: The form parameters, in the order they are sent.
+    params: tuple[tuple[str, str], ...]
+    #: Attempts after the first that a failure may take.
+    retry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A queued ``NewDelivery``: ``id`` orders it, ``attempts`` counts the tries it had."""
+
+    id: int
+    new: NewDelivery
+    attempts: int

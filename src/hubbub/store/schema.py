@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -81,6 +82,9 @@ accounts = Table(
     _sid(primary_key=True),
     Column("friendly_name", Text, nullable=False),
     Column("auth_token_hash", Text, nullable=False),
+    # The auth token sealed by the master key, for signing webhooks (X-Twilio-Signature); the
+    # hash checks REST credentials without opening it. NULL for accounts made before 0005.
+    Column("sealed_auth_token", Text),
     Column("status", String(16), nullable=False),
     *_dates(),
     Index(None, "date_created", "sid"),
@@ -300,4 +304,54 @@ presence = Table(
         primary_key=True,
     ),
     Index(None, "user_sid"),
+)
+
+# Channel-scoped webhooks (/v2/Services/{IS}/Channels/{CH}/Webhooks): ``filters`` and
+# ``triggers`` are JSON lists of strings.
+channel_webhooks = Table(
+    "channel_webhooks",
+    metadata,
+    _sid(primary_key=True),
+    _parent("service_sid", "services"),
+    _parent("channel_sid", "channels"),
+    Column("type", String(16), nullable=False),
+    Column("url", Text),
+    Column("method", String(8)),
+    Column("filters", Text, nullable=False),
+    Column("triggers", Text, nullable=False),
+    Column("flow_sid", String(34)),
+    Column("retry_count", Integer, nullable=False),
+    *_dates(),
+    Index(None, "channel_sid", "date_created", "sid"),
+)
+
+# Post-event webhooks waiting to be delivered, written before the action is answered so that
+# none is lost to a crash. A lane (a channel, or a service's own events) is delivered in ``id``
+# order; ``due`` (Unix seconds) is when its next attempt may start. No foreign keys: what a
+# webhook tells of may be deleted before it is delivered.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("lane", String(34), nullable=False),
+    Column("account_sid", String(34), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("method", String(8), nullable=False),
+    # JSON list of [name, value] pairs, in the order they are sent.
+    Column("params", Text, nullable=False),
+    Column("retry_count", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due", Float, nullable=False),
+    Index(None, "due"),
+    Index(None, "lane", "id"),
+)
+
+# Named leases for work one process of a deployment does at a time (the outbox's courier).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    # Unix seconds, on the holders' clocks.
+    Column("until", Float, nullable=False),
 )

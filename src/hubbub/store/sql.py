@@ -14,6 +14,7 @@ from hubbub.store.invites import InviteOps
 from hubbub.store.logins import LoginOps
 from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
+from hubbub.store.outbox import OutboxOps
 from hubbub.store.presence import PresenceOps
 from hubbub.store.services import ServiceOps
 from hubbub.store.users import UserOps
@@ -29,6 +30,7 @@ class SqlStore(
     MessageOps,
     LoginOps,
     PresenceOps,
+    OutboxOps,
 ):
     """A :class:`~hubbub.store.contract.Store` over a SQL backend; see that class for the
     contract."""
