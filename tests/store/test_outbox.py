@@ -57,10 +57,14 @@ def test_atomic_commits_all_or_nothing(store: Store, service: Service) -> None:
         assert store.get_channel(service.sid, channel.sid).friendly_name == "general"
     assert _names(store) == ["a"]
 
-    with pytest.raises(RuntimeError), store.atomic():
-        store.update_channel(service.sid, channel.sid, friendly_name="renamed")
-        store.queue_deliveries([_new(channel.sid, "b")], due=T)
-        raise RuntimeError("the action failed after its writes")
+    def failing_action() -> None:
+        with store.atomic():
+            store.update_channel(service.sid, channel.sid, friendly_name="renamed")
+            store.queue_deliveries([_new(channel.sid, "b")], due=T)
+            raise RuntimeError("the action failed after its writes")
+
+    with pytest.raises(RuntimeError):
+        failing_action()
     assert store.get_channel(service.sid, channel.sid).friendly_name == "general"
     assert _names(store) == ["a"]
 
