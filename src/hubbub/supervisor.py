@@ -181,13 +181,50 @@ def uvicorn_options(settings: ServeSettings) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _courier(settings: ServeSettings) -> Iterator[None]:
+    """The webhook courier (``hubbub.webhooks.courier``) in a process of its own, so that
+    sending never competes with the workers' event loops; started again if it dies."""
+    from hubbub.webhooks.process import run
+
+    context = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+
+    def keep() -> None:
+        while not stop.is_set():
+            process = context.Process(
+                target=run, args=(settings.to_json(),), name="hubbub-courier", daemon=True
+            )
+            process.start()
+            while process.is_alive() and not stop.wait(0.5):
+                pass
+            if stop.is_set():
+                process.terminate()  # SIGTERM: it finishes the lanes in hand
+                process.join(10)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+                return
+            log.warning("the webhook courier exited (%s); starting another", process.exitcode)
+            stop.wait(QUICK_DEATH)
+
+    keeper = threading.Thread(target=keep, name="hubbub-courier-keeper", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+
+
 def serve(settings: ServeSettings) -> None:
     """Run ``hubbub serve`` until it is told to stop: in this process with one worker, else
-    under the ``Supervisor`` (or uvicorn's, without ``SO_REUSEPORT``)."""
+    under the ``Supervisor`` (or uvicorn's, without ``SO_REUSEPORT``); with the webhook
+    courier beside them."""
     import uvicorn
 
     options = uvicorn_options(settings)
-    with _shared_metrics(settings.workers):
+    with _shared_metrics(settings.workers), _courier(settings):
         if settings.workers == 1:
             uvicorn.run(**options)
         elif reuse_port_available():

@@ -22,7 +22,11 @@ from tests.realtime.client import RawClient
 from tests.realtime.test_crash import HUBBUB, free_port
 
 
-def serve(workdir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+def serve(
+    workdir: Path, port: int, *extra: str, start_new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """``hubbub serve`` in ``workdir``; in a process group of its own with
+    ``start_new_session`` (to kill it with its workers and courier)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
     return subprocess.Popen(
         [str(HUBBUB), "serve", "--port", str(port), *extra],
@@ -30,6 +34,7 @@ def serve(workdir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=start_new_session,
     )
 
 

@@ -18,44 +18,47 @@ def create_channel(core: Core, actor: Actor, values: dict[str, Any]) -> Outcome:
     """A new channel. A user who creates one joins it at once, with the service's creator
     role; public channels are announced to the whole service."""
     access.require_service(core, actor, "createChannel")
+    values = {**values, "created_by": values.get("created_by") or actor.identity or "system"}
     values = core.before("create_channel", actor, values)
     store = core.store
-    created_by = values.pop("created_by", None) or actor.identity or "system"
-    channel = store.create_channel(actor.service_sid, created_by=created_by, **values)
-    rendered = render.channel(channel, actor.account_sid, actor.urls)
-    events: list[Event] = []
-    member = None
-    if actor.identity is not None:
-        service = store.get_service(actor.account_sid, actor.service_sid)
-        member = store.create_member(
-            actor.service_sid,
-            channel.sid,
-            actor.identity,
-            role_sid=service.config.default_channel_creator_role_sid,
-        )
-        events.append(joined(actor.service_sid, actor.identity, rendered))
-    if channel.type == "public":
-        events.append(service_event("channel_added", actor.service_sid, channel=rendered))
-    if member is not None:
-        events.append(member_event(actor, "member_joined", member))
-    return core.done("create_channel", actor, Outcome(rendered, events))
+    with core.atomic():
+        channel = store.create_channel(actor.service_sid, **values)
+        rendered = render.channel(channel, actor.account_sid, actor.urls)
+        events: list[Event] = []
+        member = None
+        if actor.identity is not None:
+            service = store.get_service(actor.account_sid, actor.service_sid)
+            member = store.create_member(
+                actor.service_sid,
+                channel.sid,
+                actor.identity,
+                role_sid=service.config.default_channel_creator_role_sid,
+            )
+            events.append(joined(actor.service_sid, actor.identity, rendered))
+        if channel.type == "public":
+            events.append(service_event("channel_added", actor.service_sid, channel=rendered))
+        if member is not None:
+            events.append(member_event(actor, "member_joined", member))
+        return core.done("create_channel", actor, Outcome(rendered, events))
 
 
 def update_channel(core: Core, actor: Actor, ref: str, changes: dict[str, Any]) -> Outcome:
     """Change a channel's names, attributes or dates; a user needs their role's permission
     for each change."""
+    subject = None
     if actor.identity is not None:
-        channel = access.channel(core, actor, ref)
+        channel = subject = access.channel(core, actor, ref)
         member = access.membership(core, actor, channel, ref=ref)
         if {"friendly_name", "unique_name"} & changes.keys():
             access.require(core, actor, member, "editChannelName")
         if "attributes" in changes:
             access.require(core, actor, member, "editChannelAttributes")
-    changes = core.before("update_channel", actor, changes)
-    channel = core.store.update_channel(actor.service_sid, ref, **changes)
-    rendered = render.channel(channel, actor.account_sid, actor.urls)
-    event = channel_event("channel_updated", channel.sid, channel=rendered)
-    return core.done("update_channel", actor, Outcome(rendered, [event]))
+    changes = core.before("update_channel", actor, changes, subject)
+    with core.atomic():
+        channel = core.store.update_channel(actor.service_sid, ref, **changes)
+        rendered = render.channel(channel, actor.account_sid, actor.urls)
+        event = channel_event("channel_updated", channel.sid, channel=rendered)
+        return core.done("update_channel", actor, Outcome(rendered, [event]))
 
 
 def delete_channel(core: Core, actor: Actor, ref: str) -> Outcome:
@@ -64,7 +67,8 @@ def delete_channel(core: Core, actor: Actor, ref: str) -> Outcome:
     if actor.identity is not None:
         member = access.membership(core, actor, channel, ref=ref)
         access.require(core, actor, member, "destroyChannel")
-    core.before("delete_channel", actor, {"channel_sid": channel.sid})
-    core.store.delete_channel(actor.service_sid, channel.sid)
-    rendered = render.channel(channel, actor.account_sid, actor.urls)
-    return core.done("delete_channel", actor, Outcome(rendered, [removed(rendered)]))
+    core.before("delete_channel", actor, {"channel_sid": channel.sid}, channel)
+    with core.atomic():
+        core.store.delete_channel(actor.service_sid, channel.sid)
+        rendered = render.channel(channel, actor.account_sid, actor.urls)
+        return core.done("delete_channel", actor, Outcome(rendered, [removed(rendered)]))

@@ -9,6 +9,7 @@ post-action hook (which follows what happened) attach, for every door at once.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -52,16 +53,26 @@ class Outcome:
 class Hooks(Protocol):
     """Called around every action, whichever door it came through."""
 
-    def before(self, action: str, actor: Actor, values: V) -> V:
+    def calls_out(self, account_sid: str, service_sid: str) -> bool:
+        """Whether ``before`` may wait on the network for users' actions in the service: the
+        doors then run those actions off the event loop."""
+        ...
+
+    def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         """Before anything is written: return the values to use, or raise ``ApiError`` to
-        refuse the action."""
+        refuse the action. ``subject`` is the record the action changes, if it exists yet."""
+        ...
 
     def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
-        """After the write is committed; must not block."""
+        """After the action's writes, inside its transaction (``Store.atomic``): what this
+        writes is committed with them. Must not wait on anything but the store."""
 
 
 class NoHooks:
-    def before(self, action: str, actor: Actor, values: V) -> V:
+    def calls_out(self, account_sid: str, service_sid: str) -> bool:
+        return False
+
+    def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         return values
 
     def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
@@ -76,8 +87,13 @@ class Core:
     lookups: Lookups | None = None
     hooks: Hooks = field(default_factory=NoHooks)
 
-    def before(self, action: str, actor: Actor, values: V) -> V:
-        return self.hooks.before(action, actor, values)
+    def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
+        return self.hooks.before(action, actor, values, subject)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Where an action writes and calls ``done``: its writes and what the post-action
+        hooks write are committed together."""
+        return self.store.atomic()
 
     def done(self, action: str, actor: Actor, outcome: Outcome) -> Outcome:
         """``outcome``, once the post-action hooks have seen it."""

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 #: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity),
 #: ("service", service_sid), or ("peers", service_sid, identity, *channel_sids): the user and
-#: everyone in those channels, each connection once.
+#: everyone in those channels, each connection once; ("nobody",) for news that only the
+#: processes themselves heed (their caches).
 Audience = tuple[str, ...]
 
 #: How an event changes subscriptions, applied before it is delivered: the user's connections

@@ -29,9 +29,10 @@ def add_member(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Ou
     """The application's server adds ``values["identity"]`` to the channel (REST)."""
     values = core.before("add_member", actor, values)
     store = core.store
-    member = store.create_member(actor.service_sid, ref, values.pop("identity"), **values)
-    channel = store.get_channel(actor.service_sid, member.channel_sid)
-    return core.done("add_member", actor, _added(actor, member, channel))
+    with core.atomic():
+        member = store.create_member(actor.service_sid, ref, values.pop("identity"), **values)
+        channel = store.get_channel(actor.service_sid, member.channel_sid)
+        return core.done("add_member", actor, _added(actor, member, channel))
 
 
 def join(core: Core, actor: Actor, ref: str) -> Outcome:
@@ -52,16 +53,17 @@ def join(core: Core, actor: Actor, ref: str) -> Outcome:
     if channel.type == "private" and not invites:
         raise access.hidden(ref)
     access.require_service(core, actor, "joinChannel")
-    values = core.before("add_member", actor, {"identity": identity})
-    member = store.create_member(
-        actor.service_sid,
-        channel.sid,
-        values["identity"],
-        role_sid=invites[0].role_sid if invites else None,
-    )
-    for invite in invites:
-        store.delete_invite(actor.service_sid, channel.sid, invite.sid)
-    return core.done("add_member", actor, _added(actor, member, channel))
+    values = core.before("add_member", actor, {"identity": identity}, channel)
+    with core.atomic():
+        member = store.create_member(
+            actor.service_sid,
+            channel.sid,
+            values["identity"],
+            role_sid=invites[0].role_sid if invites else None,
+        )
+        for invite in invites:
+            store.delete_invite(actor.service_sid, channel.sid, invite.sid)
+        return core.done("add_member", actor, _added(actor, member, channel))
 
 
 def _added(actor: Actor, member: Member, channel: Channel) -> Outcome:
@@ -78,10 +80,11 @@ def update_member(
 ) -> Outcome:
     """Change a membership's role, read horizon, attributes or dates (REST)."""
     changes = core.before("update_member", actor, changes)
-    member = core.store.update_member(actor.service_sid, ref, member_ref, **changes)
-    # member_updated is also what tells each process to forget the member's cached role.
-    event = member_event(actor, "member_updated", member)
-    return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
+    with core.atomic():
+        member = core.store.update_member(actor.service_sid, ref, member_ref, **changes)
+        # member_updated is also what tells each process to forget the member's cached role.
+        event = member_event(actor, "member_updated", member)
+        return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
 
 
 def set_read_horizon(core: Core, actor: Actor, ref: str, index: int) -> Outcome:
@@ -91,12 +94,15 @@ def set_read_horizon(core: Core, actor: Actor, ref: str, index: int) -> Outcome:
     member = access.membership(core, actor, channel, ref=ref)
     index = min(index, channel.next_message_index - 1)
     last = member.last_consumed_message_index
-    if index >= 0 and (last is None or index > last):
-        changes: dict[str, Any] = {"last_consumed_message_index": index}
-        changes = core.before("update_member", actor, changes)
+    if not (index >= 0 and (last is None or index > last)):
+        event = member_event(actor, "member_updated", member)
+        return Outcome(event.frame["member"], [event])  # nothing changed
+    changes: dict[str, Any] = {"last_consumed_message_index": index}
+    changes = core.before("update_member", actor, changes, member)
+    with core.atomic():
         member = core.store.update_member(actor.service_sid, channel.sid, member.sid, **changes)
-    event = member_event(actor, "member_updated", member)
-    return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
+        event = member_event(actor, "member_updated", member)
+        return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
 
 
 def remove_member(core: Core, actor: Actor, ref: str, member_ref: str | None = None) -> Outcome:
@@ -110,14 +116,15 @@ def remove_member(core: Core, actor: Actor, ref: str, member_ref: str | None = N
     else:
         member = store.get_member(actor.service_sid, ref, member_ref or "")
         channel = store.get_channel(actor.service_sid, member.channel_sid)
-    core.before("remove_member", actor, {"member_sid": member.sid})
-    store.delete_member(actor.service_sid, channel.sid, member.sid)
-    rendered = render.member(member, actor.account_sid, actor.urls)
-    events = [
-        channel_event("member_left", channel.sid, member=rendered),
-        left(actor.service_sid, member.identity, _channel(actor, channel)),
-    ]
-    return core.done("remove_member", actor, Outcome(rendered, events))
+    core.before("remove_member", actor, {"member_sid": member.sid}, member)
+    with core.atomic():
+        store.delete_member(actor.service_sid, channel.sid, member.sid)
+        rendered = render.member(member, actor.account_sid, actor.urls)
+        events = [
+            channel_event("member_left", channel.sid, member=rendered),
+            left(actor.service_sid, member.identity, _channel(actor, channel)),
+        ]
+        return core.done("remove_member", actor, Outcome(rendered, events))
 
 
 def invite(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Outcome:
@@ -130,13 +137,14 @@ def invite(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Outcom
         )
         values = {**values, "created_by": actor.identity}
     values = core.before("invite", actor, values)
-    created = store.create_invite(actor.service_sid, ref, values.pop("identity"), **values)
-    channel = store.get_channel(actor.service_sid, created.channel_sid)
-    event = user_event(
-        "channel_invited", actor.service_sid, created.identity, channel=_channel(actor, channel)
-    )
-    rendered = render.invite(created, actor.account_sid, actor.urls)
-    return core.done("invite", actor, Outcome(rendered, [event]))
+    with core.atomic():
+        created = store.create_invite(actor.service_sid, ref, values.pop("identity"), **values)
+        channel = store.get_channel(actor.service_sid, created.channel_sid)
+        event = user_event(
+            "channel_invited", actor.service_sid, created.identity, channel=_channel(actor, channel)
+        )
+        rendered = render.invite(created, actor.account_sid, actor.urls)
+        return core.done("invite", actor, Outcome(rendered, [event]))
 
 
 def decline(core: Core, actor: Actor, ref: str) -> Outcome:

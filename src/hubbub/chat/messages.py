@@ -42,6 +42,7 @@ class Draft:
 def prepare_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Draft:
     """``send_message`` up to the write. A user must be a member allowed to send; the sender
     is the user, or ``values["from_"]`` (``system`` if none) for the application's server."""
+    channel = None
     if actor.identity is not None:
         channel = access.channel(core, actor, ref, cached=True)
         member = access.membership(core, actor, channel, ref=ref, cached=True)
@@ -52,12 +53,12 @@ def prepare_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) 
         values = {**values, "from_": values.get("from_") or "system"}
         channel_sid = ref
     values.setdefault("attributes", "{}")
-    values = core.before("send_message", actor, values)
+    values = core.before("send_message", actor, values, channel)
     return Draft(actor, channel_sid, values)
 
 
 def message_sent(core: Core, draft: Draft, stored: Message) -> Outcome:
-    """The outcome of a stored draft."""
+    """The outcome of a stored draft; in the transaction that stored it (``core.atomic``)."""
     actor = draft.actor
     rendered = render.message(stored, actor.account_sid, actor.urls)
     event = channel_event("message_added", stored.channel_sid, message=rendered)
@@ -67,13 +68,15 @@ def message_sent(core: Core, draft: Draft, stored: Message) -> Outcome:
 def send_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) -> Outcome:
     """Check, store and announce one message."""
     draft = prepare_message(core, actor, ref, values)
-    stored = core.store.create_message(actor.service_sid, draft.channel_sid, **draft.values)
-    return message_sent(core, draft, stored)
+    with core.atomic():
+        stored = core.store.create_message(actor.service_sid, draft.channel_sid, **draft.values)
+        return message_sent(core, draft, stored)
 
 
 def edit_message(core: Core, actor: Actor, ref: str, sid: str, changes: dict[str, Any]) -> Outcome:
     """Change a message's body, attributes (or, for the application's server, its sender,
     editor and dates). A user needs the permission for their own message or anyone's."""
+    message = None
     if actor.identity is not None:
         if "body" not in changes and "attributes" not in changes:
             raise invalid("update_message needs a body or attributes")
@@ -88,11 +91,12 @@ def edit_message(core: Core, actor: Actor, ref: str, sid: str, changes: dict[str
             access.require(core, actor, member, permission)
         changes = {**changes, "last_updated_by": actor.identity}
         ref = channel.sid
-    changes = core.before("edit_message", actor, changes)
-    message = core.store.update_message(actor.service_sid, ref, sid, **changes)
-    rendered = render.message(message, actor.account_sid, actor.urls)
-    event = channel_event("message_updated", message.channel_sid, message=rendered)
-    return core.done("edit_message", actor, Outcome(rendered, [event]))
+    changes = core.before("edit_message", actor, changes, message)
+    with core.atomic():
+        message = core.store.update_message(actor.service_sid, ref, sid, **changes)
+        rendered = render.message(message, actor.account_sid, actor.urls)
+        event = channel_event("message_updated", message.channel_sid, message=rendered)
+        return core.done("edit_message", actor, Outcome(rendered, [event]))
 
 
 def remove_message(core: Core, actor: Actor, ref: str, sid: str) -> Outcome:
@@ -105,11 +109,12 @@ def remove_message(core: Core, actor: Actor, ref: str, sid: str) -> Outcome:
         access.require(core, actor, member, "deleteOwnMessage" if own else "deleteAnyMessage")
     else:
         message = core.store.get_message(actor.service_sid, ref, sid)
-    core.before("remove_message", actor, {"message_sid": message.sid})
-    core.store.delete_message(actor.service_sid, message.channel_sid, message.sid)
-    rendered = render.message(message, actor.account_sid, actor.urls)
-    event = channel_event("message_removed", message.channel_sid, message=rendered)
-    return core.done("remove_message", actor, Outcome(rendered, [event]))
+    core.before("remove_message", actor, {"message_sid": message.sid}, message)
+    with core.atomic():
+        core.store.delete_message(actor.service_sid, message.channel_sid, message.sid)
+        rendered = render.message(message, actor.account_sid, actor.urls)
+        event = channel_event("message_removed", message.channel_sid, message=rendered)
+        return core.done("remove_message", actor, Outcome(rendered, [event]))
 
 
 def typing(core: Core, actor: Actor, ref: str) -> Outcome:

@@ -42,16 +42,19 @@ def update_user(core: Core, actor: Actor, ref: str, changes: dict[str, Any]) -> 
     """Change a user's role, friendly name or attributes (a user, names and attributes as
     their role allows). Everyone who shares a channel with them hears of it."""
     store = core.store
+    subject = None
     if actor.identity is not None:
         if "role_sid" in changes:
             raise ApiError(403, 50107, f"{actor.identity} may not change roles")
-        own = store.get_user(actor.service_sid, ref).identity == actor.identity
+        subject = store.get_user(actor.service_sid, ref)
+        own = subject.identity == actor.identity
         access.require_service(core, actor, "editOwnUserInfo" if own else "editAnyUserInfo")
-    changes = core.before("update_user", actor, changes)
-    user = store.update_user(actor.service_sid, ref, **changes)
-    rendered = render.user(user, actor.account_sid, actor.urls)
-    event = user_updated(rendered, channel_sids(store, actor.service_sid, user.identity))
-    return core.done("update_user", actor, Outcome(rendered, [event]))
+    changes = core.before("update_user", actor, changes, subject)
+    with core.atomic():
+        user = store.update_user(actor.service_sid, ref, **changes)
+        rendered = render.user(user, actor.account_sid, actor.urls)
+        event = user_updated(rendered, channel_sids(store, actor.service_sid, user.identity))
+        return core.done("update_user", actor, Outcome(rendered, [event]))
 
 
 def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
@@ -63,7 +66,7 @@ def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
         store.get_member(actor.service_sid, channel_sid, user.identity)
         for channel_sid in channel_sids(store, actor.service_sid, user.identity)
     ]
-    core.before("delete_user", actor, {"user_sid": user.sid})
+    core.before("delete_user", actor, {"user_sid": user.sid}, user)
     store.delete_user(actor.service_sid, user.sid)
     events: list[Event] = []
     for member in members:

@@ -231,8 +231,9 @@ class Commands:
 
     def cmd_send_message(self, who: Identity, params: Params) -> Outcome:
         draft = self.draft_message(who, params)
-        stored = self.store.create_message(who.service_sid, draft.channel_sid, **draft.values)
-        return self.sent(draft, stored)
+        with self.core.atomic():
+            stored = self.store.create_message(who.service_sid, draft.channel_sid, **draft.values)
+            return self.sent(draft, stored)
 
     def draft_message(self, who: Identity, params: Params) -> Draft:
         """``send_message`` up to the write: checked, not stored. The adapter stores drafts of

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from hubbub.metrics import Metrics
 from hubbub.realtime.executor import Executor
 from hubbub.realtime.protocol import CloseCode
-from hubbub.realtime.session import Pending
+from hubbub.realtime.session import Pending, Step
 from hubbub.store import Store
 from hubbub.store.errors import NotFound
 from hubbub.store.records import Message, NewMessage
@@ -29,21 +29,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("hubbub.gateway")
 
 
-def store_batch(store: Store, rows: list[NewMessage]) -> list[Message | NotFound | None]:
-    """``store.create_messages`` for a batch. Should the batch fail as a whole, each message
-    is stored alone, so that whatever broke it costs only its own sender (``None``)."""
+#: A stored message (or why its channel refused it) and the step that answers its sender.
+Stored = tuple[Message | NotFound, Step]
+
+
+def store_batch(store: Store, batch: list[tuple[Link, Pending]]) -> list[Stored | None]:
+    """Store a batch of messages in one transaction, with what their post-action hooks write
+    (``Session.complete`` runs the action's end). Should the batch fail as a whole, each
+    message is stored alone, so that whatever broke it costs only its own sender (``None``)."""
     try:
-        return list(store.create_messages(rows))
+        return list(_store(store, batch))
     except Exception:
-        log.exception("storing %d messages together failed; storing them one by one", len(rows))
-    results: list[Message | NotFound | None] = []
-    for row in rows:
+        log.exception("storing %d messages together failed; storing them one by one", len(batch))
+    results: list[Stored | None] = []
+    for one in batch:
         try:
-            results += store.create_messages([row])
+            results += _store(store, [one])
         except Exception:
             log.exception("storing a message failed")
             results.append(None)
     return results
+
+
+def _store(store: Store, batch: list[tuple[Link, Pending]]) -> list[Stored]:
+    with store.atomic():
+        rows: list[NewMessage] = [pending.draft.row() for _, pending in batch]
+        stored = store.create_messages(rows)
+        return [
+            (message, link.session.complete(pending, message))
+            for (link, pending), message in zip(batch, stored, strict=True)
+        ]
 
 
 class Commits:
@@ -73,10 +88,9 @@ class Commits:
         self._scheduled = False
         batch, self._waiting = self._waiting, []
         self._committing = True
-        rows = [pending.draft.row() for _, pending in batch]
         started = time.perf_counter()
         self._executor.submit(
-            store_batch, (self._store, rows), lambda done: self._done(batch, done, started)
+            store_batch, (self._store, batch), lambda done: self._done(batch, done, started)
         )
 
     def _done(self, batch: list[tuple[Link, Pending]], results: Any, started: float) -> None:
@@ -85,13 +99,13 @@ class Commits:
         metrics.commit_seconds.observe(time.perf_counter() - started)
         if isinstance(results, Exception):  # pragma: no cover - store_batch catches its own
             results = [None] * len(batch)
-        metrics.messages.inc(sum(isinstance(stored, Message) for stored in results))
-        for (link, pending), stored in zip(batch, results, strict=True):
-            if stored is None:
+        metrics.messages.inc(sum(done is not None and isinstance(done[0], Message) for done in results))
+        for (link, _), done in zip(batch, results, strict=True):
+            if done is None:
                 link.end(CloseCode.SERVER_ERROR, "server error")
                 continue
             try:
-                link.perform(link.session.complete(pending, stored))
+                link.perform(done[1])
             except Exception:
                 log.exception("a real-time command failed")
                 link.end(CloseCode.SERVER_ERROR, "server error")

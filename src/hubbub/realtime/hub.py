@@ -106,6 +106,8 @@ class Hub:
         """Hand ``event`` to the connections of its audience, first changing subscriptions as
         it says (``follow``); an event that ends sessions ends them instead (4004)."""
         kind, *key = event.audience
+        if kind == "nobody":  # news for the processes themselves (their caches), not clients
+            return
         if kind == "channel":
             targets = self._by_channel.get(key[0], set())
         elif kind == "user":

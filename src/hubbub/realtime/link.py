@@ -157,7 +157,9 @@ class Link:
     # -- one frame -----------------------------------------------------------------------------
     def _handle(self, text: str) -> None:
         self._busy = True
-        self.node.executor.submit(self._work, (text, self.node.clock()), self._worked)
+        self.node.executor_for(self.session.who).submit(
+            self._work, (text, self.node.clock()), self._worked
+        )
 
     def _work(self, text: str, now: float) -> tuple[Step, list[str] | None]:
         """The store's part of a frame (in the executor): the session's step and, the first

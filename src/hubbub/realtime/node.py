@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hubbub.chat.core import Core
+from hubbub.chat.core import Core, Hooks, NoHooks
 from hubbub.chat.events import Event
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
@@ -24,7 +24,7 @@ from hubbub.chat.render import Urls
 from hubbub.metrics import Metrics
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.commits import Commits
-from hubbub.realtime.executor import Executor, for_backend
+from hubbub.realtime.executor import Executor, Threaded, for_backend
 from hubbub.realtime.hub import Broker, Hub, MemoryBroker
 from hubbub.realtime.presence import RENEW, Presence
 from hubbub.realtime.session import DEFAULT_WARNING, KEY_CHECK_INTERVAL
@@ -63,6 +63,7 @@ class Node:
         clock: Callable[[], float] = time.time,
         public_url: str | None = None,
         metrics: Metrics | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         """``public_url``, when given, is where every URL in what is sent points, whatever
         Host a client's handshake named; without it, each connection's own Host is used."""
@@ -73,6 +74,8 @@ class Node:
         self.hub = Hub()
         self.broker = broker or MemoryBroker()
         self.executor = executor or for_backend(store.backend)
+        #: For the actions that may wait on the network (a pre-event webhook): never the loop.
+        self.threaded: Executor = self.executor if self.executor.threaded else Threaded()
         self.warning = warning
         self.clock = clock
         #: permessage-deflate for clients that offer it (~35 KiB of zlib state a connection).
@@ -82,7 +85,7 @@ class Node:
         self.output_limit = OUTPUT_LIMIT
         self.sessions_per_identity = SESSIONS_PER_IDENTITY
         self.lookups = Lookups(store)
-        self.core = Core(store, self.lookups)
+        self.core = Core(store, self.lookups, hooks or NoHooks())
         self.commits = Commits(store, self.executor, self.metrics)
         self.presence = Presence(
             store, self.hub, self.executor, self.publish, clock, self._presence_urls
@@ -104,6 +107,13 @@ class Node:
         self.broker.subscribe(self._deliver)
         self.broker.subscribe(self.lookups.observe)
         self.broker.watch_lag(self.metrics.broker_lag_seconds.observe)
+
+    def executor_for(self, who: Identity | None) -> Executor:
+        """Where a session's frames run: off the loop if its service has a pre-event webhook,
+        which may take seconds to answer."""
+        if who is not None and self.core.hooks.calls_out(who.account_sid, who.service_sid):
+            return self.threaded
+        return self.executor
 
     def commands_for(self, base_url: str) -> Commands:
         """One ``Commands`` per base URL (the public URL, or else the Host header of the

@@ -44,6 +44,12 @@ from hubbub.web.endpoint import routes as bind
 from hubbub.web.metrics import MetricsMiddleware
 from hubbub.web.rest import channels, keys, services, unsupported, users
 from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
+from hubbub.webhooks.addresses import Guard
+from hubbub.webhooks.hooks import WebhookHooks
+from hubbub.webhooks.http import Client
+from hubbub.webhooks.process import sender_for
+from hubbub.webhooks.sender import Sender
+from hubbub.webhooks.targets import Targets
 
 log = logging.getLogger("hubbub.web")
 
@@ -59,6 +65,7 @@ def create_app(
     authorize: AuthorizeHook | None = None,
     public_url: str | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    webhook_sender: Sender | None = None,
 ) -> Starlette:
     """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
 
@@ -68,6 +75,8 @@ def create_app(
     ``public_url`` (``https://chat.example.com``) is where the URLs in every answer and push
     point; without it they follow each request's Host header, which is the client's to choose.
     ``monotonic`` is the token server's clock (its caches, limits and metrics); tests move it.
+    ``webhook_sender`` calls pre-event webhooks; without one, only public addresses are
+    reached. Post-event webhooks are queued in the store for the courier, which runs apart.
     """
     metrics = metrics or Metrics()
 
@@ -81,6 +90,8 @@ def create_app(
     keyring = KeyRing(store, box)
     auth = BasicAuth(account_token_hash, keyring.lookup, check_auth_token)
     public_url = public_url.rstrip("/") if public_url else None
+    targets = Targets(store)
+    sender = webhook_sender or Sender(store, box, Client(Guard()))
     node = Node(
         store,
         keyring,
@@ -88,7 +99,9 @@ def create_app(
         warning=token_warning,
         public_url=public_url,
         metrics=metrics,
+        hooks=WebhookHooks(store, sender, targets),
     )
+    node.broker.subscribe(targets.observe)
     publish = node.publish_from_any_thread if node.executor.threaded else node.broker.publish
     ctx = Context(store, box, auth, keyring, node.core, node.executor, publish)
     ctx.public_urls = Urls(public_url) if public_url else None
@@ -187,13 +200,16 @@ def app_from_environment() -> Starlette:
         broker = RedisBroker(settings.redis_url)
     # Every worker derives the same cookie key from the master key.
     tokens = dataclasses.replace(settings.tokens, session_keys=[derive_key(master_key)])
+    store = open_store(settings.db)
+    box = SecretBox(master_key)
     app = create_app(
-        open_store(settings.db),
-        SecretBox(master_key),
+        store,
+        box,
         broker=broker,
         token_warning=settings.token_warning,
         token_settings=tokens,
         public_url=settings.base_url,
+        webhook_sender=sender_for(settings, store, box),
     )
     app.state.node.compression = settings.ws_compression
     settle_gc()

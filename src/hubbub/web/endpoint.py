@@ -98,11 +98,12 @@ class Call:
 
     @cached_property
     def webhooks_enabled(self) -> bool:
-        """``X-Twilio-Webhook-Enabled`` (default true): whether post-event webhooks fire."""
+        """``X-Twilio-Webhook-Enabled``: whether this write is followed by post-event
+        webhooks. As at Twilio, a REST write is not, unless the header says ``true``."""
         flag = header_flag(
             self.request.headers.get("x-twilio-webhook-enabled"), "X-Twilio-Webhook-Enabled"
         )
-        return True if flag is None else flag
+        return flag is True
 
     def service(self, name: str = "ServiceSid") -> Service:
         """The Chat Service named in the path, if it belongs to the caller's account."""

@@ -19,6 +19,7 @@ from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, S
 from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params
+from hubbub.webhooks import targets
 
 MAX_NAME = 256
 MAX_LIMIT = 1000
@@ -50,6 +51,7 @@ def update_service(call: Call) -> Result:
     if name is not None:
         changes["friendly_name"] = name
     service = call.ctx.store.update_service(call.account_sid, service.sid, **changes)
+    call.ctx.publish(targets.changed(service.sid))  # every process reads its webhooks again
     return 200, render.service(service, call.urls)
 
 

@@ -1,0 +1,164 @@
+"""The courier: sends the outbox's post-event webhooks, lane by lane, in order.
+
+One courier runs beside the workers of each ``hubbub serve``; of those sharing a database,
+the one holding the lease ``outbox`` sends and the others stand by, so each webhook is sent
+once while they all live (and at least once when one dies mid-send: its successor sends again
+what was not yet marked sent). A lane (a channel, or a service's user events) is sent one
+delivery at a time, oldest first; lanes go side by side, up to ``lanes`` at once. A delivery
+that fails and may be retried holds its lane back until its next attempt (1 s, 2 s, 4 s ...
+later); one that is given up (no retries left, or an answer not worth retrying) is logged and
+forgotten, as Twilio forgets it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from hubbub.store import Store
+from hubbub.store.records import Delivery
+from hubbub.webhooks.sender import Sender
+
+log = logging.getLogger("hubbub.webhooks")
+
+LEASE_NAME = "outbox"
+#: The lease runs this long, and is renewed every ``RENEW`` seconds.
+LEASE = 6.0
+RENEW = 2.0
+#: Deliveries read at a time, and lanes sent side by side.
+BATCH = 500
+LANES = 32
+#: How often an idle courier looks for new deliveries.
+POLL = 0.05
+#: The wait before the next attempt, by attempts so far (the last repeats).
+BACKOFF = (1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(slots=True)
+class Settled:
+    """What one lane's run did: the deliveries to forget, and one to try again at a time."""
+
+    done: list[int] = field(default_factory=list)
+    retry: tuple[int, float] | None = None
+
+
+class Courier:
+    """Sends the deliveries of ``store``'s outbox through ``sender``."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        *,
+        holder: str | None = None,
+        lanes: int = LANES,
+        poll: float = POLL,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lanes = lanes
+        self.poll = poll
+        self._clock = clock
+        self._leading = False
+        self._renew_at = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        """Send until ``stop`` is set; then finish the lanes in hand and give the lease up."""
+        in_flight: dict[str, Future[Settled]] = {}
+        with ThreadPoolExecutor(self.lanes, thread_name_prefix="hubbub-courier") as pool:
+            while not stop.is_set():
+                try:
+                    self._turn(pool, in_flight, stop)
+                except Exception:  # the database went away for a moment: try again soon
+                    log.exception("the webhook courier failed a turn")
+                    stop.wait(1.0)
+            wait(in_flight.values())
+            self._settle(in_flight)
+        if self._leading:
+            self.store.drop_lease(LEASE_NAME, self.holder)
+
+    def _turn(
+        self, pool: ThreadPoolExecutor, in_flight: dict[str, Future[Settled]], stop: threading.Event
+    ) -> None:
+        now = self._clock()
+        if now >= self._renew_at:
+            self._leading = self.store.take_lease(
+                LEASE_NAME, self.holder, now=now, until=now + LEASE
+            )
+            self._renew_at = now + RENEW
+        self._settle(in_flight)
+        if not self._leading:
+            stop.wait(RENEW)
+            return
+        started = False
+        free = self.lanes - len(in_flight)
+        if free > 0:
+            due = self.store.due_deliveries(now=now, limit=BATCH, busy=list(in_flight))
+            for lane, deliveries in _lanes(due)[:free]:
+                in_flight[lane] = pool.submit(self._send_lane, deliveries)
+                started = True
+        if in_flight:
+            if not started:
+                wait(in_flight.values(), timeout=self.poll, return_when=FIRST_COMPLETED)
+        else:
+            stop.wait(self.poll)
+
+    def _settle(self, in_flight: dict[str, Future[Settled]]) -> None:
+        done: list[int] = []
+        retry: list[tuple[int, float]] = []
+        for lane, future in list(in_flight.items()):
+            if not future.done():
+                continue
+            del in_flight[lane]
+            settled = future.result()
+            done += settled.done
+            if settled.retry is not None:
+                retry.append(settled.retry)
+        if done or retry:
+            self.store.settle_deliveries(sent=done, retry=retry)
+
+    def _send_lane(self, deliveries: list[Delivery]) -> Settled:
+        settled = Settled()
+        for delivery in deliveries:
+            new = delivery.new
+            attempt = self.sender.attempt(
+                new.account_sid, new.url, new.method, new.params, delivery.attempts
+            )
+            if not attempt.ok and attempt.retryable and delivery.attempts < new.retry_count:
+                backoff = BACKOFF[min(delivery.attempts, len(BACKOFF) - 1)]
+                settled.retry = (delivery.id, self._clock() + backoff)
+                return settled
+            if not attempt.ok:
+                log.warning(
+                    "post-event webhook %s to %s given up after %d attempts: %s",
+                    _event(delivery),
+                    urlsplit(new.url).netloc,
+                    delivery.attempts + 1,
+                    attempt.describe(),
+                )
+            settled.done.append(delivery.id)
+        return settled
+
+
+def _lanes(deliveries: list[Delivery]) -> list[tuple[str, list[Delivery]]]:
+    """``deliveries`` by lane, lanes in the order of their oldest delivery."""
+    lanes: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        lanes.setdefault(delivery.new.lane, []).append(delivery)
+    return list(lanes.items())
+
+
+def _event(delivery: Delivery) -> str:
+    for name, value in delivery.new.params:
+        if name == "EventType":
+            return value
+    return "?"

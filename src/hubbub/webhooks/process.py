@@ -1,0 +1,47 @@
+"""The courier's own process, which ``hubbub serve`` runs beside its workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from hubbub.crypto import SecretBox, load_master_key
+from hubbub.masterkey import key_path
+from hubbub.settings import ServeSettings
+from hubbub.store import Store, open_store
+from hubbub.webhooks.addresses import Guard
+from hubbub.webhooks.courier import Courier
+from hubbub.webhooks.http import Client
+from hubbub.webhooks.sender import Sender
+
+
+def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
+    """How every process of ``hubbub serve`` sends webhooks: to the addresses it may reach."""
+    return Sender(store, box, Client(Guard.from_strings(settings.webhook_allow)))
+
+
+def run(settings_json: str) -> None:
+    """Send the outbox's webhooks until SIGTERM or SIGINT (the target of the process)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    settings = ServeSettings.from_json(settings_json)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True).start()
+    master_key = load_master_key(key_path(settings.db, settings.master_key_file, settings.data_dir))
+    store = open_store(settings.db)
+    try:
+        Courier(store, sender_for(settings, store, SecretBox(master_key))).run(stop)
+    finally:
+        store.close()
+
+
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """Stop once ``hubbub serve`` is gone (killed, so it could not say so): a courier must not
+    outlive the server it belongs to."""
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            stop.set()

@@ -1,0 +1,226 @@
+"""A service's pre- and post-event webhooks, end to end: real sockets, real receiver, the
+official twilio-python client to configure them and its RequestValidator on every request."""
+
+from __future__ import annotations
+
+import json
+
+from tests.webhooks.conftest import HookedServer
+from tests.webhooks.receiver import Answer
+
+
+def _messages(hooked: HookedServer, channel_sid: str) -> list[str]:
+    return [m.body for m in hooked.service().channels(channel_sid).messages.list()]
+
+
+async def _channel_with(hooked: HookedServer, identity: str) -> tuple[object, str]:
+    client = await hooked.client(identity)
+    reply = await client.command("create_channel", friendly_name="general")
+    assert reply["ok"], reply
+    return client, reply["channel"]["sid"]
+
+
+async def test_a_pre_event_webhook_refuses_a_message_and_nothing_is_stored(
+    hooked: HookedServer,
+) -> None:
+    client, channel = await _channel_with(hooked, "alice")
+    hooked.hook("onMessageSend", pre=True)
+    hooked.receiver.default = Answer(403)
+    reply = await client.command("send_message", channel=channel, body="spam")
+    assert not reply["ok"]
+    assert reply["error"]["status"] == 403
+    assert _messages(hooked, channel) == []
+    [request] = hooked.receiver.wait_for(1)
+    form = request.form
+    assert form["EventType"] == "onMessageSend"
+    assert form["Body"] == "spam"
+    assert form["ChannelSid"] == channel
+    assert form["ClientIdentity"] == "alice"
+    assert form["From"] == "alice"
+    assert form["Source"] == "SDK"
+    assert form["RetryCount"] == "0"
+    assert form["AccountSid"] == hooked.creds.account_sid
+    assert form["InstanceSid"] == hooked.service_sid
+    assert "MessageSid" not in form  # not made yet
+    hooked.receiver.assert_signed(hooked.creds.auth_token)
+
+
+async def test_a_pre_event_webhook_rewrites_a_message(hooked: HookedServer) -> None:
+    client, channel = await _channel_with(hooked, "alice")
+    hooked.hook("onMessageSend", pre=True)
+    hooked.receiver.default = Answer(
+        200, json.dumps({"body": "[removed]", "attributes": {"moderated": True}}).encode()
+    )
+    reply = await client.command("send_message", channel=channel, body="rude words")
+    assert reply["ok"], reply
+    assert reply["message"]["body"] == "[removed]"
+    assert json.loads(reply["message"]["attributes"]) == {"moderated": True}
+    assert _messages(hooked, channel) == ["[removed]"]
+    # An answer that is not JSON lets the action through unchanged.
+    hooked.receiver.default = Answer(200, b"ok", content_type="text/plain")
+    reply = await client.command("send_message", channel=channel, body="hello")
+    assert reply["message"]["body"] == "hello"
+
+
+async def test_a_rewrite_that_breaks_the_rules_refuses_the_action(hooked: HookedServer) -> None:
+    client, channel = await _channel_with(hooked, "alice")
+    hooked.hook("onMessageSend", pre=True)
+    hooked.receiver.default = Answer(200, json.dumps({"body": "x" * 40_000}).encode())
+    reply = await client.command("send_message", channel=channel, body="hello")
+    assert not reply["ok"]
+    assert _messages(hooked, channel) == []
+
+
+async def test_pre_event_webhooks_are_retried_as_twilio_retries_them(
+    hooked: HookedServer,
+) -> None:
+    client, channel = await _channel_with(hooked, "alice")
+    hooked.hook("onMessageSend", pre=True, pre_webhook_retry_count=2)
+    hooked.receiver.script = [Answer(503), Answer(200, delay=2.0)]  # then a timeout, then 200
+    reply = await client.command("send_message", channel=channel, body="hello")
+    assert reply["ok"], reply
+    assert [r.form["RetryCount"] for r in hooked.receiver.wait_for(3)] == ["0", "1", "2"]
+    # Out of retries: refused. A 500 is not retried at all.
+    hooked.receiver.script = [Answer(504), Answer(504), Answer(504)]
+    reply = await client.command("send_message", channel=channel, body="again")
+    assert not reply["ok"]
+    hooked.receiver.script = [Answer(500)]
+    reply = await client.command("send_message", channel=channel, body="third")
+    assert not reply["ok"]
+    assert len(hooked.receiver.wait_for(7)) == 7
+    assert _messages(hooked, channel) == ["hello"]
+
+
+async def test_pre_event_webhooks_fire_only_for_users_and_for_their_filters(
+    hooked: HookedServer,
+) -> None:
+    client, channel = await _channel_with(hooked, "alice")
+    hooked.hook("onChannelUpdate", pre=True)
+    hooked.receiver.default = Answer(403)
+    # Not in the filters: no call.
+    assert (await client.command("send_message", channel=channel, body="hi"))["ok"]
+    # REST writes never call pre-event webhooks.
+    hooked.service().channels(channel).update(friendly_name="by the server")
+    hooked.service().channels(channel).messages.create(body="from the server")
+    assert hooked.receiver.received == []
+    reply = await client.command("update_channel", channel=channel, friendly_name="x")
+    assert not reply["ok"]
+    [request] = hooked.receiver.wait_for(1)
+    assert request.form["EventType"] == "onChannelUpdate"
+    assert request.form["FriendlyName"] == "x"
+    assert request.form["ChannelSid"] == channel
+    assert hooked.service().channels(channel).fetch().friendly_name == "by the server"
+
+
+async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedServer) -> None:
+    hooked.hook(
+        "onChannelAdded",
+        "onMemberAdded",
+        "onMessageSent",
+        "onMessageUpdated",
+        "onMessageRemoved",
+        "onMemberRemoved",
+        post=True,
+    )
+    alice, channel = await _channel_with(hooked, "alice")
+    bob = await hooked.client("bob")
+    assert (await bob.command("join", channel=channel))["ok"]
+    sent = await alice.command("send_message", channel=channel, body="hello")
+    sid = sent["message"]["sid"]
+    await alice.command("update_message", channel=channel, sid=sid, body="hello!")
+    await alice.command("remove_message", channel=channel, sid=sid)
+    await bob.command("leave", channel=channel)
+    received = hooked.receiver.wait_for(6)
+    # One channel is one lane: its webhooks come in the order of its actions.
+    assert [r.event for r in received] == [
+        "onChannelAdded",
+        "onMemberAdded",
+        "onMessageSent",
+        "onMessageUpdated",
+        "onMessageRemoved",
+        "onMemberRemoved",
+    ]
+    added, joined, message, updated, removed, left = (r.form for r in received)
+    assert added["ChannelSid"] == channel
+    assert added["CreatedBy"] == "alice"
+    assert added["FriendlyName"] == "general"
+    assert joined["Identity"] == "bob"
+    assert joined["ClientIdentity"] == "bob"
+    assert joined["MemberSid"].startswith("MB")
+    assert message["MessageSid"] == sid
+    assert message["Index"] == "0"
+    assert message["Body"] == "hello"
+    assert message["From"] == "alice"
+    assert updated["Body"] == "hello!"
+    assert updated["ModifiedBy"] == "alice"
+    assert removed["MessageSid"] == sid
+    assert left["Reason"] == "LEFT"
+    assert left["Identity"] == "bob"
+    assert "DateRemoved" in left
+    assert all(r.form["Source"] == "SDK" for r in received)
+    assert {r.url for r in received} == {f"{hooked.receiver.base_url}/post"}
+    hooked.receiver.assert_signed(hooked.creds.auth_token)
+
+
+async def test_rest_writes_are_followed_only_when_the_header_asks(hooked: HookedServer) -> None:
+    hooked.hook("onChannelAdded", "onMessageSent", post=True)
+    channels = hooked.service().channels
+    quiet = channels.create(friendly_name="quiet")
+    channels(quiet.sid).messages.create(body="not followed")
+    loud = channels.create(friendly_name="loud", x_twilio_webhook_enabled="true")
+    channels(loud.sid).messages.create(body="followed", x_twilio_webhook_enabled="true")
+    channels(quiet.sid).messages.create(body="not either", x_twilio_webhook_enabled="false")
+    received = hooked.receiver.wait_for(2)
+    assert [(r.event, r.form.get("Body")) for r in received] == [
+        ("onChannelAdded", None),
+        ("onMessageSent", "followed"),
+    ]
+    assert received[0].form["ChannelSid"] == loud.sid
+    assert all(r.form["Source"] == "API" and "ClientIdentity" not in r.form for r in received)
+    # Nothing else is on its way: a marker sent last arrives next.
+    channels(loud.sid).messages.create(body="marker", x_twilio_webhook_enabled="true")
+    assert hooked.receiver.wait_for(3)[2].form["Body"] == "marker"
+
+
+async def test_post_event_webhooks_keep_each_channels_order(hooked: HookedServer) -> None:
+    hooked.hook("onMessageSent", post=True)
+    alice, channel = await _channel_with(hooked, "alice")
+    other = (await alice.command("create_channel", friendly_name="other"))["channel"]["sid"]
+    bob = await hooked.client("bob")
+    for who in (bob,):
+        assert (await who.command("join", channel=channel))["ok"]
+    for i in range(40):
+        sender = alice if i % 2 else bob
+        await sender.socket.send(json.dumps({"id": 1000 + i, "type": "send_message", "channel": channel, "body": str(i)}))
+        await alice.socket.send(json.dumps({"id": 2000 + i, "type": "send_message", "channel": other, "body": str(i)}))
+    received = hooked.receiver.wait_for(80)
+    for lane in (channel, other):
+        indexes = [int(r.form["Index"]) for r in received if r.form["ChannelSid"] == lane]
+        assert indexes == list(range(40))
+
+
+async def test_get_webhooks_carry_their_parameters_in_the_query(hooked: HookedServer) -> None:
+    hooked.hook("onMessageSent", post=True, webhook_method="GET")
+    alice, channel = await _channel_with(hooked, "alice")
+    await alice.command("send_message", channel=channel, body="a b&c")
+    [request] = hooked.receiver.wait_for(1)
+    assert request.method == "GET"
+    assert request.form["Body"] == "a b&c"
+    hooked.receiver.assert_signed(hooked.creds.auth_token)
+
+
+async def test_failed_post_event_webhooks_are_retried_later_in_order(hooked: HookedServer) -> None:
+    hooked.hook("onMessageSent", post=True, post_webhook_retry_count=1)
+    alice, channel = await _channel_with(hooked, "alice")
+    hooked.receiver.script = [Answer(503)]
+    for body in ("first", "second"):
+        await alice.command("send_message", channel=channel, body=body)
+    hooked.receiver.wait_for(1)
+    # The lane waits for the retry; move the courier's clock past its backoff.
+    hooked.courier_clock.ahead += 60
+    received = hooked.receiver.wait_for(3)
+    assert [(r.form["Body"], r.form["RetryCount"]) for r in received] == [
+        ("first", "0"),
+        ("first", "1"),
+        ("second", "0"),
+    ]
