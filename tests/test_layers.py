@@ -9,7 +9,14 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 #: Packages that must not import ``hubbub.web``: the chat domain and everything under it.
-BELOW_WEB = ("hubbub.chat", "hubbub.realtime", "hubbub.store", "hubbub.tokens", "hubbub.auth")
+BELOW_WEB = (
+    "hubbub.chat",
+    "hubbub.realtime",
+    "hubbub.store",
+    "hubbub.tokens",
+    "hubbub.auth",
+    "hubbub.webhooks",
+)
 
 
 def _module_name(path: Path) -> str:
