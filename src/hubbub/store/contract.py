@@ -496,7 +496,8 @@ class Store(Protocol):
 
     def channel_webhooks(self, service_sid: str, channel_sid: str) -> list[ChannelWebhook]:
         """All the webhooks of the channel with this SID (not a unique name), oldest first: what
-        the webhook sender reads for each event. None for a channel that does not exist."""
+        the webhook sender reads for each event. An empty list for a channel that does not
+        exist in the service, never NotFound."""
         ...
 
     # Token server: login users, login sessions, API tokens ------------------------------------
