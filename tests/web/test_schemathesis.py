@@ -47,6 +47,14 @@ def seeded(
     user = store.get_user(service, "seed-user")
     message = store.create_message(service, channel.sid, body="seed", from_="seed-user")
     invite = store.create_invite(service, channel.sid, "seed-guest")
+    webhook = store.create_channel_webhook(
+        service,
+        channel.sid,
+        type="webhook",
+        url="https://example.com/hook",
+        method="POST",
+        filters=["onMessageSent"],
+    )
     role = store.list_roles(service, limit=1).items[0]
     sids = {
         "ServiceSid": service,
@@ -57,6 +65,7 @@ def seeded(
         ("Members", "Sid"): member.sid,
         ("Messages", "Sid"): message.sid,
         ("Invites", "Sid"): invite.sid,
+        ("Webhooks", "Sid"): webhook.sid,
         ("Roles", "Sid"): role.sid,
         ("Users", "Sid"): user.sid,
     }

@@ -320,9 +320,6 @@ def test_unsupported_resources_answer_in_twilio_shape(chat: Any, client: Client)
     assert chat.bindings.list() == []
     assert client.chat.v2.credentials.list() == []
     fails(lambda: client.chat.v2.credentials.create(type="fcm", secret="x"), 405, 20004)
-    chat.channels.create(unique_name="hooks")
-    assert chat.channels("hooks").webhooks.list() == []
-    fails(lambda: chat.channels("hooks").webhooks.create(type="webhook"), 405, 20004)
 
 
 def raw_request(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 from hubbub import identities
 from hubbub.chat.errors import (
@@ -17,6 +18,7 @@ from hubbub.chat.errors import (
     IDENTITY_TOO_LONG,
     INVALID_ATTRIBUTES,
     INVALID_PARAMETER,
+    INVALID_WEBHOOK_METHOD,
     UNIQUE_NAME_LOOKS_LIKE_SID,
     invalid,
 )
@@ -29,8 +31,13 @@ MAX_ATTRIBUTES = 16 * 1024
 MAX_INDEX = 2**31 - 1
 MAX_NAME = 256
 MAX_IDENTITY = identities.MAX_IDENTITY
+#: The longest webhook URL taken, the service's and a channel's alike.
+MAX_URL = 2048
+WEBHOOK_METHODS = ("GET", "POST")
 
 _CHANNEL_SID = re.compile(r"CH[0-9a-f]{32}")
+# urlsplit quietly drops some of these (tabs, newlines, leading controls); a URL has none.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def body(value: str, name: str) -> str:
@@ -71,6 +78,34 @@ def identity(value: str, name: str) -> str:
     if found is not None:
         raise invalid(found.message(name), _IDENTITY_CODES.get(found, INVALID_PARAMETER))
     return value
+
+
+def webhook_url(value: str, name: str, code: int, *, too_long: int | None = None) -> str:
+    """An absolute ``http`` or ``https`` URL with a host: where a webhook can be sent. A bad
+    one is refused with ``code``, a long one with ``too_long`` when given."""
+    if len(value) > MAX_URL:
+        raise invalid(f"{name} is longer than {MAX_URL} characters", too_long or code)
+    try:
+        parts = urlsplit(value)
+        absolute = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a port that is not a number from 0 to 65535 raises
+    except ValueError:
+        absolute = False
+    if not absolute or _SPACE_OR_CONTROL.search(value):
+        raise invalid(f"{name} must be an absolute http or https URL, not {shown(value)}", code)
+    return value
+
+
+def webhook_method(value: str, name: str) -> str:
+    """``GET`` or ``POST``, written so, as Twilio takes them."""
+    if value not in WEBHOOK_METHODS:
+        raise invalid(f"{name} must be GET or POST, not {shown(value)}", INVALID_WEBHOOK_METHOD)
+    return value
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """``value`` quoted for an error message, cut short if long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _not_json(name: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from hubbub.store.records import (
     ApiKey,
     Channel,
+    ChannelWebhook,
     Invite,
     Member,
     Message,
@@ -221,6 +222,29 @@ def invite(record: Invite, account_sid: str, urls: Urls) -> dict[str, Any]:
         "role_sid": record.role_sid,
         "created_by": record.created_by,
         "url": f"{urls.channel(record.service_sid, record.channel_sid)}/Invites/{record.sid}",
+    }
+
+
+def channel_webhook(record: ChannelWebhook, account_sid: str, urls: Urls) -> dict[str, Any]:
+    config: dict[str, Any]
+    if record.type == "studio":
+        config = {"flow_sid": record.flow_sid}
+    else:
+        config = {"url": record.url, "method": record.method}
+    config["filters"] = list(record.filters)
+    if record.type == "trigger":
+        config["triggers"] = list(record.triggers)
+    config["retry_count"] = record.retry_count
+    return {
+        "sid": record.sid,
+        "account_sid": account_sid,
+        "service_sid": record.service_sid,
+        "channel_sid": record.channel_sid,
+        "type": record.type,
+        "configuration": config,
+        "date_created": date(record.date_created),
+        "date_updated": date(record.date_updated),
+        "url": f"{urls.channel(record.service_sid, record.channel_sid)}/Webhooks/{record.sid}",
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -11,6 +12,7 @@ from hubbub.store.records import (
     Account,
     ApiKey,
     Channel,
+    ChannelWebhook,
     Invite,
     Member,
     Message,
@@ -263,6 +265,28 @@ def invite_of(row: Row[Any]) -> Invite:
         row.identity,
         row.role_sid,
         row.created_by,
+        row.date_created,
+        row.date_updated,
+    )
+
+
+def strings_json(values: Sequence[str]) -> str:
+    """A list of strings as the JSON text a column holds."""
+    return _dumps(list(values))
+
+
+def channel_webhook_of(row: Row[Any]) -> ChannelWebhook:
+    return ChannelWebhook(
+        row.sid,
+        row.service_sid,
+        row.channel_sid,
+        row.type,
+        row.url,
+        row.method,
+        tuple(json.loads(row.filters)),
+        tuple(json.loads(row.triggers)),
+        row.flow_sid,
+        row.retry_count,
         row.date_created,
         row.date_updated,
     )

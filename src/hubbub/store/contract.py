@@ -6,8 +6,9 @@ method with its promise, and the conventions below hold for all of them.
 Conventions shared by every method:
 
 - Scoping: an account owns services and API keys; a service owns roles, users and channels; a
-  channel owns members, messages and invites. Every call names the parents, and a resource outside
-  them is :class:`~hubbub.store.errors.NotFound`, exactly like one that does not exist.
+  channel owns members, messages, invites and webhooks. Every call names the parents, and a
+  resource outside them is :class:`~hubbub.store.errors.NotFound`, exactly like one that does not
+  exist.
 - References: ``channel`` is a channel SID or unique name; a user or member ``ref`` is a SID or an
   identity. A value shaped like the SID is taken as the SID (natural keys may not look like SIDs).
 - Lists return a :class:`~hubbub.store.records.Page` of at most ``limit`` items; pass its
@@ -38,6 +39,7 @@ from hubbub.store.records import (
     ApiToken,
     Channel,
     ChannelType,
+    ChannelWebhook,
     Delivery,
     Invite,
     LoginSession,
@@ -57,6 +59,7 @@ from hubbub.store.records import (
     Unset,
     User,
     UserChannel,
+    WebhookType,
 )
 
 
@@ -295,7 +298,7 @@ class Store(Protocol):
     ) -> Channel: ...
 
     def delete_channel(self, service_sid: str, ref: str) -> None:
-        """Delete the channel with its members, messages and invites."""
+        """Delete the channel with its members, messages, invites and webhooks."""
 
     # Members --------------------------------------------------------------------------------------
 
@@ -442,6 +445,60 @@ class Store(Protocol):
         ...
 
     def delete_invite(self, service_sid: str, channel: str, sid: str) -> None: ...
+
+    # Channel webhooks -----------------------------------------------------------------------------
+
+    def create_channel_webhook(
+        self,
+        service_sid: str,
+        channel: str,
+        *,
+        type: WebhookType,
+        url: str | None = None,
+        method: str | None = None,
+        filters: Sequence[str] = (),
+        triggers: Sequence[str] = (),
+        flow_sid: str | None = None,
+        retry_count: int = 0,
+    ) -> ChannelWebhook:
+        """Add a webhook to the channel; LimitExceeded (limit ``channel_webhooks``) when it has
+        :data:`~hubbub.store.records.MAX_CHANNEL_WEBHOOKS` (5) already, counted so that
+        concurrent creates never pass it.
+
+        Only ``type`` and ``retry_count`` (0-3) are checked here: what each type needs (a URL,
+        filters that are event names, trigger words) is the caller's to check.
+        """
+        ...
+
+    def get_channel_webhook(self, service_sid: str, channel: str, sid: str) -> ChannelWebhook: ...
+
+    def list_channel_webhooks(
+        self, service_sid: str, channel: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[ChannelWebhook]: ...
+
+    def update_channel_webhook(
+        self,
+        service_sid: str,
+        channel: str,
+        sid: str,
+        *,
+        url: str | Unset | None = UNSET,
+        method: str | Unset | None = UNSET,
+        filters: Sequence[str] | Unset = UNSET,
+        triggers: Sequence[str] | Unset = UNSET,
+        flow_sid: str | Unset | None = UNSET,
+        retry_count: int | Unset = UNSET,
+    ) -> ChannelWebhook:
+        """Change what is given, keep the rest; the type never changes."""
+        ...
+
+    def delete_channel_webhook(self, service_sid: str, channel: str, sid: str) -> None: ...
+
+    def channel_webhooks(self, service_sid: str, channel_sid: str) -> list[ChannelWebhook]:
+        """All the webhooks of the channel with this SID (not a unique name), oldest first: what
+        the webhook sender reads for each event. An empty list for a channel that does not
+        exist in the service, never NotFound."""
+        ...
 
     # Token server: login users, login sessions, API tokens ------------------------------------
 

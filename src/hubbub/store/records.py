@@ -249,6 +249,37 @@ class UserChannel:
     notification_level: NotificationLevel
 
 
+# Channel webhooks ------------------------------------------------------------------------------
+
+#: SID prefix of channel webhooks.
+CHANNEL_WEBHOOK = "WH"
+#: How many webhooks one channel may have, as on Twilio.
+MAX_CHANNEL_WEBHOOKS = 5
+
+WebhookType = Literal["webhook", "trigger", "studio"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelWebhook:
+    """A webhook target of one channel. A ``webhook`` is called at ``url`` on the events named
+    in ``filters``, a ``trigger`` for each message whose body holds one of ``triggers``; a
+    ``studio`` one names a Studio flow (``flow_sid``) and has no URL or method."""
+
+    sid: str
+    service_sid: str
+    channel_sid: str
+    type: WebhookType
+    url: str | None
+    method: str | None
+    filters: tuple[str, ...]
+    triggers: tuple[str, ...]
+    flow_sid: str | None
+    #: Attempts after the first that a failed call may take (0-3).
+    retry_count: int
+    date_created: datetime
+    date_updated: datetime
+
+
 # Token server: built-in login users, their sessions, operator API tokens -----------------------
 
 #: SID prefixes of the token server's own records (not Twilio resources).

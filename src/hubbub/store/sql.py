@@ -18,6 +18,7 @@ from hubbub.store.outbox import OutboxOps
 from hubbub.store.presence import PresenceOps
 from hubbub.store.services import ServiceOps
 from hubbub.store.users import UserOps
+from hubbub.store.webhooks import ChannelWebhookOps
 
 
 class SqlStore(
@@ -27,6 +28,7 @@ class SqlStore(
     ChannelOps,
     MemberOps,
     InviteOps,
+    ChannelWebhookOps,
     MessageOps,
     LoginOps,
     PresenceOps,

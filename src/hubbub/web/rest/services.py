@@ -5,13 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hubbub.chat import render, services
+from hubbub.chat import fields, render, services
 from hubbub.chat.core import Actor
 from hubbub.chat.errors import (
     INVALID_CHANNEL_MEMBERS_LIMIT,
     INVALID_PERMISSION,
+    INVALID_POST_WEBHOOK_URL,
+    INVALID_PRE_WEBHOOK_URL,
     INVALID_ROLE_TYPE,
     INVALID_USER_CHANNELS_LIMIT,
+    INVALID_WEBHOOK_FORMAT,
+    INVALID_WEBHOOK_RETRY_COUNT,
     invalid,
 )
 from hubbub.chat.permissions import unknown_permissions
@@ -20,6 +24,7 @@ from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params
 from hubbub.webhooks import targets
+from hubbub.webhooks.events import POST_EVENTS, PRE_EVENTS
 
 MAX_NAME = 256
 MAX_LIMIT = 1000
@@ -140,13 +145,11 @@ def _permissions(form: Params, role_type: str) -> list[str]:
 
 def updated_config(config: ServiceConfig, form: Params) -> ServiceConfig:
     """``config`` with every setting the form names changed, each checked first."""
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = _webhook_settings(form)
     for name, field in (
         ("DefaultServiceRoleSid", "default_service_role_sid"),
         ("DefaultChannelRoleSid", "default_channel_role_sid"),
         ("DefaultChannelCreatorRoleSid", "default_channel_creator_role_sid"),
-        ("PreWebhookUrl", "pre_webhook_url"),
-        ("PostWebhookUrl", "post_webhook_url"),
     ):
         value = form.text(name, max_length=2048)
         if value is not None:
@@ -161,17 +164,10 @@ def updated_config(config: ServiceConfig, form: Params) -> ServiceConfig:
     for name, field, low, high in (
         ("TypingIndicatorTimeout", "typing_indicator_timeout", 1, 3600),
         ("ConsumptionReportInterval", "consumption_report_interval", 1, 3600),
-        ("PreWebhookRetryCount", "pre_webhook_retry_count", 0, 3),
-        ("PostWebhookRetryCount", "post_webhook_retry_count", 0, 3),
     ):
         number = form.integer(name, minimum=low, maximum=high)
         if number is not None:
             changes[field] = number
-    method = form.choice("WebhookMethod", ("GET", "POST"))
-    if method is not None:
-        changes["webhook_method"] = method
-    if "WebhookFilters" in form:
-        changes["webhook_filters"] = tuple(form.repeated("WebhookFilters", max_length=64))
 
     limits = config.limits
     for name, field, code in (
@@ -202,6 +198,40 @@ def updated_config(config: ServiceConfig, form: Params) -> ServiceConfig:
         media = dataclasses.replace(media, compatibility_message=message)
     changes["media"] = media
     return dataclasses.replace(config, **changes)
+
+
+def _webhook_settings(form: Params) -> dict[str, Any]:
+    """The service's webhook settings the form changes, each checked with Twilio's code."""
+    changes: dict[str, Any] = {}
+    for name, field, code in (
+        ("PreWebhookUrl", "pre_webhook_url", INVALID_PRE_WEBHOOK_URL),
+        ("PostWebhookUrl", "post_webhook_url", INVALID_POST_WEBHOOK_URL),
+    ):
+        url = form.text(name)
+        if url is not None:  # an empty one turns the webhook off
+            changes[field] = fields.webhook_url(url, name, code) if url else None
+    for name, field in (
+        ("PreWebhookRetryCount", "pre_webhook_retry_count"),
+        ("PostWebhookRetryCount", "post_webhook_retry_count"),
+    ):
+        number = form.integer(name, minimum=0, maximum=3, code=INVALID_WEBHOOK_RETRY_COUNT)
+        if number is not None:
+            changes[field] = number
+    method = form.text("WebhookMethod")
+    if method is not None:
+        changes["webhook_method"] = fields.webhook_method(method, "WebhookMethod")
+    if "WebhookFilters" in form:
+        # Empty values are dropped, so that "WebhookFilters=" clears the list.
+        given = form.repeated("WebhookFilters", max_length=fields.MAX_TEXT)
+        given = [name for name in given if name]
+        for name in given:
+            if name not in PRE_EVENTS and name not in POST_EVENTS:
+                raise invalid(
+                    f"WebhookFilters: {fields.shown(name)} is not a Chat webhook event",
+                    INVALID_WEBHOOK_FORMAT,
+                )
+        changes["webhook_filters"] = tuple(dict.fromkeys(given))
+    return changes
 
 
 def _notification(

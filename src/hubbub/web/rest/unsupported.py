@@ -1,4 +1,4 @@
-"""Resources hubbub does not serve yet: push Bindings, Credentials and channel Webhooks.
+"""Resources hubbub does not serve yet: push Bindings and Credentials.
 
 Their paths answer as Twilio would for an account that has none: empty lists, 404 for any one
 of them, and a Twilio-shaped 405 for writes, so a client learns why instead of meeting a bare
@@ -17,12 +17,6 @@ _RESOURCES = [
     # (list path, key in the list envelope, what to call it, needs a service)
     ("/v2/Services/{ServiceSid}/Bindings", "bindings", "push bindings", True),
     ("/v2/Services/{ServiceSid}/Users/{UserSid}/Bindings", "bindings", "push bindings", True),
-    (
-        "/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Webhooks",
-        "webhooks",
-        "channel webhooks",
-        True,
-    ),
     ("/v2/Credentials", "credentials", "push credentials", False),
 ]
 
