@@ -1,0 +1,1 @@
+"""Webhooks: what hubbub calls, when, signed as Twilio signs them."""
