@@ -94,6 +94,13 @@ def add_commands(commands: Any) -> None:
         help="offer permessage-deflate on /v1/ws (costs ~35 KiB of memory per connection)",
     )
     serve.add_argument(
+        "--webhook-allow",
+        action=_Repeated,
+        metavar="CIDR",
+        help="a network outbound webhooks may reach although it is loopback, private or "
+        "otherwise refused, e.g. 127.0.0.0/8: for development and tests (repeatable)",
+    )
+    serve.add_argument(
         "--token-warning",
         type=float,
         default=os.environ.get("HUBBUB_TOKEN_WARNING", defaults.TOKEN_WARNING),
@@ -162,6 +169,16 @@ def add_commands(commands: Any) -> None:
         if name == "revoke":
             sub.add_argument("key_sid", help="the key to revoke (SK…)")
         sub.set_defaults(handler=handler)
+
+
+class _Repeated(argparse._AppendAction):
+    """A repeatable flag whose values on the command line replace those of ``--config``
+    (plain ``append`` would add to them): flags win over the file, as everywhere else."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        if getattr(namespace, self.dest, None) is self.default:
+            setattr(namespace, self.dest, None)
+        super().__call__(parser, namespace, values, option)
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, SecretBox]:
@@ -236,6 +253,12 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
                 f"--public-url must be http(s)://HOST[:PORT][/PATH], not {public_url!r}"
             )
         public_url = public_url.rstrip("/")
+    from hubbub.webhooks.addresses import networks
+
+    try:
+        webhook_allow = tuple(str(network) for network in networks(args.webhook_allow or ()))
+    except ValueError as exc:
+        raise CommandError(f"--webhook-allow: {exc}") from None
     return ServeSettings(
         db=args.db,
         public_url=public_url,
@@ -248,6 +271,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         forwarded_allow_ips=args.forwarded_allow_ips,
         ws_compression=args.ws_compression,
         token_warning=warning,
+        webhook_allow=webhook_allow,
         tokens=token_settings(args),
     )
 

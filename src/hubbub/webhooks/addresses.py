@@ -41,13 +41,17 @@ _NAT64_LOCAL = IPv6Network("64:ff9b:1::/48")  # a site's own translators
 
 def networks(texts: Iterable[str]) -> tuple[Network, ...]:
     """``texts`` as networks (``10.0.0.0/8``, ``::1``); ``ValueError`` naming the first that is
-    not one (host bits set, as in ``10.0.0.1/8``, count as a mistake)."""
+    not one. Host bits set (``10.0.0.1/8``) count as a mistake: which network was meant?"""
     found = []
     for text in texts:
         try:
             found.append(ip_network(text.strip()))
         except ValueError:
-            raise ValueError(f"not a network in CIDR notation: {text!r}") from None
+            try:
+                meant = ip_network(text.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not a network in CIDR notation: {text!r}") from None
+            raise ValueError(f"{text!r} has host bits set: did you mean {meant}?") from None
     return tuple(found)
 
 
