@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hubbub.crypto import generate_key
 from hubbub.store import NewMessage, open_store
 from tests.support import run_cli
 
@@ -141,3 +142,25 @@ def test_postgresql_is_pointed_at_its_own_tools(
         assert err.count("\n") == 1
         assert "pg_dump -Fc" in err
         assert "pg_restore" in err
+
+
+def test_restore_checks_the_key_against_sealed_auth_tokens_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
+    store = open_store(url)
+    try:
+        account = store.list_accounts().items[0]
+        for key in store.list_api_keys(account.sid).items:  # the auth token is all that is sealed
+            store.delete_api_key(account.sid, key.sid)
+    finally:
+        store.close()
+    backup = tmp_path / "copy.db"
+    assert run_cli(capsys, "backup", str(backup), "--db", url)[0] == 0
+    (tmp_path / "elsewhere").mkdir()
+    restored = f"sqlite:///{tmp_path / 'elsewhere' / 'hub.db'}"
+    monkeypatch.setenv("HUBBUB_MASTER_KEY", generate_key())
+    status, out, err = run_cli(capsys, "restore", str(backup), "--db", restored)
+    assert status == 0, err
+    assert "does not open this backup's sealed secrets" in out

@@ -69,6 +69,7 @@ def test_flags_win_over_the_file_and_the_file_over_the_environment(
     settings.write_text(
         'db = "sqlite:///from-file.db"\nworkers = 3\nws-compression = true\n'
         'token-rate-identity = "off"\ntoken-max-ttl = 600\nupstream-timeout = 1\n'
+        'webhook-allow = ["10.0.0.0/8", "127.0.0.0/8"]\n'
     )
     monkeypatch.setenv("HUBBUB_DB", "sqlite:///from-environment.db")
     assert serve(capsys)[0] == 0
@@ -79,8 +80,13 @@ def test_flags_win_over_the_file_and_the_file_over_the_environment(
     assert (chosen.workers, chosen.ws_compression) == (3, True)
     assert chosen.tokens.token_rate_identity is None
     assert (chosen.tokens.max_ttl, chosen.tokens.upstream_timeout) == (600, 1.0)
+    assert chosen.webhook_allow == ("10.0.0.0/8", "127.0.0.0/8")
     assert serve(capsys, "--db", "sqlite:///from-flag.db", "--config", str(settings))[0] == 0
     assert served[-1].db == "sqlite:///from-flag.db"
+    assert served[-1].webhook_allow == ("10.0.0.0/8", "127.0.0.0/8")
+    allow = ("--webhook-allow", "::1", "--webhook-allow", "127.0.0.1")
+    assert serve(capsys, "--config", str(settings), *allow)[0] == 0
+    assert served[-1].webhook_allow == ("::1/128", "127.0.0.1/32")  # replaced, not added to
     assert serve(capsys, "--config", str(settings), "--workers", "1")[0] == 0
     assert served[-1].workers == 1  # a flag given with the default's value still wins
     monkeypatch.setenv("HUBBUB_CONFIG", str(settings))
@@ -101,6 +107,9 @@ def test_flags_win_over_the_file_and_the_file_over_the_environment(
         ("config = 'other.toml'\n", "unknown setting 'config'"),
         ("workers = \n", "is not TOML"),
         ("token-rate-identity = 'often'\n", "often"),
+        ("webhook-allow = '127.0.0.0/8'\n", "webhook-allow must be a list of strings"),
+        ("webhook-allow = [8]\n", "webhook-allow must be a list of strings, not [8]"),
+        ("webhook-allow = ['loopback']\n", "--webhook-allow: not a network"),
     ],
 )
 def test_wrong_settings_are_refused_in_one_line_naming_the_key(

@@ -22,13 +22,18 @@ pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 def secrets_of(url: str, key: str) -> dict[str, str]:
-    """Every API key secret in the database at ``url``, opened with ``key``."""
+    """Every sealed secret in the database at ``url`` (the API keys' secrets, the accounts'
+    auth tokens), opened with ``key``, by SID."""
     box = SecretBox(key)
     store = open_store(url)
     try:
-        account = store.list_accounts(limit=1).items[0]
-        keys = store.list_api_keys(account.sid, limit=100).items
-        return {k.sid: box.decrypt(k.encrypted_secret) for k in keys}
+        opened = {}
+        for account in store.list_accounts(limit=100).items:
+            if account.sealed_auth_token is not None:
+                opened[account.sid] = box.decrypt(account.sealed_auth_token)
+            keys = store.list_api_keys(account.sid, limit=100).items
+            opened |= {k.sid: box.decrypt(k.encrypted_secret) for k in keys}
+        return opened
     finally:
         store.close()
 
@@ -65,7 +70,7 @@ def test_the_key_lives_beside_the_sqlite_database_whatever_the_directory(
     assert len(started) == 1
     assert json.loads(os.environ[ENVIRONMENT])["master_key_file"] == str(key_file)
     assert os.listdir(other) == []  # no key, no credentials left in the wrong directory
-    assert len(secrets_of(url, key_file.read_text())) == 2
+    assert len(secrets_of(url, key_file.read_text())) == 3  # two API keys, one auth token
 
 
 def test_a_key_that_cannot_open_the_database_is_refused_in_one_line(
@@ -81,7 +86,7 @@ def test_a_key_that_cannot_open_the_database_is_refused_in_one_line(
         status, _, err = run_cli(capsys, *command, "--db", url, "--master-key-file", str(wrong))
         assert status == 1, command
         assert err.count("\n") == 1, err
-        assert f"the master key in {wrong} cannot open this database's API key secrets" in err
+        assert f"the master key in {wrong} cannot open this database's sealed secrets" in err
         assert "point --master-key-file" in err
     monkeypatch.setenv("HUBBUB_MASTER_KEY", generate_key())
     status, _, err = run_cli(capsys, "serve", "--db", url)
@@ -102,15 +107,48 @@ def test_a_new_key_is_made_only_for_a_database_with_nothing_sealed(
     status, _, err = run_cli(capsys, "keys", "create", "--db", url)
     assert status == 1
     assert err == (
-        f"hubbub: no master key at {key_file}, but this database's API key secrets are sealed: "
-        "point --master-key-file (or $HUBBUB_MASTER_KEY) at the key that `hubbub init` made "
-        "for it\n"
+        f"hubbub: no master key at {key_file}, but this database's secrets are sealed: point "
+        "--master-key-file (or $HUBBUB_MASTER_KEY) at the key that `hubbub init` made for it\n"
     )
     assert not key_file.exists()
     status, _, err = run_cli(
         capsys, "keys", "list", "--db", url, "--master-key-file", "kept-safe.key"
     )
     assert status == 0, err
+
+
+def test_a_sealed_auth_token_alone_ties_the_database_to_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    assert run_cli(capsys, "init", "--db", url)[0] == 0
+    store = open_store(url)
+    try:
+        account = store.list_accounts().items[0]
+        for key in store.list_api_keys(account.sid).items:
+            store.delete_api_key(account.sid, key.sid)
+    finally:
+        store.close()
+    key_file = tmp_path / "hubbub-master.key"
+    [token] = secrets_of(url, key_file.read_text()).values()
+
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(generate_key())
+    status, _, err = run_cli(capsys, "keys", "list", "--db", url, "--master-key-file", str(wrong))
+    assert (status, err.count("\n")) == (1, 1)
+    assert "cannot open this database's sealed secrets" in err
+    key_file.rename(tmp_path / "kept-safe.key")
+    status, _, err = run_cli(capsys, "keys", "list", "--db", url)
+    assert status == 1
+    assert "but this database's secrets are sealed" in err
+    assert not key_file.exists()
+    (tmp_path / "kept-safe.key").rename(key_file)
+
+    status, out, err = run_cli(capsys, "keys", "rotate-master", "--db", url)
+    assert status == 0, err
+    assert "re-sealed 1 secret(s)" in out
+    assert secrets_of(url, key_file.read_text()) == {account.sid: token}
 
 
 def test_postgresql_keeps_its_key_in_the_data_directory(
@@ -161,10 +199,14 @@ def test_rotate_master_reseals_every_secret_under_a_new_key(
     key_file = tmp_path / "hubbub-master.key"
     old_key = key_file.read_text()
     before = secrets_of(database, old_key)
+    assert [sid[:2] for sid in sorted(before)] == ["AC", "SK", "SK"]
 
     status, out, err = run_cli(capsys, "keys", "rotate-master", "--db", database)
     assert status == 0, err
-    assert f"re-sealed 2 API key secret(s) under a new master key, in {key_file}" in out
+    assert (
+        "re-sealed 3 secret(s) (API key secrets, auth tokens) under a new master key, "
+        f"in {key_file}"
+    ) in out
     new_key = key_file.read_text()
     assert len(new_key.split()) == 1
     assert new_key != old_key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -17,6 +18,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
+
+from hubbub.crypto import SecretBox, check_auth_token, load_master_key
+from hubbub.store import open_store
+from tests.support import run_cli
 
 HUBBUB = Path(sys.executable).with_name("hubbub")
 
@@ -73,6 +78,54 @@ def test_database_errors_are_one_line(tmp_path: Path) -> None:
     none_yet = hubbub("keys", "list", "--db", f"sqlite:///{tmp_path / 'empty.db'}", cwd=tmp_path)
     assert none_yet.returncode == 1
     assert "hubbub init" in none_yet.stderr
+
+
+@pytest.mark.usefixtures("clean_environment")
+def test_keys_auth_token_gives_an_account_a_new_sealed_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'chat.db'}"
+    status, out, _ = run_cli(capsys, "init", "--db", db, "--json")
+    creds = json.loads(out)
+    box = SecretBox(load_master_key(tmp_path / "hubbub-master.key"))
+    store = open_store(db)
+    try:
+        account = store.get_account(creds["account_sid"])
+        assert account.sealed_auth_token is not None  # new accounts can sign webhooks
+        assert box.decrypt(account.sealed_auth_token) == creds["auth_token"]
+        assert creds["auth_token"].encode() not in (tmp_path / "chat.db").read_bytes()
+        # As an account made before auth tokens were sealed.
+        store.update_account(account.sid, sealed_auth_token=None)
+
+        status, out, err = run_cli(capsys, "keys", "auth-token", "--db", db)
+        assert (status, err) == (0, "")
+        lines = out.splitlines()
+        assert lines[0] == f"account_sid  {account.sid}"
+        name, token = lines[1].split()
+        assert name == "auth_token"
+        assert re.fullmatch(r"[0-9a-f]{32}", token)
+        assert lines[2].startswith("hubbub: the old auth token no longer works")
+        changed = store.get_account(account.sid)
+        assert changed.sealed_auth_token is not None
+        assert box.decrypt(changed.sealed_auth_token) == token
+        assert check_auth_token(token, changed.auth_token_hash)
+        assert not check_auth_token(creds["auth_token"], changed.auth_token_hash)
+
+        other = store.create_account(friendly_name="other", auth_token_hash="h")
+        status, _, err = run_cli(capsys, "keys", "auth-token", "--db", db)
+        assert (status, err) == (1, "hubbub: several accounts: pass --account-sid\n")
+        status, out, _ = run_cli(
+            capsys, "keys", "auth-token", "--db", db, "--account-sid", other.sid
+        )
+        assert status == 0
+        assert out.startswith(f"account_sid  {other.sid}\nauth_token   ")
+        assert store.get_account(account.sid) == changed  # the other account is left alone
+        missing = "AC" + "0" * 32
+        status, _, err = run_cli(capsys, "keys", "auth-token", "--db", db, "--account-sid", missing)
+        assert (status, err) == (1, f"hubbub: no account {missing}\n")
+    finally:
+        store.close()
 
 
 def free_port() -> int:

@@ -39,6 +39,10 @@ def test_every_option_reaches_a_worker_unchanged(monkeypatch: pytest.MonkeyPatch
         "https://chat.example.com/",
         "--token-warning",
         "30",
+        "--webhook-allow",
+        "127.0.0.0/8",
+        "--webhook-allow",
+        " ::1",
         "--auth",
         "apitokens",
         "--token-ttl",
@@ -54,6 +58,7 @@ def test_every_option_reaches_a_worker_unchanged(monkeypatch: pytest.MonkeyPatch
     assert settings.public_url == "https://chat.example.com"
     assert settings.base_url == "https://chat.example.com"
     assert settings.token_warning == 30.0
+    assert settings.webhook_allow == ("127.0.0.0/8", "::1/128")
     assert settings.tokens.auth == ("apitokens",)
     assert settings.tokens.ttl == 600
     assert settings.tokens.token_rate_identity is None
@@ -71,3 +76,11 @@ def test_wrong_settings_are_refused_in_one_line() -> None:
         serve_settings(build_parser().parse_args(["serve", "--public-url", "chat.example.com"]))
     with pytest.raises(CommandError, match="--token-warning"):
         serve_settings(build_parser().parse_args(["serve", "--token-warning", "nan"]))
+    with pytest.raises(
+        CommandError, match=r"^--webhook-allow: '10\.0\.0\.1/8' has host bits set: did you mean "
+    ):
+        serve_settings(build_parser().parse_args(["serve", "--webhook-allow", "10.0.0.1/8"]))
+    with pytest.raises(CommandError, match=r"^--webhook-allow: not a network in CIDR notation"):
+        serve_settings(build_parser().parse_args(["serve", "--webhook-allow", "localhost"]))
+    with pytest.raises(ValueError, match="not a network"):
+        ServeSettings(webhook_allow=("everywhere",))

@@ -101,6 +101,10 @@ def key_opens(database: Path, key_file: Path) -> bool | None:
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         row = connection.execute("SELECT encrypted_secret FROM api_keys LIMIT 1").fetchone()
+        if row is None:  # a backup taken before 0005 has no sealed auth tokens (nor the column)
+            row = connection.execute(
+                "SELECT sealed_auth_token FROM accounts WHERE sealed_auth_token IS NOT NULL LIMIT 1"
+            ).fetchone()
     except sqlite3.Error:
         return None
     finally:

@@ -1,7 +1,8 @@
 """``hubbub serve --config hubbub.toml``: every ``serve`` flag, from a TOML file.
 
 A key is a flag's name without its dashes in front (``token-max-ttl = 3600``); a value has the
-flag's type (``workers = 4``, ``ws-compression = true``, ``forwarded-allow-ips = "10.0.0.0/8"``).
+flag's type (``workers = 4``, ``ws-compression = true``, ``forwarded-allow-ips = "10.0.0.0/8"``),
+and a repeatable flag takes a list (``webhook-allow = ["127.0.0.0/8"]``).
 The file's values become the flags' defaults, so flags on the command line still win, and the
 file wins over the environment and the built-in defaults. The keys are read from ``serve``'s
 own options: a new flag is a new key, with nothing to keep in step.
@@ -24,6 +25,8 @@ class ConfigError(ValueError):
 def _kind(action: argparse.Action) -> type:
     if isinstance(action, argparse._StoreTrueAction):
         return bool
+    if isinstance(action, argparse._AppendAction):
+        return list
     if action.type in (int, float):
         return action.type
     return str
@@ -62,10 +65,18 @@ def file_defaults(parser: argparse.ArgumentParser, path: str) -> dict[str, Any]:
 
 
 def _checked(path: str, key: str, value: Any, kind: type) -> Any:
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    names = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list of strings",
+    }
     # bool is an int to Python, but `workers = true` is a mistake; an int is a fine float.
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is bool:
+    if kind is list:
+        fits = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    elif kind is bool:
         fits = isinstance(value, bool)
     elif kind is int:
         fits = number and isinstance(value, int)
@@ -74,7 +85,10 @@ def _checked(path: str, key: str, value: Any, kind: type) -> Any:
     else:
         fits = isinstance(value, str)
     if not fits:
-        shown = value if isinstance(value, bool | int | float | str) else type(value).__name__
+        # Shown as it is when a scalar, or a list where a list was wanted (of what is wrong).
+        as_is = isinstance(value, bool | int | float | str)
+        as_is = as_is or (kind is list and isinstance(value, list))
+        shown = value if as_is else type(value).__name__
         raise ConfigError(f"{path}: {key} must be {names[kind]}, not {shown!r}")
     return float(value) if kind is float else value
 

@@ -1,8 +1,9 @@
-"""Secrets at rest: API key secrets sealed with a master key, auth tokens kept only as hashes.
+"""Secrets at rest: sealed with a master key, and auth tokens hashed for checking.
 
-API key secrets must come back in clear (they are the HMAC keys that sign access tokens), so they
-are encrypted with Fernet (AES-128-CBC with HMAC-SHA256) under a master key. Auth tokens are only
-ever compared, so only a hash is kept.
+API key secrets must come back in clear (they are the HMAC keys that sign access tokens), and so
+must auth tokens (they sign webhooks), so both are encrypted with Fernet (AES-128-CBC with
+HMAC-SHA256) under a master key. Basic auth only compares an auth token, so it checks it against
+a hash: checking never needs to open the sealed copy.
 
 The master key may be a list of keys, newest first (comma or whitespace separated): new values are
 sealed with the newest, and any of them opens old ones, so keys can be rotated without downtime.

@@ -3,8 +3,8 @@ reads them before it loads anything heavy."""
 
 #: The database ``hubbub`` commands use unless told otherwise.
 DB = "sqlite:///hubbub.db"
-#: The file holding the master key that seals API key secrets, in the SQLite database's
-#: directory (or the data directory, for PostgreSQL): see ``hubbub.masterkey``.
+#: The file holding the master key that seals API key secrets and auth tokens, in the SQLite
+#: database's directory (or the data directory, for PostgreSQL): see ``hubbub.masterkey``.
 MASTER_KEY_FILE = "hubbub-master.key"
 #: The final stretch of a token's life, in seconds, in which clients are told to renew it.
 TOKEN_WARNING = 180.0

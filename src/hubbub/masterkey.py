@@ -1,7 +1,7 @@
 """Where the master key lives, whether it opens the database, and how it is replaced.
 
-The master key belongs to one database: the API key secrets in it are sealed with it. So it is
-found from the database, not from the current directory: beside an SQLite file
+The master key belongs to one database: the API key secrets and auth tokens in it are sealed
+with it. So it is found from the database, not from the current directory: beside an SQLite file
 (``/srv/chat/hub.db`` → ``/srv/chat/hubbub-master.key``), in the data directory for PostgreSQL
 (``--data-dir``, ``$HUBBUB_DATA_DIR``, else the current directory), unless
 ``--master-key-file`` or ``$HUBBUB_MASTER_KEY`` (the key itself) say otherwise. A new key is made
@@ -83,7 +83,7 @@ def open_master_key(store: Store, path: Path) -> MasterKey:
     variable = os.environ.get(KEY_VARIABLE, "").strip()
     if not variable and not path.exists() and store.sealed_secret() is not None:
         raise MasterKeyError(
-            f"no master key at {path}, but this database's API key secrets are sealed: point "
+            f"no master key at {path}, but this database's secrets are sealed: point "
             f"--master-key-file (or ${KEY_VARIABLE}) at the key that `hubbub init` made for it"
         )
     key = MasterKey(load_master_key(path), path, from_variable=bool(variable))
@@ -105,7 +105,7 @@ def check(store: Store, key: MasterKey) -> None:
             else f"point --master-key-file (or ${KEY_VARIABLE}) at the key that sealed them"
         )
         raise MasterKeyError(
-            f"the master key in {key.source} cannot open this database's API key secrets: {fix}"
+            f"the master key in {key.source} cannot open this database's sealed secrets: {fix}"
         ) from None
 
 

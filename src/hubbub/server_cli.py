@@ -41,9 +41,9 @@ def add_commands(commands: Any) -> None:
             "--master-key-file",
             default=os.environ.get("HUBBUB_MASTER_KEY_FILE") or None,
             metavar="PATH",
-            help=f"the key that seals API key secrets (default: {DEFAULT_KEY_FILE} beside an "
-            "SQLite database, or in --data-dir for PostgreSQL; $HUBBUB_MASTER_KEY_FILE; "
-            "$HUBBUB_MASTER_KEY, the key itself, overrides it)",
+            help="the key that seals API key secrets and auth tokens (default: "
+            f"{DEFAULT_KEY_FILE} beside an SQLite database, or in --data-dir for PostgreSQL; "
+            "$HUBBUB_MASTER_KEY_FILE; $HUBBUB_MASTER_KEY, the key itself, overrides it)",
         )
         parser.add_argument(
             "--data-dir",
@@ -94,6 +94,13 @@ def add_commands(commands: Any) -> None:
         help="offer permessage-deflate on /v1/ws (costs ~35 KiB of memory per connection)",
     )
     serve.add_argument(
+        "--webhook-allow",
+        action=_Repeated,
+        metavar="CIDR",
+        help="a network outbound webhooks may reach although it is loopback, private or "
+        "otherwise refused, e.g. 127.0.0.0/8: for development and tests (repeatable)",
+    )
+    serve.add_argument(
         "--token-warning",
         type=float,
         default=os.environ.get("HUBBUB_TOKEN_WARNING", defaults.TOKEN_WARNING),
@@ -128,16 +135,23 @@ def add_commands(commands: Any) -> None:
     )
     restore.set_defaults(handler=cmd_restore)
 
-    keys = commands.add_parser("keys", help="manage API keys")
+    keys = commands.add_parser("keys", help="manage API keys, auth tokens and the master key")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=type(keys))
     for name, handler, text in (
         ("create", cmd_keys_create, "create an API key and print its secret (shown once)"),
         ("list", cmd_keys_list, "list the account's API keys"),
         ("revoke", cmd_keys_revoke, "revoke an API key"),
         (
+            "auth-token",
+            cmd_keys_auth_token,
+            "give the account a new auth token and print it (shown once; the old one stops "
+            "working)",
+        ),
+        (
             "rotate-master",
             cmd_keys_rotate_master,
-            "re-seal every API key secret under a new master key (stop the servers first)",
+            "re-seal every API key secret and auth token under a new master key (stop the "
+            "servers first)",
         ),
     ):
         sub = key_commands.add_parser(name, help=text)
@@ -155,6 +169,16 @@ def add_commands(commands: Any) -> None:
         if name == "revoke":
             sub.add_argument("key_sid", help="the key to revoke (SK…)")
         sub.set_defaults(handler=handler)
+
+
+class _Repeated(argparse._AppendAction):
+    """A repeatable flag whose values on the command line replace those of ``--config``
+    (plain ``append`` would add to them): flags win over the file, as everywhere else."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        if getattr(namespace, self.dest, None) is self.default:
+            setattr(namespace, self.dest, None)
+        super().__call__(parser, namespace, values, option)
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, SecretBox]:
@@ -229,6 +253,12 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
                 f"--public-url must be http(s)://HOST[:PORT][/PATH], not {public_url!r}"
             )
         public_url = public_url.rstrip("/")
+    from hubbub.webhooks.addresses import networks
+
+    try:
+        webhook_allow = tuple(str(network) for network in networks(args.webhook_allow or ()))
+    except ValueError as exc:
+        raise CommandError(f"--webhook-allow: {exc}") from None
     return ServeSettings(
         db=args.db,
         public_url=public_url,
@@ -241,6 +271,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         forwarded_allow_ips=args.forwarded_allow_ips,
         ws_compression=args.ws_compression,
         token_warning=warning,
+        webhook_allow=webhook_allow,
         tokens=token_settings(args),
     )
 
@@ -394,6 +425,20 @@ def cmd_keys_revoke(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_keys_auth_token(args: argparse.Namespace, out: TextIO) -> int:
+    from hubbub.chat.provision import replace_auth_token
+
+    store, box = _open(args)
+    try:
+        account_sid = _account(store, args.account_sid)
+        auth_token = replace_auth_token(store, box, account_sid)
+    finally:
+        store.close()
+    out.write(f"account_sid  {account_sid}\nauth_token   {auth_token}\n")
+    out.write("hubbub: the old auth token no longer works; webhooks are signed with this one\n")
+    return 0
+
+
 def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
     from hubbub.masterkey import rotate
 
@@ -416,7 +461,10 @@ def cmd_keys_rotate_master(args: argparse.Namespace, out: TextIO) -> int:
             ) from None
     finally:
         store.close()
-    out.write(f"re-sealed {count} API key secret(s) under a new master key, in {target}\n")
+    out.write(
+        f"re-sealed {count} secret(s) (API key secrets, auth tokens) under a new master key, "
+        f"in {target}\n"
+    )
     out.write(f"hubbub: the old key is kept in {kept}, for backups taken before\n")
     if target != key.path or key.from_variable:
         out.write(f"hubbub: point --master-key-file (or $HUBBUB_MASTER_KEY) at {target}\n")
@@ -457,7 +505,7 @@ def cmd_restore(args: argparse.Namespace, out: TextIO) -> int:
     key = key_path(args.db, args.master_key_file, args.data_dir)
     if key_opens(database, key) is False:
         out.write(
-            f"hubbub: {key} does not open this backup's API key secrets: put the key it "
+            f"hubbub: {key} does not open this backup's sealed secrets: put the key it "
             "was taken with there, or point --master-key-file at it\n"
         )
     elif not key.exists() and not os.environ.get("HUBBUB_MASTER_KEY"):

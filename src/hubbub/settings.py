@@ -15,6 +15,7 @@ from typing import Any
 
 from hubbub import defaults
 from hubbub.web.tokenserver.settings import TokenSettings
+from hubbub.webhooks.addresses import networks
 
 #: The variable that carries the settings to the workers.
 ENVIRONMENT = "HUBBUB_SETTINGS"
@@ -44,7 +45,13 @@ class ServeSettings:
     ws_compression: bool = False
     #: Seconds before a token's expiry that sessions are told to renew it.
     token_warning: float = defaults.TOKEN_WARNING
+    #: Networks (CIDR) outbound webhooks may reach although the SSRF guard refuses them
+    #: (loopback, private…): for development and tests. See ``hubbub.webhooks.addresses``.
+    webhook_allow: tuple[str, ...] = ()
     tokens: TokenSettings = field(default_factory=TokenSettings)
+
+    def __post_init__(self) -> None:
+        networks(self.webhook_allow)  # a ValueError names the one that is not a network
 
     @property
     def base_url(self) -> str:
@@ -63,6 +70,7 @@ class ServeSettings:
     @classmethod
     def from_json(cls, text: str) -> ServeSettings:
         raw: dict[str, Any] = json.loads(text)
+        raw["webhook_allow"] = tuple(raw.get("webhook_allow", ()))
         tokens = raw.pop("tokens")
         for name, value in tokens.items():
             if isinstance(value, list):  # JSON has no tuples

@@ -18,7 +18,21 @@ def test_create_and_get_account(store: Store) -> None:
     assert made.status == "active"
     assert made.date_created.tzinfo is UTC
     assert made.date_created.microsecond == 0
+    assert made.sealed_auth_token is None
     assert store.get_account(made.sid) == made
+
+
+def test_the_sealed_auth_token_is_kept_beside_its_hash(store: Store) -> None:
+    made = store.create_account(friendly_name="Acme", auth_token_hash="h1", sealed_auth_token="s1")
+
+    assert made.sealed_auth_token == "s1"
+    assert store.get_account(made.sid) == made
+    assert store.list_accounts().items == (made,)
+    changed = store.update_account(made.sid, auth_token_hash="h2", sealed_auth_token="s2")
+    assert (changed.auth_token_hash, changed.sealed_auth_token) == ("h2", "s2")
+    assert store.update_account(made.sid, status="suspended").sealed_auth_token == "s2"
+    assert store.update_account(made.sid, sealed_auth_token=None).sealed_auth_token is None
+    assert store.get_account(made.sid).sealed_auth_token is None
 
 
 def test_account_sid_may_be_given_once(store: Store) -> None:
@@ -141,3 +155,36 @@ def test_sealed_secrets_are_found_and_resealed_in_one_transaction(
     assert store.reseal_secrets(lambda sealed: "new" + sealed[3:]) == 2
     assert store.get_api_key(first.sid).encrypted_secret == "new-a"
     assert store.get_api_key(second.sid).encrypted_secret == "new-b"
+
+
+def test_sealed_auth_tokens_are_found_and_resealed_with_the_key_secrets(store: Store) -> None:
+    unsealed = store.create_account(friendly_name="old", auth_token_hash="h")
+    assert store.sealed_secret() is None  # an account without a sealed token seals nothing
+    sealed = store.create_account(
+        friendly_name="new", auth_token_hash="h", sealed_auth_token="old-t"
+    )
+    assert store.sealed_secret() == "old-t"
+    key = store.create_api_key(sealed.sid, friendly_name="k", encrypted_secret="old-k")
+    assert store.sealed_secret() in ("old-t", "old-k")
+
+    def failing_on_the_token(value: str) -> str:
+        if value == "old-t":
+            raise ValueError("cannot reseal")
+        return "new" + value[3:]
+
+    with pytest.raises(ValueError, match="cannot reseal"):
+        store.reseal_secrets(failing_on_the_token)
+    assert store.get_api_key(key.sid).encrypted_secret == "old-k"  # all undone
+    assert store.get_account(sealed.sid).sealed_auth_token == "old-t"
+
+    resealed: list[str] = []
+
+    def reseal(value: str) -> str:
+        resealed.append(value)
+        return "new" + value[3:]
+
+    assert store.reseal_secrets(reseal) == 2
+    assert sorted(resealed) == ["old-k", "old-t"]
+    assert store.get_account(sealed.sid).sealed_auth_token == "new-t"
+    assert store.get_account(unsealed.sid).sealed_auth_token is None
+    assert store.get_api_key(key.sid).encrypted_secret == "new-k"

@@ -28,13 +28,35 @@ def new_api_secret() -> str:
     return secrets.token_hex(16)
 
 
+def new_auth_token() -> str:
+    """32 random hex characters, the shape of a Twilio auth token."""
+    return secrets.token_hex(16)
+
+
 def new_account(store: Store, box: SecretBox, *, name: str = "hubbub") -> Credentials:
-    """An account with an auth token, one API key and one Chat Service."""
-    auth_token = secrets.token_hex(16)
-    account = store.create_account(friendly_name=name, auth_token_hash=hash_auth_token(auth_token))
+    """An account with an auth token (hashed, and sealed to sign webhooks), one API key and one
+    Chat Service."""
+    auth_token = new_auth_token()
+    account = store.create_account(
+        friendly_name=name,
+        auth_token_hash=hash_auth_token(auth_token),
+        sealed_auth_token=box.encrypt(auth_token),
+    )
     secret = new_api_secret()
     key = store.create_api_key(
         account.sid, friendly_name=f"{name} key", encrypted_secret=box.encrypt(secret)
     )
     service = store.create_service(account.sid, friendly_name=f"{name} chat")
     return Credentials(account.sid, auth_token, key.sid, secret, service.sid)
+
+
+def replace_auth_token(store: Store, box: SecretBox, account_sid: str) -> str:
+    """Give the account a new auth token, hashed and sealed, and return it: the old one stops
+    working at once. How an account made before tokens were sealed gets one to sign with."""
+    auth_token = new_auth_token()
+    store.update_account(
+        account_sid,
+        auth_token_hash=hash_auth_token(auth_token),
+        sealed_auth_token=box.encrypt(auth_token),
+    )
+    return auth_token

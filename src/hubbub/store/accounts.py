@@ -23,18 +23,20 @@ class AccountOps(Base):
         auth_token_hash: str,
         status: AccountStatus = "active",
         sid: str | None = None,
+        sealed_auth_token: str | None = None,
     ) -> Account:
         sid = sid or sids.new_sid(sids.ACCOUNT)
         if not sids.is_sid(sid, sids.ACCOUNT):
             raise ValueError(f"not an account SID: {sid!r}")
         now = self._now()
-        account = Account(sid, friendly_name, auth_token_hash, status, now, now)
+        account = Account(sid, friendly_name, auth_token_hash, status, now, now, sealed_auth_token)
         with self._write() as conn, self._unique(Conflict("Account", "sid", sid)):
             conn.execute(
                 insert(s.accounts).values(
                     sid=sid,
                     friendly_name=friendly_name,
                     auth_token_hash=auth_token_hash,
+                    sealed_auth_token=sealed_auth_token,
                     status=status,
                     date_created=now,
                     date_updated=now,
@@ -60,12 +62,15 @@ class AccountOps(Base):
         friendly_name: str | Unset = UNSET,
         auth_token_hash: str | Unset = UNSET,
         status: AccountStatus | Unset = UNSET,
+        sealed_auth_token: str | Unset | None = UNSET,
     ) -> Account:
         changes: dict[str, Any] = {"date_updated": self._now()}
         if friendly_name is not UNSET:
             changes["friendly_name"] = friendly_name
         if auth_token_hash is not UNSET:
             changes["auth_token_hash"] = auth_token_hash
+        if sealed_auth_token is not UNSET:
+            changes["sealed_auth_token"] = sealed_auth_token
         if status is not UNSET:
             changes["status"] = status
         t = s.accounts
@@ -156,23 +161,36 @@ class AccountOps(Base):
                 raise NotFound("ApiKey", sid)
 
     def sealed_secret(self) -> str | None:
-        t = s.api_keys
+        keys, accounts = s.api_keys, s.accounts
         with self._read() as conn:
-            found = conn.execute(select(t.c.encrypted_secret).limit(1)).scalar()
+            found = conn.execute(select(keys.c.encrypted_secret).limit(1)).scalar()
+            if found is None:
+                column = accounts.c.sealed_auth_token
+                found = conn.execute(select(column).where(column.is_not(None)).limit(1)).scalar()
         return None if found is None else str(found)
 
     def reseal_secrets(self, reseal: Callable[[str], str]) -> int:
-        t = s.api_keys
+        keys, accounts = s.api_keys, s.accounts
+        count = 0
         with self._write() as conn:
             if self._backend.name == "postgresql":
-                # A key created or changed meanwhile waits for the commit instead of being
-                # missed (SQLite's write transaction already keeps every other writer out).
-                conn.execute(text(f"LOCK TABLE {t.name} IN EXCLUSIVE MODE"))
-            rows = conn.execute(select(t.c.sid, t.c.encrypted_secret)).all()
-            for row in rows:
+                # A key or token created or changed meanwhile waits for the commit instead of
+                # being missed (SQLite's write transaction already keeps every other writer out).
+                conn.execute(text(f"LOCK TABLE {keys.name}, {accounts.name} IN EXCLUSIVE MODE"))
+            for row in conn.execute(select(keys.c.sid, keys.c.encrypted_secret)).all():
+                sealed = reseal(row.encrypted_secret)
                 conn.execute(
-                    update(t)
-                    .where(t.c.sid == row.sid)
-                    .values(encrypted_secret=reseal(row.encrypted_secret))
+                    update(keys).where(keys.c.sid == row.sid).values(encrypted_secret=sealed)
                 )
-        return len(rows)
+                count += 1
+            column = accounts.c.sealed_auth_token
+            found = select(accounts.c.sid, column).where(column.is_not(None))
+            for row in conn.execute(found).all():
+                sealed = reseal(row.sealed_auth_token)
+                conn.execute(
+                    update(accounts)
+                    .where(accounts.c.sid == row.sid)
+                    .values(sealed_auth_token=sealed)
+                )
+                count += 1
+        return count

@@ -139,6 +139,7 @@ def account_of(row: Row[Any]) -> Account:
         row.status,
         row.date_created,
         row.date_updated,
+        row.sealed_auth_token,
     )
 
 

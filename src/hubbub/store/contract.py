@@ -86,8 +86,13 @@ class Store(Protocol):
         auth_token_hash: str,
         status: AccountStatus = "active",
         sid: str | None = None,
+        sealed_auth_token: str | None = None,
     ) -> Account:
-        """Create an account; ``sid`` may be given (bootstrap), else a new ``AC`` SID is made."""
+        """Create an account; ``sid`` may be given (bootstrap), else a new ``AC`` SID is made.
+
+        ``sealed_auth_token`` is the auth token sealed by :class:`hubbub.crypto.SecretBox`
+        (what webhooks are signed with), ``auth_token_hash`` its hash (what Basic auth checks).
+        """
         ...
 
     def get_account(self, sid: str) -> Account: ...
@@ -101,7 +106,10 @@ class Store(Protocol):
         friendly_name: str | Unset = UNSET,
         auth_token_hash: str | Unset = UNSET,
         status: AccountStatus | Unset = UNSET,
-    ) -> Account: ...
+        sealed_auth_token: str | Unset | None = UNSET,
+    ) -> Account:
+        """A new auth token changes ``auth_token_hash`` and ``sealed_auth_token`` together."""
+        ...
 
     def delete_account(self, sid: str) -> None:
         """Delete the account with its API keys and services (and everything under them)."""
@@ -137,14 +145,15 @@ class Store(Protocol):
     def delete_api_key(self, account_sid: str, sid: str) -> None: ...
 
     def sealed_secret(self) -> str | None:
-        """One sealed API key secret, revoked keys' included, or ``None`` when there is none:
-        what tells whether a master key opens this database."""
+        """One sealed value: an API key secret (revoked keys' included) or, when there is
+        none, a sealed auth token; ``None`` when nothing is sealed. What tells whether a master
+        key opens this database."""
         ...
 
     def reseal_secrets(self, reseal: Callable[[str], str]) -> int:
-        """Replace every sealed API key secret with ``reseal(sealed)``, all in one transaction
-        (none if ``reseal`` raises); returns how many. API key secrets are the only sealed
-        values the store holds."""
+        """Replace every sealed value, API key secrets and sealed auth tokens, with
+        ``reseal(sealed)``, all in one transaction (none if ``reseal`` raises); returns how
+        many. These are the only sealed values the store holds."""
         ...
 
     # Services and roles ---------------------------------------------------------------------------

@@ -49,12 +49,17 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    """An account. Its auth token is kept twice: hashed, to check Basic auth, and sealed by
+    :class:`hubbub.crypto.SecretBox`, to sign webhooks; ``sealed_auth_token`` is ``None`` for
+    an account made before hubbub sealed them (``hubbub keys auth-token`` gives it one)."""
+
     sid: str
     friendly_name: str
     auth_token_hash: str
     status: AccountStatus
     date_created: datetime
     date_updated: datetime
+    sealed_auth_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
