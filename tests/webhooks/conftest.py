@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from twilio.rest import Client as TwilioClient
+from twilio.rest.chat.v2.service import ServiceContext
 
 from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
@@ -24,8 +28,27 @@ from hubbub.webhooks.http import Client
 from hubbub.webhooks.sender import Sender
 from tests.postgres import PostgresDatabases
 from tests.realtime.client import RawClient
-from tests.webhooks.receiver import Receiver, receiving
 from tests.web.server import running, twilio_client
+from tests.webhooks.receiver import Receiver, receiving
+
+
+def synced(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """An async test run to its end by ``asyncio.run``, its fixtures as they were."""
+
+    async def main(*args: Any, **kwargs: Any) -> None:
+        try:
+            await test(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, HookedServer):
+                    await value.close_clients()
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(main(*args, **kwargs))
+
+    return run
+
 
 LOOPBACK = Guard([ip_network("127.0.0.0/8")])
 #: The deadline of a webhook's answer here: Twilio's 5 s would make timeouts slow to test.
@@ -51,6 +74,7 @@ class HookedServer:
     receiver: Receiver
     twilio: TwilioClient
     courier_clock: Skew
+    clients: list[RawClient] = field(default_factory=list)
 
     @property
     def service_sid(self) -> str:
@@ -62,14 +86,21 @@ class HookedServer:
 
     async def client(self, identity: str) -> RawClient:
         client = await RawClient.open(self.ws_url)
+        self.clients.append(client)
         reply = await client.authenticate(self.mint(identity))
         assert reply["ok"], reply
         return client
 
-    def service(self):  # noqa: ANN201 - twilio's generated context type
+    async def close_clients(self) -> None:
+        for client in self.clients:
+            await client.socket.close()
+
+    def service(self) -> ServiceContext:
         return self.twilio.chat.v2.services(self.service_sid)
 
-    def hook(self, *filters: str, pre: bool = False, post: bool = False, **settings: object) -> None:
+    def hook(
+        self, *filters: str, pre: bool = False, post: bool = False, **settings: object
+    ) -> None:
         """Point the service's webhooks at the receiver, for ``filters``."""
         if pre:
             settings["pre_webhook_url"] = f"{self.receiver.base_url}/pre"
@@ -96,6 +127,7 @@ def _serve(store: Store, tmp_path: Path) -> Iterator[HookedServer]:
         finally:
             stop.set()
             thread.join()
+            sender.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

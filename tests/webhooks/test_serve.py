@@ -54,33 +54,47 @@ def test_kill_9_during_a_burst_loses_no_webhook_of_an_acknowledged_message(
         # A slow receiver, so that webhooks are still queued when the server dies.
         receiver.default = Answer(200, delay=0.02)
         server = serve(tmp_path, port, *ALLOW, start_new_session=True)
-        wait_healthy(server, port)
-        creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
-        _configure(port, creds, receiver)
         acked: list[str] = []
+        try:
+            wait_healthy(server, port)
+            creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
+            _configure(port, creds, receiver)
 
-        async def burst() -> None:
-            client = await _client(port, creds, "alice")
-            channel = (await client.command("create_channel", friendly_name="c"))["channel"]
-            for n in range(400):
-                await client.socket.send(
-                    json.dumps({"id": n + 10, "type": "send_message", "channel": channel["sid"], "body": str(n)})
-                )
-            while len(acked) < 200:
-                frame = await client.next_frame()
-                if frame.get("ok") and "message" in frame:
-                    acked.append(frame["message"]["sid"])
-            os.killpg(server.pid, signal.SIGKILL)  # the server, its workers and its courier
+            async def sender(number: int, channel: str) -> None:
+                client = await _client(port, creds, f"sender{number}")
+                await client.command("join", channel=channel)
+                try:
+                    for i in range(10_000):
+                        reply = await client.command("send_message", channel=channel, body=str(i))
+                        if reply["ok"]:
+                            acked.append(reply["result"]["message"]["sid"])
+                except Exception:  # noqa: S110 - the server is killed under our feet
+                    pass
+                finally:
+                    await client.socket.close()
 
-        asyncio.run(burst())
-        server.wait()
-        delivered_before = len(_message_sids(receiver))
-        assert delivered_before < len(acked), "the burst was not cut short"
+            async def burst() -> None:
+                owner = await _client(port, creds, "owner")
+                await owner.command("create_channel", unique_name="burst")
+                tasks = [asyncio.create_task(sender(n, "burst")) for n in range(4)]
+                deadline = asyncio.get_running_loop().time() + 30
+                while len(acked) < 150 and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.05)
+                os.killpg(server.pid, signal.SIGKILL)  # the server, its workers, its courier
+                await asyncio.wait_for(asyncio.gather(*tasks), 30)
+                await owner.socket.close()
+
+            asyncio.run(burst())
+        finally:
+            server.kill()
+            server.communicate(timeout=30)
+        assert len(acked) >= 150, "the senders barely sent anything before the kill"
+        assert len(_message_sids(receiver)) < len(acked), "the burst was not cut short"
         receiver.default = Answer(200)
         again = serve(tmp_path, port, *ALLOW)
         try:
             wait_healthy(again, port)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while not set(acked) <= set(_message_sids(receiver)):
                 assert time.monotonic() < deadline, "webhooks of acknowledged messages were lost"
                 with receiver.changed:
@@ -115,7 +129,9 @@ def test_two_nodes_send_each_webhook_once(
                     client = alice if n % 2 else bob
                     reply = await client.command("send_message", channel="room", body=str(n))
                     assert reply["ok"], reply
-                    sent.append(reply["message"]["sid"])
+                    sent.append(reply["result"]["message"]["sid"])
+                for client in (alice, bob):
+                    await client.socket.close()
 
             asyncio.run(scenario())
             receiver.wait_for(len(sent), timeout=30)
@@ -135,4 +151,5 @@ def test_two_nodes_send_each_webhook_once(
 async def _marker(port: int, creds: dict[str, str], sent: list[str]) -> None:
     client = await _client(port, creds, "bob")
     reply = await client.command("send_message", channel="room", body="marker")
-    sent.append(reply["message"]["sid"])
+    sent.append(reply["result"]["message"]["sid"])
+    await client.socket.close()

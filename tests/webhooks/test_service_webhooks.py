@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.webhooks.conftest import HookedServer
+from tests.webhooks.conftest import HookedServer, synced
 from tests.webhooks.receiver import Answer
 
 
@@ -17,9 +17,10 @@ async def _channel_with(hooked: HookedServer, identity: str) -> tuple[object, st
     client = await hooked.client(identity)
     reply = await client.command("create_channel", friendly_name="general")
     assert reply["ok"], reply
-    return client, reply["channel"]["sid"]
+    return client, reply["result"]["channel"]["sid"]
 
 
+@synced
 async def test_a_pre_event_webhook_refuses_a_message_and_nothing_is_stored(
     hooked: HookedServer,
 ) -> None:
@@ -45,6 +46,7 @@ async def test_a_pre_event_webhook_refuses_a_message_and_nothing_is_stored(
     hooked.receiver.assert_signed(hooked.creds.auth_token)
 
 
+@synced
 async def test_a_pre_event_webhook_rewrites_a_message(hooked: HookedServer) -> None:
     client, channel = await _channel_with(hooked, "alice")
     hooked.hook("onMessageSend", pre=True)
@@ -53,15 +55,16 @@ async def test_a_pre_event_webhook_rewrites_a_message(hooked: HookedServer) -> N
     )
     reply = await client.command("send_message", channel=channel, body="rude words")
     assert reply["ok"], reply
-    assert reply["message"]["body"] == "[removed]"
-    assert json.loads(reply["message"]["attributes"]) == {"moderated": True}
+    assert reply["result"]["message"]["body"] == "[removed]"
+    assert json.loads(reply["result"]["message"]["attributes"]) == {"moderated": True}
     assert _messages(hooked, channel) == ["[removed]"]
     # An answer that is not JSON lets the action through unchanged.
     hooked.receiver.default = Answer(200, b"ok", content_type="text/plain")
     reply = await client.command("send_message", channel=channel, body="hello")
-    assert reply["message"]["body"] == "hello"
+    assert reply["result"]["message"]["body"] == "hello"
 
 
+@synced
 async def test_a_rewrite_that_breaks_the_rules_refuses_the_action(hooked: HookedServer) -> None:
     client, channel = await _channel_with(hooked, "alice")
     hooked.hook("onMessageSend", pre=True)
@@ -71,6 +74,7 @@ async def test_a_rewrite_that_breaks_the_rules_refuses_the_action(hooked: Hooked
     assert _messages(hooked, channel) == []
 
 
+@synced
 async def test_pre_event_webhooks_are_retried_as_twilio_retries_them(
     hooked: HookedServer,
 ) -> None:
@@ -91,27 +95,36 @@ async def test_pre_event_webhooks_are_retried_as_twilio_retries_them(
     assert _messages(hooked, channel) == ["hello"]
 
 
+@synced
 async def test_pre_event_webhooks_fire_only_for_users_and_for_their_filters(
     hooked: HookedServer,
 ) -> None:
     client, channel = await _channel_with(hooked, "alice")
-    hooked.hook("onChannelUpdate", pre=True)
+    sent = await client.command("send_message", channel=channel, body="hi")
+    sid = sent["result"]["message"]["sid"]
+    hooked.hook("onMessageUpdate", pre=True)
     hooked.receiver.default = Answer(403)
     # Not in the filters: no call.
-    assert (await client.command("send_message", channel=channel, body="hi"))["ok"]
+    assert (await client.command("send_message", channel=channel, body="hi again"))["ok"]
     # REST writes never call pre-event webhooks.
-    hooked.service().channels(channel).update(friendly_name="by the server")
-    hooked.service().channels(channel).messages.create(body="from the server")
+    messages = hooked.service().channels(channel).messages
+    messages(sid).update(body="by the server")
+    messages.create(body="from the server")
     assert hooked.receiver.received == []
-    reply = await client.command("update_channel", channel=channel, friendly_name="x")
+    reply = await client.command("update_message", channel=channel, sid=sid, body="edited")
     assert not reply["ok"]
     [request] = hooked.receiver.wait_for(1)
-    assert request.form["EventType"] == "onChannelUpdate"
-    assert request.form["FriendlyName"] == "x"
-    assert request.form["ChannelSid"] == channel
-    assert hooked.service().channels(channel).fetch().friendly_name == "by the server"
+    form = request.form
+    assert form["EventType"] == "onMessageUpdate"
+    assert form["Body"] == "edited"  # what it would become
+    assert form["MessageSid"] == sid
+    assert form["Index"] == "0"
+    assert form["ChannelSid"] == channel
+    assert form["ModifiedBy"] == "alice"
+    assert messages(sid).fetch().body == "by the server"
 
 
+@synced
 async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedServer) -> None:
     hooked.hook(
         "onChannelAdded",
@@ -126,7 +139,7 @@ async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedS
     bob = await hooked.client("bob")
     assert (await bob.command("join", channel=channel))["ok"]
     sent = await alice.command("send_message", channel=channel, body="hello")
-    sid = sent["message"]["sid"]
+    sid = sent["result"]["message"]["sid"]
     await alice.command("update_message", channel=channel, sid=sid, body="hello!")
     await alice.command("remove_message", channel=channel, sid=sid)
     await bob.command("leave", channel=channel)
@@ -162,6 +175,7 @@ async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedS
     hooked.receiver.assert_signed(hooked.creds.auth_token)
 
 
+@synced
 async def test_rest_writes_are_followed_only_when_the_header_asks(hooked: HookedServer) -> None:
     hooked.hook("onChannelAdded", "onMessageSent", post=True)
     channels = hooked.service().channels
@@ -182,23 +196,31 @@ async def test_rest_writes_are_followed_only_when_the_header_asks(hooked: Hooked
     assert hooked.receiver.wait_for(3)[2].form["Body"] == "marker"
 
 
+@synced
 async def test_post_event_webhooks_keep_each_channels_order(hooked: HookedServer) -> None:
     hooked.hook("onMessageSent", post=True)
     alice, channel = await _channel_with(hooked, "alice")
-    other = (await alice.command("create_channel", friendly_name="other"))["channel"]["sid"]
+    other = (await alice.command("create_channel", friendly_name="other"))["result"]["channel"][
+        "sid"
+    ]
     bob = await hooked.client("bob")
     for who in (bob,):
         assert (await who.command("join", channel=channel))["ok"]
     for i in range(40):
         sender = alice if i % 2 else bob
-        await sender.socket.send(json.dumps({"id": 1000 + i, "type": "send_message", "channel": channel, "body": str(i)}))
-        await alice.socket.send(json.dumps({"id": 2000 + i, "type": "send_message", "channel": other, "body": str(i)}))
+        await sender.socket.send(
+            json.dumps({"id": 1000 + i, "type": "send_message", "channel": channel, "body": str(i)})
+        )
+        await alice.socket.send(
+            json.dumps({"id": 2000 + i, "type": "send_message", "channel": other, "body": str(i)})
+        )
     received = hooked.receiver.wait_for(80)
     for lane in (channel, other):
         indexes = [int(r.form["Index"]) for r in received if r.form["ChannelSid"] == lane]
         assert indexes == list(range(40))
 
 
+@synced
 async def test_get_webhooks_carry_their_parameters_in_the_query(hooked: HookedServer) -> None:
     hooked.hook("onMessageSent", post=True, webhook_method="GET")
     alice, channel = await _channel_with(hooked, "alice")
@@ -209,6 +231,7 @@ async def test_get_webhooks_carry_their_parameters_in_the_query(hooked: HookedSe
     hooked.receiver.assert_signed(hooked.creds.auth_token)
 
 
+@synced
 async def test_failed_post_event_webhooks_are_retried_later_in_order(hooked: HookedServer) -> None:
     hooked.hook("onMessageSent", post=True, post_webhook_retry_count=1)
     alice, channel = await _channel_with(hooked, "alice")

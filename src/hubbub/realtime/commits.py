@@ -99,7 +99,9 @@ class Commits:
         metrics.commit_seconds.observe(time.perf_counter() - started)
         if isinstance(results, Exception):  # pragma: no cover - store_batch catches its own
             results = [None] * len(batch)
-        metrics.messages.inc(sum(done is not None and isinstance(done[0], Message) for done in results))
+        metrics.messages.inc(
+            sum(done is not None and isinstance(done[0], Message) for done in results)
+        )
         for (link, _), done in zip(batch, results, strict=True):
             if done is None:
                 link.end(CloseCode.SERVER_ERROR, "server error")

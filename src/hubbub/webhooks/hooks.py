@@ -24,9 +24,9 @@ import json
 import logging
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 from hubbub.chat import fields, render
 from hubbub.chat.core import Actor, Outcome
@@ -90,22 +90,26 @@ class WebhookHooks:
     # -- pre-event -----------------------------------------------------------------------------
     def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         names = EVENTS.get(action)
-        if actor.identity is None or names is None:
+        if actor.identity is None or names is None or not isinstance(values, dict):
             return values
         event = names[0]
         hooks = self.targets.service(actor.account_sid, actor.service_sid)
         if hooks.pre_url is None or event not in hooks.filters:
             return values
-        assert isinstance(values, dict)
-        sent = params.build(event, actor, _rendered(subject, actor), values, _reason(actor, subject))
-        attempt = self._call(actor.account_sid, hooks.pre_url, hooks.method, sent, hooks.pre_retry_count)
-        if not attempt.ok:
+        rendered = _rendered(subject, actor, params.kind(event))
+        sent = params.build(event, actor, rendered, values, _reason(actor, subject))
+        attempt = self._call(
+            actor.account_sid, hooks.pre_url, hooks.method, sent, hooks.pre_retry_count
+        )
+        response = attempt.response
+        if not attempt.ok or response is None:
             log.info("pre-event webhook %s refused %s: %s", event, action, attempt.describe())
             raise ApiError(
-                403, REFUSED, f"The service's pre-event webhook refused {event} ({attempt.describe()})"
+                403,
+                REFUSED,
+                f"The service's pre-event webhook refused {event} ({attempt.describe()})",
             )
-        assert attempt.response is not None
-        return _rewritten(event, values, attempt.response.body)  # type: ignore[return-value]
+        return cast(V, _rewritten(event, values, response.body))
 
     def _call(
         self, account_sid: str, url: str, method: str, sent: params.Params, retry_count: int
@@ -129,18 +133,41 @@ class WebhookHooks:
         lane = _lane(event, resource, actor)
         hooks = self.targets.service(actor.account_sid, actor.service_sid)
         if hooks.post_url is not None and event in hooks.filters:
-            sent = params.build(event, actor, resource, extra=_removed(event, actor, resource, self._clock))
-            deliveries.append(
-                NewDelivery(lane, actor.account_sid, hooks.post_url, hooks.method, sent, hooks.post_retry_count)
+            sent = params.build(
+                event, actor, resource, extra=_removed(event, actor, resource, self._clock)
             )
-        channel_sid = resource.get("channel_sid") or (resource.get("sid") if params.kind(event) == "Channel" else None)
+            deliveries.append(
+                NewDelivery(
+                    lane,
+                    actor.account_sid,
+                    hooks.post_url,
+                    hooks.method,
+                    sent,
+                    hooks.post_retry_count,
+                )
+            )
+        channel_sid = resource.get("channel_sid") or (
+            resource.get("sid") if params.kind(event) == "Channel" else None
+        )
         if channel_sid is not None:
             for hook in self.targets.channel(actor.service_sid, channel_sid):
                 if _fires(hook, event, resource):
                     if sent is None:
-                        sent = params.build(event, actor, resource, extra=_removed(event, actor, resource, self._clock))
+                        sent = params.build(
+                            event,
+                            actor,
+                            resource,
+                            extra=_removed(event, actor, resource, self._clock),
+                        )
                     deliveries.append(
-                        NewDelivery(lane, actor.account_sid, hook.url or "", hook.method or "POST", sent, hook.retry_count)
+                        NewDelivery(
+                            lane,
+                            actor.account_sid,
+                            hook.url or "",
+                            hook.method or "POST",
+                            sent,
+                            hook.retry_count,
+                        )
                     )
         if deliveries:
             self.store.queue_deliveries(deliveries, due=self._clock())
@@ -167,8 +194,11 @@ def _lane(event: str, resource: Mapping[str, Any], actor: Actor) -> str:
     return str(resource["channel_sid"])
 
 
-def _rendered(subject: object, actor: Actor) -> dict[str, Any]:
-    """The record a pre-event is about, as the REST API renders it."""
+def _rendered(subject: object, actor: Actor, kind: str) -> dict[str, Any]:
+    """The record a pre-event is about, as the REST API renders it; a new message or member
+    has only its channel (``subject``) so far."""
+    if isinstance(subject, Channel) and kind != "Channel":
+        return {"channel_sid": subject.sid}
     if isinstance(subject, Message):
         return render.message(subject, actor.account_sid, actor.urls)
     if isinstance(subject, Member):
@@ -192,7 +222,8 @@ def _removed(
     if event != "onMemberRemoved":
         return None
     reason = "LEFT" if resource.get("identity") == actor.identity else "REMOVED"
-    return {"Reason": reason, "DateRemoved": render.date(datetime.fromtimestamp(clock(), UTC))}
+    removed = render.date(datetime.fromtimestamp(clock(), UTC)) or ""
+    return {"Reason": reason, "DateRemoved": removed}
 
 
 def _rewritten(event: str, values: dict[str, Any], body: bytes) -> dict[str, Any]:

@@ -76,7 +76,9 @@ class Sender:
         self, account_sid: str, url: str, method: str, params: Params, retry: int
     ) -> Attempt:
         """Send once; ``retry`` is how many attempts came before (Twilio's ``RetryCount``)."""
-        prepared = prepare(method, url, (*params, ("RetryCount", str(retry))), self._token(account_sid))
+        prepared = prepare(
+            method, url, (*params, ("RetryCount", str(retry))), self._token(account_sid)
+        )
         try:
             response = self.client.request(
                 method,
@@ -90,6 +92,10 @@ class Sender:
         except DeliveryError as exc:
             return Attempt(None, str(exc), retryable=True)
         return Attempt(response, retryable=response.status in RETRY_STATUSES)
+
+    def close(self) -> None:
+        """Close the connections kept open for the next webhooks."""
+        self.client.close()
 
     def _token(self, account_sid: str) -> str | None:
         """The account's auth token, to sign with; ``None`` for an account made before
