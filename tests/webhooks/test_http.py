@@ -210,7 +210,7 @@ def test_it_sends_the_request_and_reads_status_headers_and_body(
     assert seen.body == body
     assert USER_AGENT == "TwilioProxy/1.1"
 
-    # A GET has no body and says no length; the default port is not in Host.
+    # A GET has no body, and says no length.
     client.request("GET", peer.url("/get?a=1&b=%20"), deadline=soon())
     assert peer.seen[-1].request_line == "GET /get?a=1&b=%20 HTTP/1.1"
     assert "Content-Length" not in dict(peer.seen[-1].headers)
@@ -251,7 +251,7 @@ def test_many_threads_share_one_client(serve: Callable[..., Peer]) -> None:
     assert peer.connections <= 8  # one per thread at most: each kept for the next request
 
 
-def test_chunked_bodies_are_read_and_the_connection_kept(
+def test_bodies_are_read_chunked_or_to_the_end_of_the_stream(
     serve: Callable[..., Peer], client: Client
 ) -> None:
     chunked = (
