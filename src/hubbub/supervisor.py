@@ -193,7 +193,10 @@ def _courier(settings: ServeSettings) -> Iterator[None]:
     def keep() -> None:
         while not stop.is_set():
             process = context.Process(
-                target=run, args=(settings.to_json(),), name="hubbub-courier", daemon=True
+                target=run,
+                args=(settings.to_json(), os.getpid()),
+                name="hubbub-courier",
+                daemon=True,
             )
             process.start()
             while process.is_alive() and not stop.wait(0.5):

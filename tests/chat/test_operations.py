@@ -37,7 +37,10 @@ class Recorder:
         self.refuse = False
         self.prefix = ""
 
-    def before(self, action: str, actor: Actor, values: V) -> V:
+    def calls_out(self, account_sid: str, service_sid: str) -> bool:
+        return False
+
+    def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         self.before_calls.append((action, actor.source))
         if action == "send_message" and isinstance(values, dict):
             if self.refuse:

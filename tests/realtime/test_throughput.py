@@ -183,8 +183,12 @@ def test_a_message_that_breaks_its_batch_costs_only_its_own_sender(
         service = creds.chat_service_sid
         channel = store.create_channel(service, unique_name="room").sid
         rows = [(service, channel, "alice", body, "{}") for body in ("one", "t\x00wo", "three")]
-        results = store_batch(store, rows)
-        assert [getattr(result, "body", result) for result in results] == ["one", None, "three"]
+        results = store_batch(store, rows, lambda i, stored: i)
+        assert [None if r is None else (getattr(r[0], "body", r[0]), r[1]) for r in results] == [
+            ("one", 0),
+            None,
+            ("three", 2),
+        ]
         stored = store.list_messages(service, channel, order="asc", limit=10).items
         assert [(m.index, m.body) for m in stored] == [(0, "one"), (1, "three")]
     finally:

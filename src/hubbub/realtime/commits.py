@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hubbub.metrics import Metrics
 from hubbub.realtime.executor import Executor
@@ -27,38 +28,39 @@ if TYPE_CHECKING:
     from hubbub.realtime.link import Link
 
 log = logging.getLogger("hubbub.gateway")
+T = TypeVar("T")
 
 
-#: A stored message (or why its channel refused it) and the step that answers its sender.
-Stored = tuple[Message | NotFound, Step]
-
-
-def store_batch(store: Store, batch: list[tuple[Link, Pending]]) -> list[Stored | None]:
-    """Store a batch of messages in one transaction, with what their post-action hooks write
-    (``Session.complete`` runs the action's end). Should the batch fail as a whole, each
-    message is stored alone, so that whatever broke it costs only its own sender (``None``)."""
+def store_batch(
+    store: Store, rows: list[NewMessage], complete: Callable[[int, Message | NotFound], T]
+) -> list[tuple[Message | NotFound, T] | None]:
+    """Store a batch of messages in one transaction, with what their post-action hooks write:
+    ``complete(i, stored)`` ends the action of ``rows[i]`` inside it. Should the batch fail as
+    a whole, each message is stored alone, so that whatever broke it costs only its own sender
+    (``None``)."""
     try:
-        return list(_store(store, batch))
+        return list(_store(store, rows, range(len(rows)), complete))
     except Exception:
-        log.exception("storing %d messages together failed; storing them one by one", len(batch))
-    results: list[Stored | None] = []
-    for one in batch:
+        log.exception("storing %d messages together failed; storing them one by one", len(rows))
+    results: list[tuple[Message | NotFound, T] | None] = []
+    for i, row in enumerate(rows):
         try:
-            results += _store(store, [one])
+            results += _store(store, [row], [i], complete)
         except Exception:
             log.exception("storing a message failed")
             results.append(None)
     return results
 
 
-def _store(store: Store, batch: list[tuple[Link, Pending]]) -> list[Stored]:
+def _store(
+    store: Store,
+    rows: list[NewMessage],
+    places: Sequence[int],
+    complete: Callable[[int, Message | NotFound], T],
+) -> list[tuple[Message | NotFound, T]]:
     with store.atomic():
-        rows: list[NewMessage] = [pending.draft.row() for _, pending in batch]
         stored = store.create_messages(rows)
-        return [
-            (message, link.session.complete(pending, message))
-            for (link, pending), message in zip(batch, stored, strict=True)
-        ]
+        return [(message, complete(i, message)) for i, message in zip(places, stored, strict=True)]
 
 
 class Commits:
@@ -89,8 +91,16 @@ class Commits:
         batch, self._waiting = self._waiting, []
         self._committing = True
         started = time.perf_counter()
+        rows = [pending.draft.row() for _, pending in batch]
+
+        def complete(i: int, stored: Message | NotFound) -> Step:
+            link, pending = batch[i]
+            return link.session.complete(pending, stored)
+
         self._executor.submit(
-            store_batch, (self._store, batch), lambda done: self._done(batch, done, started)
+            store_batch,
+            (self._store, rows, complete),
+            lambda done: self._done(batch, done, started),
         )
 
     def _done(self, batch: list[tuple[Link, Pending]], results: Any, started: float) -> None:

@@ -22,14 +22,15 @@ def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
     return Sender(store, box, Client(Guard.from_strings(settings.webhook_allow)))
 
 
-def run(settings_json: str) -> None:
-    """Send the outbox's webhooks until SIGTERM or SIGINT (the target of the process)."""
+def run(settings_json: str, parent: int) -> None:
+    """Send the outbox's webhooks until SIGTERM or SIGINT, or until ``parent`` (the process
+    of ``hubbub serve``) is gone: the target of the courier's process."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
     settings = ServeSettings.from_json(settings_json)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True).start()
+    threading.Thread(target=_stop_when_orphaned, args=(stop, parent), daemon=True).start()
     master_key = load_master_key(key_path(settings.db, settings.master_key_file, settings.data_dir))
     store = open_store(settings.db)
     try:
@@ -38,10 +39,9 @@ def run(settings_json: str) -> None:
         store.close()
 
 
-def _stop_when_orphaned(stop: threading.Event) -> None:
+def _stop_when_orphaned(stop: threading.Event, parent: int) -> None:
     """Stop once ``hubbub serve`` is gone (killed, so it could not say so): a courier must not
     outlive the server it belongs to."""
-    parent = os.getppid()
     while not stop.wait(0.5):
         if os.getppid() != parent:
             stop.set()
