@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from starlette.applications import Starlette
 from twilio.rest import Client as TwilioClient
 from twilio.rest.chat.v2.service import ServiceContext
 
@@ -70,6 +71,8 @@ class HookedServer:
     base_url: str
     ws_url: str
     store: Store
+    box: SecretBox
+    app: Starlette
     creds: Credentials
     receiver: Receiver
     twilio: TwilioClient
@@ -123,7 +126,7 @@ def _serve(store: Store, tmp_path: Path) -> Iterator[HookedServer]:
         try:
             twilio = twilio_client(base_url, creds.account_sid, creds.auth_token)
             ws_url = base_url.replace("http://", "ws://") + "/v1/ws"
-            yield HookedServer(base_url, ws_url, store, creds, receiver, twilio, clock)
+            yield HookedServer(base_url, ws_url, store, box, app, creds, receiver, twilio, clock)
         finally:
             stop.set()
             thread.join()

@@ -3,8 +3,10 @@ official twilio-python client to configure them and its RequestValidator on ever
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from tests.realtime.client import RawClient
 from tests.webhooks.conftest import HookedServer, synced
 from tests.webhooks.receiver import Answer
 
@@ -200,20 +202,26 @@ async def test_rest_writes_are_followed_only_when_the_header_asks(hooked: Hooked
 async def test_post_event_webhooks_keep_each_channels_order(hooked: HookedServer) -> None:
     hooked.hook("onMessageSent", post=True)
     alice, channel = await _channel_with(hooked, "alice")
-    other = (await alice.command("create_channel", friendly_name="other"))["result"]["channel"][
-        "sid"
-    ]
+    dave = await hooked.client("dave")
+    created = await dave.command("create_channel", friendly_name="other")
+    other = created["result"]["channel"]["sid"]
     bob = await hooked.client("bob")
-    for who in (bob,):
+    carol = await hooked.client("carol")
+    for who in (bob, carol):
         assert (await who.command("join", channel=channel))["ok"]
-    for i in range(40):
-        sender = alice if i % 2 else bob
-        await sender.socket.send(
-            json.dumps({"id": 1000 + i, "type": "send_message", "channel": channel, "body": str(i)})
-        )
-        await alice.socket.send(
-            json.dumps({"id": 2000 + i, "type": "send_message", "channel": other, "body": str(i)})
-        )
+
+    async def send(client: RawClient, channel_sid: str, count: int) -> None:
+        for n in range(count):
+            reply = await client.command("send_message", channel=channel_sid, body=str(n))
+            assert reply["ok"], reply
+
+    # Three connections at once into one channel (their messages interleave), one into another.
+    await asyncio.gather(
+        send(dave, other, 40),
+        send(bob, channel, 14),
+        send(carol, channel, 13),
+        send(alice, channel, 13),
+    )
     received = hooked.receiver.wait_for(80)
     for lane in (channel, other):
         indexes = [int(r.form["Index"]) for r in received if r.form["ChannelSid"] == lane]
