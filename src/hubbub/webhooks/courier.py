@@ -141,7 +141,7 @@ class Courier:
                 log.warning(
                     "post-event webhook %s to %s given up after %d attempts: %s",
                     _event(delivery),
-                    urlsplit(new.url).netloc,
+                    urlsplit(new.url).hostname,
                     delivery.attempts + 1,
                     attempt.describe(),
                 )

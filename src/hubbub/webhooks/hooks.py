@@ -97,7 +97,7 @@ class WebhookHooks:
         if hooks.pre_url is None or event not in hooks.filters:
             return values
         rendered = _rendered(subject, actor, params.kind(event))
-        sent = params.build(event, actor, rendered, values, _reason(actor, subject))
+        sent = params.build(event, actor, rendered, values, _reason(event, actor, subject))
         attempt = self._call(
             actor.account_sid, hooks.pre_url, hooks.method, sent, hooks.pre_retry_count
         )
@@ -128,54 +128,33 @@ class WebhookHooks:
             return
         event = names[1]
         resource = outcome.resource
-        deliveries: list[NewDelivery] = []
-        sent: params.Params | None = None
-        lane = _lane(event, resource, actor)
+        # (url, method, retry count) of every webhook this event goes to.
+        to: list[tuple[str, str, int]] = []
         hooks = self.targets.service(actor.account_sid, actor.service_sid)
         if hooks.post_url is not None and event in hooks.filters:
-            sent = params.build(
-                event, actor, resource, extra=_removed(event, actor, resource, self._clock)
-            )
-            deliveries.append(
-                NewDelivery(
-                    lane,
-                    actor.account_sid,
-                    hooks.post_url,
-                    hooks.method,
-                    sent,
-                    hooks.post_retry_count,
-                )
-            )
-        channel_sid = resource.get("channel_sid") or (
-            resource.get("sid") if params.kind(event) == "Channel" else None
-        )
+            to.append((hooks.post_url, hooks.method, hooks.post_retry_count))
+        channel_sid = _channel_of(event, resource)
         if channel_sid is not None:
             for hook in self.targets.channel(actor.service_sid, channel_sid):
-                if _fires(hook, event, resource):
-                    if sent is None:
-                        sent = params.build(
-                            event,
-                            actor,
-                            resource,
-                            extra=_removed(event, actor, resource, self._clock),
-                        )
-                    deliveries.append(
-                        NewDelivery(
-                            lane,
-                            actor.account_sid,
-                            hook.url or "",
-                            hook.method or "POST",
-                            sent,
-                            hook.retry_count,
-                        )
-                    )
-        if deliveries:
-            self.store.queue_deliveries(deliveries, due=self._clock())
+                if hook.url is not None and _fires(hook, event, resource):
+                    to.append((hook.url, hook.method or "POST", hook.retry_count))
+        if not to:
+            return
+        extra = _removed(event, actor, resource, self._clock)
+        sent = params.build(event, actor, resource, extra=extra)
+        lane = channel_sid or actor.service_sid  # a channel's events in order; a user's apart
+        self.store.queue_deliveries(
+            [
+                NewDelivery(lane, actor.account_sid, url, method, sent, retries)
+                for url, method, retries in to
+            ],
+            due=self._clock(),
+        )
 
 
 def _fires(hook: ChannelWebhook, event: str, resource: Mapping[str, Any]) -> bool:
-    if hook.url is None:
-        return False
+    """Whether a channel's webhook is called for ``event``: for its filters, or (a trigger) for
+    a message holding one of its words."""
     if hook.type == "webhook":
         return event in hook.filters
     if hook.type == "trigger" and event == "onMessageSent":
@@ -184,14 +163,12 @@ def _fires(hook: ChannelWebhook, event: str, resource: Mapping[str, Any]) -> boo
     return False
 
 
-def _lane(event: str, resource: Mapping[str, Any], actor: Actor) -> str:
-    """A channel's events are delivered in order; a user's go in their service's lane."""
-    kind = params.kind(event)
-    if kind == "User":
-        return actor.service_sid
-    if kind == "Channel":
+def _channel_of(event: str, resource: Mapping[str, Any]) -> str | None:
+    """The channel an event happened in, if any (a user's events are in none)."""
+    if params.kind(event) == "Channel":
         return str(resource["sid"])
-    return str(resource["channel_sid"])
+    channel_sid = resource.get("channel_sid")
+    return None if channel_sid is None else str(channel_sid)
 
 
 def _rendered(subject: object, actor: Actor, kind: str) -> dict[str, Any]:
@@ -210,8 +187,9 @@ def _rendered(subject: object, actor: Actor, kind: str) -> dict[str, Any]:
     return {}
 
 
-def _reason(actor: Actor, subject: object) -> dict[str, str] | None:
-    if isinstance(subject, Member):
+def _reason(event: str, actor: Actor, subject: object) -> dict[str, str] | None:
+    """Why a member is about to go: they leave, or someone removes them."""
+    if event == "onMemberRemove" and isinstance(subject, Member):
         return {"Reason": "LEFT" if subject.identity == actor.identity else "REMOVED"}
     return None
 

@@ -12,14 +12,16 @@ from hubbub.masterkey import key_path
 from hubbub.settings import ServeSettings
 from hubbub.store import Store, open_store
 from hubbub.webhooks.addresses import Guard
-from hubbub.webhooks.courier import Courier
+from hubbub.webhooks.courier import LANES, Courier
 from hubbub.webhooks.http import Client
 from hubbub.webhooks.sender import Sender
 
 
 def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
     """How every process of ``hubbub serve`` sends webhooks: to the addresses it may reach."""
-    return Sender(store, box, Client(Guard.from_strings(settings.webhook_allow)))
+    guard = Guard.from_strings(settings.webhook_allow)
+    # As many kept-alive connections to one receiver as the courier sends lanes side by side.
+    return Sender(store, box, Client(guard, pool_size=LANES))
 
 
 def run(settings_json: str, parent: int) -> None:
