@@ -128,15 +128,15 @@ async def test_pre_event_webhooks_fire_only_for_users_and_for_their_filters(
 
 @synced
 async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedServer) -> None:
-    hooked.hook(
+    events = [
         "onChannelAdded",
         "onMemberAdded",
         "onMessageSent",
         "onMessageUpdated",
         "onMessageRemoved",
         "onMemberRemoved",
-        post=True,
-    )
+    ]
+    hooked.hook(*events, post=True)
     alice, channel = await _channel_with(hooked, "alice")
     bob = await hooked.client("bob")
     assert (await bob.command("join", channel=channel))["ok"]
@@ -147,14 +147,7 @@ async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedS
     await bob.command("leave", channel=channel)
     received = hooked.receiver.wait_for(6)
     # One channel is one lane: its webhooks come in the order of its actions.
-    assert [r.event for r in received] == [
-        "onChannelAdded",
-        "onMemberAdded",
-        "onMessageSent",
-        "onMessageUpdated",
-        "onMessageRemoved",
-        "onMemberRemoved",
-    ]
+    assert [r.event for r in received] == events
     added, joined, message, updated, removed, left = (r.form for r in received)
     assert added["ChannelSid"] == channel
     assert added["CreatedBy"] == "alice"
