@@ -77,6 +77,8 @@ class HookedServer:
     receiver: Receiver
     twilio: TwilioClient
     courier_clock: Skew
+    courier_stop: threading.Event
+    courier: threading.Thread
     clients: list[RawClient] = field(default_factory=list)
 
     @property
@@ -93,6 +95,16 @@ class HookedServer:
         reply = await client.authenticate(self.mint(identity))
         assert reply["ok"], reply
         return client
+
+    def stop_courier(self) -> None:
+        """No more sending: what is queued stays in the outbox, to be looked at."""
+        self.courier_stop.set()
+        self.courier.join()
+
+    def queued(self) -> list[dict[str, str]]:
+        """The parameters of the webhooks waiting in the outbox."""
+        found = self.store.due_deliveries(now=float("inf"), limit=1000)
+        return [dict(delivery.new.params) for delivery in found]
 
     async def close_clients(self) -> None:
         for client in self.clients:
@@ -126,7 +138,9 @@ def _serve(store: Store, tmp_path: Path) -> Iterator[HookedServer]:
         try:
             twilio = twilio_client(base_url, creds.account_sid, creds.auth_token)
             ws_url = base_url.replace("http://", "ws://") + "/v1/ws"
-            yield HookedServer(base_url, ws_url, store, box, app, creds, receiver, twilio, clock)
+            yield HookedServer(
+                base_url, ws_url, store, box, app, creds, receiver, twilio, clock, stop, thread
+            )
         finally:
             stop.set()
             thread.join()

@@ -172,23 +172,25 @@ async def test_post_event_webhooks_follow_users_actions_in_order(hooked: HookedS
 
 @synced
 async def test_rest_writes_are_followed_only_when_the_header_asks(hooked: HookedServer) -> None:
-    hooked.hook("onChannelAdded", "onMessageSent", post=True)
+    hooked.hook("onChannelAdded", "onMessageSent", "onUserUpdated", post=True)
+    hooked.stop_courier()  # what is queued stays to be seen
     channels = hooked.service().channels
     quiet = channels.create(friendly_name="quiet")
     channels(quiet.sid).messages.create(body="not followed")
     loud = channels.create(friendly_name="loud", x_twilio_webhook_enabled="true")
     channels(loud.sid).messages.create(body="followed", x_twilio_webhook_enabled="true")
     channels(quiet.sid).messages.create(body="not either", x_twilio_webhook_enabled="false")
-    received = hooked.receiver.wait_for(2)
-    assert [(r.event, r.form.get("Body")) for r in received] == [
-        ("onChannelAdded", None),
+    user = hooked.service().users.create(identity="zoe")
+    hooked.service().users(user.sid).update(friendly_name="Z", x_twilio_webhook_enabled="true")
+    queued = hooked.queued()
+    assert [(q["EventType"], q.get("Body") or q.get("FriendlyName")) for q in queued] == [
+        ("onChannelAdded", "loud"),
         ("onMessageSent", "followed"),
+        ("onUserUpdated", "Z"),
     ]
-    assert received[0].form["ChannelSid"] == loud.sid
-    assert all(r.form["Source"] == "API" and "ClientIdentity" not in r.form for r in received)
-    # Nothing else is on its way: a marker sent last arrives next.
-    channels(loud.sid).messages.create(body="marker", x_twilio_webhook_enabled="true")
-    assert hooked.receiver.wait_for(3)[2].form["Body"] == "marker"
+    assert queued[0]["ChannelSid"] == loud.sid
+    assert queued[2]["UserSid"] == user.sid
+    assert all(q["Source"] == "API" and "ClientIdentity" not in q for q in queued)
 
 
 @synced

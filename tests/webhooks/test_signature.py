@@ -115,3 +115,10 @@ def test_unsigned_requests_and_what_the_receiver_sees() -> None:
 
     with pytest.raises(ValueError, match="GET or POST"):
         prepare("PUT", "https://example.com/", [], TOKEN)
+
+
+def test_an_internationalized_host_is_requested_and_signed_in_its_ascii_form() -> None:
+    prepared = prepare("POST", "https://Bücher.example:8443/hooks", PARAMS, TOKEN)
+    assert prepared.url == "https://xn--bcher-kva.example:8443/hooks"
+    headers, form = received(prepared)
+    assert RequestValidator(TOKEN).validate(prepared.url, form, headers[SIGNATURE_HEADER])

@@ -68,7 +68,10 @@ def delete_channel(core: Core, actor: Actor, ref: str) -> Outcome:
         member = access.membership(core, actor, channel, ref=ref)
         access.require(core, actor, member, "destroyChannel")
     core.before("delete_channel", actor, {"channel_sid": channel.sid}, channel)
+    rendered = render.channel(channel, actor.account_sid, actor.urls)
     with core.atomic():
+        # The hooks first, while the channel's own webhooks are still there to be read; the
+        # delete commits with what they queue.
+        outcome = core.done("delete_channel", actor, Outcome(rendered, [removed(rendered)]))
         core.store.delete_channel(actor.service_sid, channel.sid)
-        rendered = render.channel(channel, actor.account_sid, actor.urls)
-        return core.done("delete_channel", actor, Outcome(rendered, [removed(rendered)]))
+        return outcome

@@ -64,8 +64,9 @@ class Hooks(Protocol):
         ...
 
     def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
-        """After the action's writes, inside its transaction (``Store.atomic``): what this
-        writes is committed with them. Must not wait on anything but the store."""
+        """Inside the action's transaction (``Store.atomic``), once the action cannot fail
+        (after its writes; a delete's, just before): what this writes is committed with them.
+        Must not wait on anything but the store."""
 
 
 class NoHooks:

@@ -11,9 +11,12 @@ way: ``submit`` with a callback for the gateway's per-frame work (no task per fr
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
@@ -50,12 +53,21 @@ class Inline:
 class Threaded:
     threaded = True
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        """In the thread pool every ``Threaded`` shares, or with ``threads``, in threads of its
+        own: work that may wait long (on the network) then cannot starve the rest."""
         # Tasks are only weakly held by the loop: keep each until it is done.
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._limiter = None if threads is None else anyio.CapacityLimiter(threads)
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:
+            return await run_in_threadpool(function, *args)
+        call = functools.partial(function, *args)
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
     def submit(self, function: Callable[..., Any], args: tuple[Any, ...], done: Done) -> None:
-        task = asyncio.get_running_loop().create_task(run_in_threadpool(function, *args))
+        task = asyncio.get_running_loop().create_task(self._call(function, *args))
         self._tasks.add(task)
 
         def finished(task: asyncio.Task[Any]) -> None:
@@ -68,7 +80,7 @@ class Threaded:
         task.add_done_callback(finished)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
-        return await run_in_threadpool(function, *args)
+        return await self._call(function, *args)
 
 
 def for_backend(backend: str) -> Executor:

@@ -44,6 +44,9 @@ OUTPUT_PAUSE = 256 * 1024
 OUTPUT_LIMIT = 4 * 1024 * 1024
 #: Sessions one identity may have open on one process at a time.
 SESSIONS_PER_IDENTITY = 20
+#: Threads for the frames of services with a pre-event webhook, each waiting up to 5 s (times
+#: the retries) on the receiver.
+CALLING_OUT_THREADS = 64
 #: Idle connections are pinged this often; one silent for two rounds is dropped.
 PING_INTERVAL = 30.0
 _COMMANDS_CACHE = 64
@@ -74,8 +77,9 @@ class Node:
         self.hub = Hub()
         self.broker = broker or MemoryBroker()
         self.executor = executor or for_backend(store.backend)
-        #: For the actions that may wait on the network (a pre-event webhook): never the loop.
-        self.threaded: Executor = self.executor if self.executor.threaded else Threaded()
+        #: For the actions that may wait on the network (a pre-event webhook): off the loop, in
+        #: threads of their own, so that slow receivers cannot hold up the store's work.
+        self.calling_out: Executor = Threaded(CALLING_OUT_THREADS)
         self.warning = warning
         self.clock = clock
         #: permessage-deflate for clients that offer it (~35 KiB of zlib state a connection).
@@ -109,11 +113,16 @@ class Node:
         self.broker.watch_lag(self.metrics.broker_lag_seconds.observe)
 
     def executor_for(self, who: Identity | None) -> Executor:
-        """Where a session's frames run: off the loop if its service has a pre-event webhook,
-        which may take seconds to answer."""
-        if who is not None and self.core.hooks.calls_out(who.account_sid, who.service_sid):
-            return self.threaded
-        return self.executor
+        """Where a session's frames run: apart if its service has a pre-event webhook, which
+        may take seconds to answer."""
+        if who is None:
+            return self.executor
+        try:
+            calls_out = self.core.hooks.calls_out(who.account_sid, who.service_sid)
+        except Exception:  # the store, for a moment: the frame itself will say what it is
+            log.exception("reading a service's webhooks failed")
+            calls_out = False
+        return self.calling_out if calls_out else self.executor
 
     def commands_for(self, base_url: str) -> Commands:
         """One ``Commands`` per base URL (the public URL, or else the Host header of the

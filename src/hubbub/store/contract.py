@@ -74,7 +74,9 @@ class Store(Protocol):
 
     def atomic(self) -> AbstractContextManager[None]:
         """A block whose store calls (in this thread) are one transaction: all committed when it
-        ends, none if it raises. Blocks nest; a ``Conflict`` inside undoes only its own call."""
+        ends, none if it raises. Blocks nest. Each write inside is a savepoint: one that raises
+        (``Conflict``, ``LimitExceeded``...) undoes only its own changes, so the block may
+        catch it and go on."""
         ...
 
     # Accounts and API keys ------------------------------------------------------------------------
@@ -606,9 +608,10 @@ class Store(Protocol):
 
     # The outbox of post-event webhooks, and leases --------------------------------------------
 
-    def queue_deliveries(self, deliveries: Sequence[NewDelivery], *, due: float) -> None:
-        """Queue webhooks to send from ``due`` (Unix seconds) on; inside ``atomic``, with the
-        action that caused them."""
+    def queue_deliveries(self, deliveries: Sequence[NewDelivery]) -> None:
+        """Queue webhooks to send at once; inside ``atomic``, with the action that caused
+        them. (Only retries wait, until a time on the courier's own clock: the clocks of the
+        processes queueing need not agree with it.)"""
 
     def due_deliveries(
         self, *, now: float, limit: int, busy: Collection[str] = ()

@@ -99,7 +99,8 @@ class Base:
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One write transaction for every store call this thread makes inside the block:
-        all of them are committed when it ends, or none if it raises. Blocks nest."""
+        all of them are committed when it ends, or none if it raises. Blocks nest; each write
+        inside is a savepoint, so one that raises undoes only its own changes."""
         if getattr(self._ambient, "conn", None) is not None:
             yield
             return
@@ -111,31 +112,30 @@ class Base:
                 self._ambient.conn = None
 
     def _read(self) -> AbstractContextManager[Connection]:
-        return self._joined() or transaction(self._backend, write=False)
+        conn: Connection | None = getattr(self._ambient, "conn", None)
+        return transaction(self._backend, write=False) if conn is None else nullcontext(conn)
 
     def _write(self) -> AbstractContextManager[Connection]:
-        return self._joined() or transaction(self._backend, write=True)
-
-    def _joined(self) -> AbstractContextManager[Connection] | None:
         conn: Connection | None = getattr(self._ambient, "conn", None)
-        return None if conn is None else nullcontext(conn)
+        return transaction(self._backend, write=True) if conn is None else _savepoint(conn)
 
     @contextmanager
     def _unique(self, conflict: Conflict) -> Iterator[None]:
-        """Turn a unique-key violation inside the block into ``conflict``. Inside ``atomic``,
-        the block is a savepoint: the violation undoes only its own statements, and the
-        transaction goes on (PostgreSQL would otherwise refuse every later statement)."""
-        conn: Connection | None = getattr(self._ambient, "conn", None)
+        """Turn a unique-key violation inside the block into ``conflict``."""
         try:
-            if conn is None:
-                yield
-            else:
-                with conn.begin_nested():
-                    yield
+            yield
         except IntegrityError as exc:
             if self._backend.is_unique_violation(exc):
                 raise conflict from None
             raise
+
+
+@contextmanager
+def _savepoint(conn: Connection) -> Iterator[Connection]:
+    """A write joining an ``atomic`` block: undone alone if it raises (PostgreSQL would
+    otherwise refuse every later statement of the transaction)."""
+    with conn.begin_nested():
+        yield conn
 
 
 def ref_key(ref: str, prefix: str, natural: str) -> str:

@@ -19,7 +19,7 @@ from hubbub.store.records import Delivery, NewDelivery
 
 
 class OutboxOps(Base):
-    def queue_deliveries(self, deliveries: Sequence[NewDelivery], *, due: float) -> None:
+    def queue_deliveries(self, deliveries: Sequence[NewDelivery]) -> None:
         if not deliveries:
             return
         rows = [
@@ -31,7 +31,7 @@ class OutboxOps(Base):
                 "params": json.dumps(d.params, separators=(",", ":")),
                 "retry_count": d.retry_count,
                 "attempts": 0,
-                "due": due,
+                "due": 0.0,
             }
             for d in deliveries
         ]

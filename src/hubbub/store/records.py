@@ -337,8 +337,8 @@ NewMessage = tuple[str, str, str, str, str]
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     """A post-event webhook to send: to ``url`` with ``method``, signed for ``account_sid``.
-    Deliveries of one ``lane`` (a channel's SID, or a service's for its own events) are sent
-    one at a time, in the order they were queued."""
+    Deliveries of one ``lane`` (at most 64 characters: one receiver's webhooks of one channel,
+    say) are sent one at a time, in the order they were queued."""
 
     lane: str
     account_sid: str

@@ -326,14 +326,15 @@ channel_webhooks = Table(
 )
 
 # Post-event webhooks waiting to be delivered, written before the action is answered so that
-# none is lost to a crash. A lane (a channel, or a service's own events) is delivered in ``id``
-# order; ``due`` (Unix seconds) is when its next attempt may start. No foreign keys: what a
+# none is lost to a crash. A lane (one receiver's webhooks of one channel, or of a service's user
+# events) is delivered in ``id`` order; ``due`` (Unix seconds, on the courier's clock) is when a
+# retried delivery's next attempt may start, 0 for a new one. No foreign keys: what a
 # webhook tells of may be deleted before it is delivered.
 outbox = Table(
     "outbox",
     metadata,
     Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
-    Column("lane", String(34), nullable=False),
+    Column("lane", String(64), nullable=False),
     Column("account_sid", String(34), nullable=False),
     Column("url", Text, nullable=False),
     Column("method", String(8), nullable=False),
@@ -351,7 +352,7 @@ leases = Table(
     "leases",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("holder", String(64), nullable=False),
+    Column("holder", Text, nullable=False),
     # Unix seconds, on the holders' clocks.
     Column("until", Float, nullable=False),
 )

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from hubbub.store import Store
 from hubbub.store.records import Delivery
-from hubbub.webhooks.sender import Sender
+from hubbub.webhooks.sender import Attempt, Sender
 
 log = logging.getLogger("hubbub.webhooks")
 
@@ -32,9 +32,11 @@ LEASE_NAME = "outbox"
 #: The lease runs this long, and is renewed every ``RENEW`` seconds.
 LEASE = 6.0
 RENEW = 2.0
-#: Deliveries read at a time, and lanes sent side by side.
+#: Deliveries read at a time, lanes sent side by side, and deliveries of one lane sent before
+#: they are marked sent (what a courier that dies may send twice).
 BATCH = 500
 LANES = 32
+RUN = 50
 #: How often an idle courier looks for new deliveries.
 POLL = 0.05
 #: The wait before the next attempt, by attempts so far (the last repeats).
@@ -64,15 +66,22 @@ class Courier:
     ) -> None:
         self.store = store
         self.sender = sender
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder or f"{os.getpid()}:{id(self):x}@{socket.gethostname()}"
         self.lanes = lanes
         self.poll = poll
         self._clock = clock
         self._leading = False
         self._renew_at = 0.0
+        #: Until when this courier's lease surely runs: lanes stop sending before it.
+        self._lease_until = 0.0
+        self._stop = threading.Event()
+        #: What lanes sent that the store has not yet been told.
+        self._unsettled: dict[str, Settled] = {}
 
     def run(self, stop: threading.Event) -> None:
-        """Send until ``stop`` is set; then finish the lanes in hand and give the lease up."""
+        """Send until ``stop`` is set; then finish the delivery in hand of each lane and give
+        the lease up."""
+        self._stop = stop
         in_flight: dict[str, Future[Settled]] = {}
         with ThreadPoolExecutor(self.lanes, thread_name_prefix="hubbub-courier") as pool:
             while not stop.is_set():
@@ -82,7 +91,10 @@ class Courier:
                     log.exception("the webhook courier failed a turn")
                     stop.wait(1.0)
             wait(in_flight.values())
-            self._settle(in_flight)
+            try:
+                self._settle(in_flight)
+            except Exception:
+                log.exception("marking sent webhooks failed: they will be sent again")
         if self._leading:
             self.store.drop_lease(LEASE_NAME, self.holder)
 
@@ -95,6 +107,7 @@ class Courier:
                 LEASE_NAME, self.holder, now=now, until=now + LEASE
             )
             self._renew_at = now + RENEW
+            self._lease_until = now + LEASE - RENEW if self._leading else 0.0
         self._settle(in_flight)
         if not self._leading:
             stop.wait(RENEW)
@@ -102,9 +115,10 @@ class Courier:
         started = False
         free = self.lanes - len(in_flight)
         if free > 0:
-            due = self.store.due_deliveries(now=now, limit=BATCH, busy=list(in_flight))
+            busy = [*in_flight, *self._unsettled]
+            due = self.store.due_deliveries(now=now, limit=BATCH, busy=busy)
             for lane, deliveries in _lanes(due)[:free]:
-                in_flight[lane] = pool.submit(self._send_lane, deliveries)
+                in_flight[lane] = pool.submit(self._send_lane, deliveries[:RUN])
                 started = True
         if in_flight:
             if not started:
@@ -113,26 +127,35 @@ class Courier:
             stop.wait(self.poll)
 
     def _settle(self, in_flight: dict[str, Future[Settled]]) -> None:
-        done: list[int] = []
-        retry: list[tuple[int, float]] = []
+        """Mark what the finished lanes sent. Should the store fail, their lanes stay out of
+        the next reads until it is done, so nothing is sent twice meanwhile."""
+        unsettled = self._unsettled
         for lane, future in list(in_flight.items()):
-            if not future.done():
-                continue
-            del in_flight[lane]
-            settled = future.result()
-            done += settled.done
-            if settled.retry is not None:
-                retry.append(settled.retry)
-        if done or retry:
-            self.store.settle_deliveries(sent=done, retry=retry)
+            if future.done():
+                del in_flight[lane]
+                unsettled[lane] = future.result()  # _send_lane raises nothing
+        if not unsettled:
+            return
+        done = [id_ for settled in unsettled.values() for id_ in settled.done]
+        retry = [settled.retry for settled in unsettled.values() if settled.retry is not None]
+        self.store.settle_deliveries(sent=done, retry=retry)
+        unsettled.clear()
 
     def _send_lane(self, deliveries: list[Delivery]) -> Settled:
         settled = Settled()
         for delivery in deliveries:
+            # Stopping, or a lease that may be another's soon: the rest wait for the next turn
+            # (of this courier or of the one that takes over), in order.
+            if self._stop.is_set() or self._clock() >= self._lease_until:
+                return settled
             new = delivery.new
-            attempt = self.sender.attempt(
-                new.account_sid, new.url, new.method, new.params, delivery.attempts
-            )
+            try:
+                attempt = self.sender.attempt(
+                    new.account_sid, new.url, new.method, new.params, delivery.attempts
+                )
+            except Exception:  # the store, or a sealed token that no longer opens
+                log.exception("sending a post-event webhook failed")
+                attempt = Attempt(None, "could not be sent", retryable=True)
             if not attempt.ok and attempt.retryable and delivery.attempts < new.retry_count:
                 backoff = BACKOFF[min(delivery.attempts, len(BACKOFF) - 1)]
                 settled.retry = (delivery.id, self._clock() + backoff)

@@ -20,6 +20,7 @@ trigger words (type ``trigger``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -103,12 +104,10 @@ class WebhookHooks:
         )
         response = attempt.response
         if not attempt.ok or response is None:
+            # The details (the receiver's address, its error) are the operator's, not the user's.
             log.info("pre-event webhook %s refused %s: %s", event, action, attempt.describe())
-            raise ApiError(
-                403,
-                REFUSED,
-                f"The service's pre-event webhook refused {event} ({attempt.describe()})",
-            )
+            status = f" (status {response.status})" if response is not None else ""
+            raise ApiError(403, REFUSED, f"The service's pre-event webhook refused {event}{status}")
         return cast(V, _rewritten(event, values, response.body))
 
     def _call(
@@ -142,13 +141,12 @@ class WebhookHooks:
             return
         extra = _removed(event, actor, resource, self._clock)
         sent = params.build(event, actor, resource, extra=extra)
-        lane = channel_sid or actor.service_sid  # a channel's events in order; a user's apart
+        where = channel_sid or actor.service_sid  # a channel's events in order; a user's apart
         self.store.queue_deliveries(
             [
-                NewDelivery(lane, actor.account_sid, url, method, sent, retries)
+                NewDelivery(_lane(where, url), actor.account_sid, url, method, sent, retries)
                 for url, method, retries in to
-            ],
-            due=self._clock(),
+            ]
         )
 
 
@@ -161,6 +159,12 @@ def _fires(hook: ChannelWebhook, event: str, resource: Mapping[str, Any]) -> boo
         words = set(re.findall(r"\w+", (resource.get("body") or "").lower()))
         return any(trigger.lower() in words for trigger in hook.triggers)
     return False
+
+
+def _lane(where: str, url: str) -> str:
+    """Each receiver has the events of a channel in order, and a slow one holds up only
+    itself: one lane per channel (or service) and URL."""
+    return f"{where}:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
 
 
 def _channel_of(event: str, resource: Mapping[str, Any]) -> str | None:

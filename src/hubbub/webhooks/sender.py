@@ -27,8 +27,9 @@ log = logging.getLogger("hubbub.webhooks")
 DEADLINE = 5.0
 #: Answers after which Twilio tries again (while the retry count allows).
 RETRY_STATUSES = frozenset({429, 503, 504})
-#: How long an account's auth token is used without reading it again.
-TOKEN_TTL = 60.0
+#: How long an account's auth token is used without reading it again (after
+#: ``hubbub keys auth-token``, the old one signs for at most this long).
+TOKEN_TTL = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,13 @@ def prepare(
     method = method.upper()
     if method not in ("GET", "POST"):
         raise ValueError(f"webhooks are GET or POST, not {method!r}")
-    parts = urlsplit(quote(url, safe=_URL_SAFE))
+    parts = urlsplit(url)
+    # The host as the receiver's Host header names it (IDNA); the rest percent-encoded.
+    parts = parts._replace(
+        netloc=_ascii_netloc(parts.netloc, parts.hostname),
+        path=quote(parts.path, safe=_URL_SAFE),
+        query=quote(parts.query, safe=_URL_SAFE),
+    )
     query = parts.query
     if method == "GET" and params:
         query = f"{query}&{urlencode(params)}" if query else urlencode(params)
@@ -74,3 +80,15 @@ def prepare(
         signed = params if method == "POST" else ()
         headers.append((SIGNATURE_HEADER, sign(auth_token, target, signed)))
     return Prepared(target, body, tuple(headers))
+
+
+def _ascii_netloc(netloc: str, hostname: str | None) -> str:
+    """``netloc`` with an internationalized host name in its ASCII (IDNA) form; a name that
+    has none is left for the client to refuse."""
+    if netloc.isascii() or not hostname:
+        return netloc
+    try:
+        ascii_host = hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        return netloc
+    return netloc.lower().replace(hostname, ascii_host, 1)  # host names ignore case

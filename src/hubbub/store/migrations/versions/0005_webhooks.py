@@ -57,7 +57,7 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("lane", sa.String(34), nullable=False),
+        sa.Column("lane", sa.String(64), nullable=False),
         sa.Column("account_sid", sa.String(34), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("method", sa.String(8), nullable=False),
@@ -72,7 +72,7 @@ def upgrade() -> None:
     op.create_table(
         "leases",
         sa.Column("name", sa.String(64), nullable=False),
-        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("holder", sa.Text(), nullable=False),
         sa.Column("until", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("name", name="pk_leases"),
     )
