@@ -3,8 +3,9 @@
 One courier runs beside the workers of each ``hubbub serve``; of those sharing a database,
 the one holding the lease ``outbox`` sends and the others stand by, so each webhook is sent
 once while they all live (and at least once when one dies mid-send: its successor sends again
-what was not yet marked sent). A lane (a channel, or a service's user events) is sent one
-delivery at a time, oldest first; lanes go side by side, up to ``lanes`` at once. A delivery
+what was not yet marked sent). A lane (one receiver's webhooks of a channel, or of a service's
+user events) is sent one delivery at a time, oldest first, in runs of at most ``RUN`` marked
+sent together; lanes go side by side, up to ``lanes`` at once. A delivery
 that fails and may be retried holds its lane back until its next attempt (1 s, 2 s, 4 s ...
 later); one that is given up (no retries left, or an answer not worth retrying) is logged and
 forgotten, as Twilio forgets it.
