@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     Table,
     bindparam,
+    insert,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -106,10 +107,30 @@ class Base:
             return
         with transaction(self._backend, write=True) as conn:
             self._ambient.conn = conn
+            appended: list[tuple[Table, list[dict[str, Any]]]] = []
+            self._ambient.appended = appended
             try:
                 yield
+                for table, rows in appended:
+                    conn.execute(insert(table), rows)
             finally:
                 self._ambient.conn = None
+                self._ambient.appended = []
+
+    def _append(self, table: Table, rows: list[dict[str, Any]]) -> bool:
+        """Rows for ``table`` to insert when this thread's ``atomic`` block ends (one
+        statement for all that came of a kind: a batch of messages queues one webhook each),
+        if a block is open; whether they were taken."""
+        appended: list[tuple[Table, list[dict[str, Any]]]] | None = getattr(
+            self._ambient, "appended", None
+        )
+        if getattr(self._ambient, "conn", None) is None or appended is None:
+            return False
+        if appended and appended[-1][0] is table:
+            appended[-1][1].extend(rows)
+        else:
+            appended.append((table, list(rows)))
+        return True
 
     def _read(self) -> AbstractContextManager[Connection]:
         conn: Connection | None = getattr(self._ambient, "conn", None)
