@@ -27,6 +27,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
@@ -274,8 +275,8 @@ async def receive_load(
     pipe.send(("result", out))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_load_arguments(parser: argparse._ActionsContainer) -> None:
+    """The options of the load (shared with ``bench_webhooks.py``)."""
     parser.add_argument("--seconds", type=float, default=20.0, help="sending time")
     parser.add_argument("--channels", type=int, default=40)
     parser.add_argument("--senders-per-channel", type=int, default=4)
@@ -291,6 +292,173 @@ def main() -> None:
         help="client implementation: a minimal one (default) or the websockets library",
     )
     parser.add_argument("--no-compression", action="store_true", help="don't offer deflate")
+
+
+@dataclass
+class Load:
+    """What one sustained run measured (raw), for ``report`` and other scripts."""
+
+    channels: list[str]
+    senders: int
+    receivers: int
+    client_procs: int
+    start_at: float
+    end_at: float
+    acked: Counter[str]
+    records: list[tuple[float, float, int]]
+    failures: Counter[Any]
+    acked_indexes: dict[str, list[int]]
+    heard: list[Any]
+    stored: dict[str, list[int]]
+    #: The stored messages' sids, in the order of ``stored``.
+    stored_sids: dict[str, list[str]]
+    cpu_sending: float
+    cpu_total: float
+    connected: int
+    errors: list[str]
+    setup: float
+    verify_time: float
+    alive: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.acked.values())
+
+    @property
+    def window(self) -> float:
+        """From the start to the last acknowledgement, in seconds."""
+        last_reply = max((replied for _, replied, _ in self.records), default=self.start_at)
+        return max(1e-9, last_reply - self.start_at)
+
+    @property
+    def persisted_rate(self) -> float:
+        return self.total / self.window
+
+    @property
+    def intact(self) -> bool:
+        """Stored == acknowledged, indexes 0..N-1 once each, every receiver complete."""
+        stored, acked = self.stored, self.acked
+        complete = sum(
+            indexes == list(range(acked[sid]))
+            for _, result in self.heard
+            for sid, indexes, *_ in result
+        )
+        return (
+            all(indexes == list(range(len(indexes))) for indexes in stored.values())
+            and all(len(stored[sid]) == acked[sid] for sid in self.channels)
+            and all(
+                sorted(indexes) == list(range(len(indexes)))
+                for indexes in self.acked_indexes.values()
+            )
+            and complete == self.receivers
+        )
+
+
+def run_load(
+    server: Server,
+    args: argparse.Namespace,
+    *,
+    compression: bool = False,
+    started: Callable[[float, float], None] | None = None,
+    sent: Callable[[], None] | None = None,
+) -> Load:
+    """Set up the channels and clients on ``server``, send for ``args.seconds``, then check.
+    ``started(start_at, end_at)`` is called as the senders are told to go, ``sent()`` once
+    they have all reported (before the receivers are asked for what they heard)."""
+    light = args.client == "light"
+    per_channel = args.senders_per_channel + args.receivers_per_channel
+    setup = time.monotonic()
+    minter = server.minter()
+    server.set_limits(max(250, per_channel))
+    channels = [server.create_channel(f"load{c}") for c in range(args.channels)]
+    senders: list[tuple[str, str]] = []  # (identity, channel sid)
+    receivers: list[tuple[str, str]] = []
+    user = 0
+    for sid in channels:
+        identities = [f"user{user + i}" for i in range(per_channel)]
+        user += per_channel
+        server.add_members(sid, identities)
+        senders += [(i, sid) for i in identities[: args.senders_per_channel]]
+        receivers += [(i, sid) for i in identities[args.senders_per_channel :]]
+
+    def plan(pairs: list[tuple[str, str]], part: int, parts: int) -> list[tuple[str, str]]:
+        return [
+            (minter.chat_token(identity, server.service_sid, ttl=3600), sid)
+            for identity, sid in pairs[part::parts]
+        ]
+
+    sender_jobs = [
+        (server.url, plan(senders, p, args.sender_procs), args.rate, compression, args.gate)
+        for p in range(args.sender_procs)
+    ]
+    receiver_jobs = [
+        (server.url, plan(receivers, p, args.receiver_procs), compression, args.gate)
+        for p in range(args.receiver_procs)
+        if receivers[p :: args.receiver_procs]
+    ]
+    with (
+        Workers(receive_light if light else receive_load, receiver_jobs) as listening,
+        Workers(send_light if light else send_load, sender_jobs) as sending,
+    ):
+        ready = listening.gather(120) + sending.gather(120)
+        connected = sum(item[1] for item in ready)
+        errors = [error for item in ready for error in item[2]]
+        setup = time.monotonic() - setup
+        start_at = time.time() + 0.5
+        end_at = start_at + args.seconds
+        cpu_start = server.cpu_seconds()
+        if started is not None:
+            started(start_at, end_at)
+        sending.send_all(("go", start_at, end_at))
+        results = sending.gather(args.seconds + 120)
+        cpu_sending = server.cpu_seconds() - cpu_start
+        if sent is not None:
+            sent()
+        acked: Counter[str] = Counter()
+        records: list[tuple[float, float, int]] = []
+        failures: Counter[Any] = Counter()
+        acked_indexes: dict[str, list[int]] = {sid: [] for sid in channels}
+        for _, sids, outcomes in results:
+            for sid, (mine, failed, _) in zip(sids, outcomes, strict=True):
+                acked[sid] += len(mine)
+                acked_indexes[sid] += [index for _, _, index in mine]
+                records += mine
+                failures.update(failed)
+        listening.send_all(("stop", dict(acked), 60.0))
+        heard = listening.gather(120)
+        cpu_total = server.cpu_seconds() - cpu_start
+        alive = server.alive()
+    verify_started = time.monotonic()
+    listed = {sid: server.messages(sid) for sid in channels}
+    stored = {sid: [index for index, _ in messages] for sid, messages in listed.items()}
+    verify_time = time.monotonic() - verify_started
+    return Load(
+        channels=channels,
+        senders=len(senders),
+        receivers=len(receivers),
+        client_procs=len(receiver_jobs),
+        start_at=start_at,
+        end_at=end_at,
+        acked=acked,
+        records=records,
+        failures=failures,
+        acked_indexes=acked_indexes,
+        heard=heard,
+        stored=stored,
+        stored_sids={sid: [m for _, m in messages] for sid, messages in listed.items()},
+        cpu_sending=cpu_sending,
+        cpu_total=cpu_total,
+        connected=connected,
+        errors=errors,
+        setup=setup,
+        verify_time=verify_time,
+        alive=alive,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_load_arguments(parser)
     parser.add_argument(
         "--server-compression",
         action="store_true",
@@ -300,78 +468,21 @@ def main() -> None:
     args = parser.parse_args()
     raise_nofile()
     compression = not args.no_compression
-    light = args.client == "light"
-    if light:
+    if args.client == "light":
         compression = False  # the light client speaks no extensions
-    per_channel = args.senders_per_channel + args.receivers_per_channel
-
     with Server(gc=args.server_gc, compression=args.server_compression) as server:
-        setup = time.monotonic()
-        minter = server.minter()
-        server.set_limits(max(250, per_channel))
-        channels = [server.create_channel(f"load{c}") for c in range(args.channels)]
-        senders: list[tuple[str, str]] = []  # (identity, channel sid)
-        receivers: list[tuple[str, str]] = []
-        user = 0
-        for sid in channels:
-            identities = [f"user{user + i}" for i in range(per_channel)]
-            user += per_channel
-            server.add_members(sid, identities)
-            senders += [(i, sid) for i in identities[: args.senders_per_channel]]
-            receivers += [(i, sid) for i in identities[args.senders_per_channel :]]
+        load = run_load(server, args, compression=compression)
+    report(args, load)
 
-        def plan(pairs: list[tuple[str, str]], part: int, parts: int) -> list[tuple[str, str]]:
-            return [
-                (minter.chat_token(identity, server.service_sid, ttl=3600), sid)
-                for identity, sid in pairs[part::parts]
-            ]
 
-        sender_jobs = [
-            (server.url, plan(senders, p, args.sender_procs), args.rate, compression, args.gate)
-            for p in range(args.sender_procs)
-        ]
-        receiver_jobs = [
-            (server.url, plan(receivers, p, args.receiver_procs), compression, args.gate)
-            for p in range(args.receiver_procs)
-            if receivers[p :: args.receiver_procs]
-        ]
-        with (
-            Workers(receive_light if light else receive_load, receiver_jobs) as listening,
-            Workers(send_light if light else send_load, sender_jobs) as sending,
-        ):
-            ready = listening.gather(120) + sending.gather(120)
-            connected = sum(item[1] for item in ready)
-            errors = [error for item in ready for error in item[2]]
-            setup = time.monotonic() - setup
-            start_at = time.time() + 0.5
-            end_at = start_at + args.seconds
-            cpu_start = server.cpu_seconds()
-            sending.send_all(("go", start_at, end_at))
-            sent = sending.gather(args.seconds + 120)
-            cpu_sending = server.cpu_seconds() - cpu_start
-            acked: Counter[str] = Counter()
-            records: list[tuple[float, float, int]] = []
-            failures: Counter[Any] = Counter()
-            acked_indexes: dict[str, list[int]] = {sid: [] for sid in channels}
-            for _, sids, results in sent:
-                for sid, (mine, failed, _) in zip(sids, results, strict=True):
-                    acked[sid] += len(mine)
-                    acked_indexes[sid] += [index for _, _, index in mine]
-                    records += mine
-                    failures.update(failed)
-            listening.send_all(("stop", dict(acked), 60.0))
-            heard = listening.gather(120)
-            cpu_total = server.cpu_seconds() - cpu_start
-            alive = server.alive()
-        verify_started = time.monotonic()
-        stored = {sid: server.message_indexes(sid) for sid in channels}
-        verify_time = time.monotonic() - verify_started
-
-    # -- figures -----------------------------------------------------------------------------
-    total = sum(acked.values())
-    last_reply = max((replied for _, replied, _ in records), default=start_at)
-    window = max(1e-9, last_reply - start_at)
-    persisted_rate = total / window
+def report(args: argparse.Namespace, load: Load) -> None:
+    """Print the figures of ``load`` (run with ``args``)."""
+    start_at = load.start_at
+    acked, records, failures = load.acked, load.records, load.failures
+    per_channel = args.senders_per_channel + args.receivers_per_channel
+    total = load.total
+    window = load.window
+    persisted_rate = load.persisted_rate
     buckets = Counter(int(replied - start_at) for _, replied, _ in records)
     full_seconds = [buckets[s] for s in range(1, int(args.seconds) - 1)]
     acks = [(replied - sent_at) * 1000 for sent_at, replied, _ in records]
@@ -380,7 +491,7 @@ def main() -> None:
     latencies: list[float] = []
     in_order = complete = foreign = 0
     last_delivery = start_at
-    for _, result in heard:
+    for _, result in load.heard:
         for sid, indexes, lat, last, alien, _ in result:
             deliveries += len(indexes)
             latencies += lat
@@ -388,25 +499,27 @@ def main() -> None:
             last_delivery = max(last_delivery, last)
             in_order += indexes == sorted(indexes) and len(set(indexes)) == len(indexes)
             complete += indexes == list(range(acked[sid]))
-    receivers_total = len(receivers)
+    receivers_total = load.receivers
     delivery_window = max(1e-9, last_delivery - start_at)
 
+    stored = load.stored
     stored_ok = all(indexes == list(range(len(indexes))) for indexes in stored.values())
-    stored_match = all(len(stored[sid]) == acked[sid] for sid in channels)
+    stored_match = all(len(stored[sid]) == acked[sid] for sid in load.channels)
     acked_unique = all(
-        sorted(indexes) == list(range(len(indexes))) for indexes in acked_indexes.values()
+        sorted(indexes) == list(range(len(indexes))) for indexes in load.acked_indexes.values()
     )
     stored_total = sum(len(indexes) for indexes in stored.values())
     intact = stored_ok and stored_match and acked_unique and complete == receivers_total
+    alive = load.alive
 
     print(
         f"Sustained: {args.channels} channels × ({args.senders_per_channel} senders + "
-        f"{args.receivers_per_channel} receivers) = {len(senders)} sending and "
+        f"{args.receivers_per_channel} receivers) = {load.senders} sending and "
         f"{receivers_total} receiving connections, ≤ {args.rate:.0f} sends/s each, "
         f"{args.seconds:.0f} s, 1 server process, SQLite, permessage-deflate "
         f"{_deflate(args)}, {args.client} clients"
-        f"{f', server gc {args.server_gc} (what-if)' if args.server_gc else ''}; "
-        f"{args.sender_procs}+{len(receiver_jobs)} client processes; {machine()}"
+        f"{f', server gc {args.server_gc} (what-if)' if getattr(args, 'server_gc', None) else ''}"
+        f"; {args.sender_procs}+{load.client_procs} client processes; {machine()}"
     )
     verdict = "met" if persisted_rate >= GOAL_RATE and intact and alive else "NOT met"
     print(
@@ -414,7 +527,7 @@ def main() -> None:
         f" per second: median {median(full_seconds):,.0f}, min {min(full_seconds, default=0):,})"
         f" — goal ≥ {GOAL_RATE:,.0f}/s, none lost or reordered: {verdict}"
     )
-    offered = len(senders) * args.rate
+    offered = load.senders * args.rate
     print(
         f"  offered at most {offered:,.0f}/s; send → reply p50 {percentile(acks, 50):.1f} ms, "
         f"p99 {percentile(acks, 99):.1f} ms; failures {dict(failures) or 'none'}"
@@ -433,18 +546,20 @@ def main() -> None:
         f"{acked_unique}; receivers complete and in index order: {complete}/{receivers_total} "
         f"(in order {in_order}, {foreign} foreign frames)"
     )
+    errors = load.errors
     print(
-        f"  server CPU {cpu_sending / window:.0%} of a core while sending "
-        f"({cpu_total:.1f} s in all); {connected}/{len(senders) + receivers_total} connected"
-        f"{', errors: ' + errors[0] if errors else ''}; setup {setup:.1f} s, check "
-        f"{verify_time:.1f} s; server {'alive' if alive else 'DEAD'}"
+        f"  server CPU {load.cpu_sending / window:.0%} of a core while sending "
+        f"({load.cpu_total:.1f} s in all); {load.connected}/{load.senders + receivers_total} "
+        f"connected{', errors: ' + errors[0] if errors else ''}; setup {load.setup:.1f} s, check "
+        f"{load.verify_time:.1f} s; server {'alive' if alive else 'DEAD'}"
     )
 
 
 def _deflate(args: argparse.Namespace) -> str:
     if args.no_compression or args.client == "light":
         return "not offered"
-    return "offered, accepted" if args.server_compression else "offered, declined (server default)"
+    accepted = getattr(args, "server_compression", False)
+    return "offered, accepted" if accepted else "offered, declined (server default)"
 
 
 if __name__ == "__main__":

@@ -71,6 +71,16 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time process ``pid`` has used so far (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -113,13 +123,44 @@ class Rest:
         self.conn.close()
 
 
+SOURCE = Path(__file__).resolve().parent.parent / "src"
+
+
+def server_env() -> dict[str, str]:
+    """The environment of the servers started here: this checkout's ``src`` first on
+    ``PYTHONPATH``, so that a worktree benchmarks its own code."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(SOURCE), env.get("PYTHONPATH")) if part
+    )
+    return env
+
+
+def code_path() -> str:
+    """Where the ``hubbub`` package the servers started here import comes from."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import hubbub; print(hubbub.__file__)"],
+        env=server_env(),
+        cwd=tempfile.gettempdir(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(Path(done.stdout.strip()).parent)
+
+
 class Server:
     """``hubbub serve --workers 1`` on SQLite in a temporary directory."""
 
-    def __init__(self, *, gc: str | None = None, compression: bool = False) -> None:
+    def __init__(
+        self, *, gc: str | None = None, compression: bool = False, serve_args: Sequence[str] = ()
+    ) -> None:
         """``gc``, for what-if experiments only: "off" or "T0,T1,T2" thresholds for the server's
         cyclic garbage collector, set before ``hubbub serve`` runs; the server code is as is.
-        ``compression`` starts it with ``--ws-compression`` (permessage-deflate is opt-in)."""
+        ``compression`` starts it with ``--ws-compression`` (permessage-deflate is opt-in);
+        ``serve_args`` are more arguments of ``hubbub serve`` (``--webhook-allow 127.0.0.0/8``).
+        The server runs the code of this checkout (``src`` first on its ``PYTHONPATH``), not
+        whatever the virtualenv's editable install points at: ``code_path`` tells which."""
         self.work = Path(tempfile.mkdtemp(prefix="hubbub-bench-rt-"))
         self.db = self.work / "bench.db"
         self.port = free_port()
@@ -145,8 +186,10 @@ class Server:
                     "--workers",
                     "1",
                     *(["--ws-compression"] if compression else []),
+                    *serve_args,
                 ],
                 cwd=self.work,
+                env=server_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -194,9 +237,24 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
+
+    def descendants(self) -> dict[int, str]:
+        """The server's child processes (of any of its threads), recursively: PID -> command
+        line. With ``--workers 1`` that is the webhook courier (and multiprocessing's
+        resource tracker)."""
+        found: dict[int, str] = {}
+        parents = [self.pid]
+        while parents:
+            parent = parents.pop()
+            for task in Path(f"/proc/{parent}/task").glob("*"):
+                with contextlib.suppress(OSError):
+                    for child in map(int, (task / "children").read_text().split()):
+                        if child not in found:
+                            raw = Path(f"/proc/{child}/cmdline").read_bytes()
+                            found[child] = raw.replace(b"\0", b" ").decode(errors="replace")
+                            parents.append(child)
+        return found
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -239,14 +297,19 @@ class Server:
 
     def message_indexes(self, channel_sid: str) -> list[int]:
         """Every stored message index of a channel, in the order the REST API lists them."""
+        return [index for index, _ in self.messages(channel_sid)]
+
+    def messages(self, channel_sid: str) -> list[tuple[int, str]]:
+        """Every stored message of a channel as (index, sid), in the order the REST API lists
+        them (``PageSize=1000``, following ``next_page_url``)."""
         path = f"/v2/Services/{self.service_sid}/Channels/{channel_sid}/Messages?PageSize=1000"
         page = self.rest.call("GET", path)
-        indexes: list[int] = []
+        found: list[tuple[int, str]] = []
         while True:
-            indexes += [message["index"] for message in page["messages"]]
+            found += [(message["index"], message["sid"]) for message in page["messages"]]
             next_url = page["meta"]["next_page_url"]
             if not next_url:
-                return indexes
+                return found
             page = self.rest.get_url(next_url)
 
     def stop(self) -> None:
