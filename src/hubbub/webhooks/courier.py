@@ -40,6 +40,9 @@ LANES = 32
 RUN = 50
 #: How often an idle courier looks for new deliveries.
 POLL = 0.05
+#: How often at most the courier marks what it sent: each time is a write transaction, and on
+#: SQLite the workers' writes queue behind it.
+SETTLE_EVERY = 0.1
 #: The wait before the next attempt, by attempts so far (the last repeats).
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
 
@@ -76,8 +79,9 @@ class Courier:
         #: Until when this courier's lease surely runs: lanes stop sending before it.
         self._lease_until = 0.0
         self._stop = threading.Event()
-        #: What lanes sent that the store has not yet been told.
+        #: What lanes sent that the store has not yet been told, and when it last was.
         self._unsettled: dict[str, Settled] = {}
+        self._settled_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Send until ``stop`` is set; then finish the delivery in hand of each lane and give
@@ -93,7 +97,7 @@ class Courier:
                     stop.wait(1.0)
             wait(in_flight.values())
             try:
-                self._settle(in_flight)
+                self._settle(in_flight, now=float("inf"))
             except Exception:
                 log.exception("marking sent webhooks failed: they will be sent again")
         if self._leading:
@@ -109,7 +113,7 @@ class Courier:
             )
             self._renew_at = now + RENEW
             self._lease_until = now + LEASE - RENEW if self._leading else 0.0
-        self._settle(in_flight)
+        self._settle(in_flight, now=now)
         if not self._leading:
             stop.wait(RENEW)
             return
@@ -127,16 +131,18 @@ class Courier:
         else:
             stop.wait(self.poll)
 
-    def _settle(self, in_flight: dict[str, Future[Settled]]) -> None:
-        """Mark what the finished lanes sent. Should the store fail, their lanes stay out of
-        the next reads until it is done, so nothing is sent twice meanwhile."""
+    def _settle(self, in_flight: dict[str, Future[Settled]], *, now: float) -> None:
+        """Mark what the finished lanes sent, every ``SETTLE_EVERY`` seconds at most. Until
+        then (or while the store fails) their lanes stay out of the reads, so nothing is sent
+        twice."""
         unsettled = self._unsettled
         for lane, future in list(in_flight.items()):
             if future.done():
                 del in_flight[lane]
                 unsettled[lane] = future.result()  # _send_lane raises nothing
-        if not unsettled:
+        if not unsettled or now - self._settled_at < SETTLE_EVERY:
             return
+        self._settled_at = now
         done = [id_ for settled in unsettled.values() for id_ in settled.done]
         retry = [settled.retry for settled in unsettled.values() if settled.retry is not None]
         self.store.settle_deliveries(sent=done, retry=retry)

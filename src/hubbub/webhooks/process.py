@@ -16,6 +16,9 @@ from hubbub.webhooks.courier import LANES, Courier
 from hubbub.webhooks.http import Client
 from hubbub.webhooks.sender import Sender
 
+#: How much lower than the workers' the courier's CPU priority is.
+NICENESS = 10
+
 
 def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
     """How every process of ``hubbub serve`` sends webhooks: to the addresses it may reach."""
@@ -28,6 +31,9 @@ def run(settings_json: str, parent: int) -> None:
     """Send the outbox's webhooks until SIGTERM or SIGINT, or until ``parent`` (the process
     of ``hubbub serve``) is gone: the target of the courier's process."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s")
+    # Senders first: on a machine short of CPU the courier falls behind (its outbox keeps what
+    # it has not sent) rather than slow the workers down.
+    os.nice(NICENESS)
     settings = ServeSettings.from_json(settings_json)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
