@@ -69,6 +69,15 @@ class Hooks(Protocol):
         Must not wait on anything but the store."""
 
 
+class Recorder(Protocol):
+    """Follows every action's events with events of its own, written with them: the journal
+    of the Sync objects that Twilio's SDKs read (``hubbub.sync.journal``)."""
+
+    def record(self, store: Store, actor: Actor, events: list[Event]) -> list[Event]:
+        """Inside the action's transaction: the events that follow ``events``."""
+        ...
+
+
 class NoHooks:
     def calls_out(self, account_sid: str, service_sid: str) -> bool:
         return False
@@ -87,6 +96,7 @@ class Core:
     #: them every check reads the store.
     lookups: Lookups | None = None
     hooks: Hooks = field(default_factory=NoHooks)
+    journal: Recorder | None = None
 
     def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         return self.hooks.before(action, actor, values, subject)
@@ -99,4 +109,11 @@ class Core:
     def done(self, action: str, actor: Actor, outcome: Outcome) -> Outcome:
         """``outcome``, once the post-action hooks have seen it."""
         self.hooks.after(action, actor, outcome)
+        outcome.events.extend(self.recorded(actor, outcome.events))
         return outcome
+
+    def recorded(self, actor: Actor, events: list[Event]) -> list[Event]:
+        """What the journal adds to ``events`` (which some other door than an action
+        caused: reachability)."""
+        journal = self.journal
+        return [] if journal is None else journal.record(self.store, actor, events)

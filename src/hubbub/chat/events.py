@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 #: Where an event goes: ("channel", channel_sid), ("user", service_sid, identity),
+#: ("object", sync_object_sid) (the connections following a Sync object: ``hubbub.sync``),
 #: ("service", service_sid), or ("peers", service_sid, identity, *channel_sids): the user and
 #: everyone in those channels, each connection once; ("nobody",) for news that only the
 #: processes themselves heed (their caches).

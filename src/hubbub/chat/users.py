@@ -107,10 +107,12 @@ def set_online(
         return []
     if user is None:
         return []
-    return [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
+    events = [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
+    return events + core.recorded(actor, events)
 
 
-def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> Event:
+def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> list[Event]:
     """``user_updated`` for a user whose every node went silent."""
     channels = channel_sids(core.store, user.service_sid, user.identity)
-    return user_updated(render.user(user, account_sid, urls), channels)
+    events = [user_updated(render.user(user, account_sid, urls), channels)]
+    return events + core.recorded(Actor(account_sid, user.service_sid, urls), events)

@@ -77,6 +77,9 @@ class Hub:
         self._by_user: defaultdict[tuple[str, str], set[Connection]] = defaultdict(set)
         self._by_channel: defaultdict[str, set[Connection]] = defaultdict(set)
         self._channels_of: defaultdict[Connection, set[str]] = defaultdict(set)
+        #: Connections following Sync objects (twilsock's), and the objects each follows.
+        self._by_object: defaultdict[str, set[Connection]] = defaultdict(set)
+        self._objects_of: defaultdict[Connection, set[str]] = defaultdict(set)
 
     def add(self, connection: Connection, channel_sids: list[str]) -> None:
         self._by_service[connection.service_sid].add(connection)
@@ -89,6 +92,19 @@ class Hub:
         self._discard(self._by_user, (connection.service_sid, connection.identity), connection)
         for sid in self._channels_of.pop(connection, set()):
             self._discard(self._by_channel, sid, connection)
+        for sid in self._objects_of.pop(connection, set()):
+            self._discard(self._by_object, sid, connection)
+
+    def follow(self, connection: Connection, object_sid: str) -> None:
+        """``connection`` hears the events of the Sync object ``object_sid``."""
+        self._by_object[object_sid].add(connection)
+        self._objects_of[connection].add(object_sid)
+
+    def unfollow(self, connection: Connection, object_sid: str) -> None:
+        self._discard(self._by_object, object_sid, connection)
+        followed = self._objects_of.get(connection)
+        if followed is not None:
+            followed.discard(object_sid)
 
     def has_user(self, service_sid: str, identity: str) -> bool:
         return bool(self._by_user.get((service_sid, identity)))
@@ -110,6 +126,8 @@ class Hub:
             return
         if kind == "channel":
             targets = self._by_channel.get(key[0], set())
+        elif kind == "object":
+            targets = self._by_object.get(key[0], set())
         elif kind == "user":
             targets = self._by_user.get((key[0], key[1]), set())
         elif kind == "peers":

@@ -62,20 +62,28 @@ class Link:
         "transport",
     )
 
-    def __init__(self, node: Node, commands: Commands, transport: Transport) -> None:
+    def __init__(
+        self,
+        node: Node,
+        commands: Commands,
+        transport: Transport,
+        session: Session | None = None,
+    ) -> None:
+        """``session``: another protocol's state machine with ``Session``'s contract
+        (``twilsock.session``); hubbub's own by default."""
         self.node = node
         self.transport = transport
         #: What the hub calls for every event this connection hears: the transport's own
         #: method, with no call of ours between (fan-out makes thousands a message).
         self.push: Callable[[Outgoing], None] = transport.push
-        self.session = Session(commands, now=node.clock(), warning=node.warning)
+        self.session = session or Session(commands, now=node.clock(), warning=node.warning)
         self.registered = False
         #: The API key of the token in force, under which ``by_key`` files this link.
         self.key_sid = ""
         self._timer: Entry | None = None
         self._when = float("inf")
         #: Frames that came while one was being handled (or its message stored).
-        self._inbox: deque[str] | None = None
+        self._inbox: deque[str | bytes] | None = None
         self._busy = False
         self._draining = False
         self._settled: asyncio.Future[None] | None = None
@@ -104,8 +112,8 @@ class Link:
         node.metrics.connections.inc()
         self._rearm()
 
-    def feed(self, text: str) -> None:
-        """A text frame from the client: handled now, or after those before it."""
+    def feed(self, text: str | bytes) -> None:
+        """A frame from the client: handled now, or after those before it."""
         inbox = self._inbox
         if self._busy or self._draining or inbox or self.transport.backlogged():
             # Behind the frames that wait, whatever made them wait: commands keep their order.
@@ -155,17 +163,17 @@ class Link:
                 settled.set_result(None)
 
     # -- one frame -----------------------------------------------------------------------------
-    def _handle(self, text: str) -> None:
+    def _handle(self, text: str | bytes) -> None:
         self._busy = True
         self.node.executor_for(self.session.who).submit(
             self._work, (text, self.node.clock()), self._worked
         )
 
-    def _work(self, text: str, now: float) -> tuple[Step, list[str] | None]:
+    def _work(self, text: str | bytes, now: float) -> tuple[Step, list[str] | None]:
         """The store's part of a frame (in the executor): the session's step and, the first
         time it is authenticated, the channels to hear."""
         session = self.session
-        step = session.receive(text, now, defer=True)
+        step = session.receive(text, now, defer=True)  # type: ignore[arg-type]
         who = session.who
         channels = None
         if who is not None and not self.registered:
@@ -231,7 +239,8 @@ class Link:
         """Carry out ``step``: send its frames or close, and publish its events."""
         for action in step.actions:
             if isinstance(action, Send):
-                self.transport.push(Outgoing(action.frame))
+                frame = action.frame
+                self.transport.push(frame if isinstance(frame, Outgoing) else Outgoing(frame))
             else:
                 self.end(action.code, action.reason)
         if step.events:

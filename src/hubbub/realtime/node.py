@@ -30,6 +30,7 @@ from hubbub.realtime.presence import RENEW, Presence
 from hubbub.realtime.session import DEFAULT_WARNING, KEY_CHECK_INTERVAL
 from hubbub.realtime.timers import Entry, Timers
 from hubbub.store import Store
+from hubbub.sync.journal import Journal
 
 if TYPE_CHECKING:
     from hubbub.realtime.link import Link
@@ -89,7 +90,7 @@ class Node:
         self.output_limit = OUTPUT_LIMIT
         self.sessions_per_identity = SESSIONS_PER_IDENTITY
         self.lookups = Lookups(store)
-        self.core = Core(store, self.lookups, hooks or NoHooks())
+        self.core = Core(store, self.lookups, hooks or NoHooks(), Journal(clock))
         self.commits = Commits(store, self.executor, self.metrics)
         self.presence = Presence(
             store, self.hub, self.executor, self.publish, clock, self._presence_urls

@@ -121,7 +121,8 @@ class Presence:
     def _lease(self, core: Any, now: float) -> tuple[bool, list[Event]]:
         kept = self._store.renew_presence(self.node, lease_until=now + LEASE)
         gone = self._store.expire_presence(now=now)
-        events = [users.went_away(core, account, user, self._urls()) for account, user in gone]
+        urls = self._urls()
+        events = [e for account, user in gone for e in users.went_away(core, account, user, urls)]
         return kept, events
 
     def _leased(self, done: Any, holders: Callable[[], list[_Held]]) -> None:
@@ -138,4 +139,5 @@ class Presence:
     def leave(self, core: Any) -> list[Event]:
         """This node stops: everyone it had who is nowhere else goes offline at once."""
         gone = self._store.expire_presence(now=self._clock(), nodes=[self.node])
-        return [users.went_away(core, account, user, self._urls()) for account, user in gone]
+        urls = self._urls()
+        return [e for account, user in gone for e in users.went_away(core, account, user, urls)]

@@ -103,29 +103,36 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
-def text_frame(data: bytes) -> bytes:
-    """``data`` as one unmasked, uncompressed WebSocket text frame (RFC 6455 section 5.2): what a
-    server sends, byte for byte the same to every client, so it is built once per event."""
+def text_frame(data: bytes, opcode: int = 0x1) -> bytes:
+    """``data`` as one unmasked, uncompressed WebSocket text frame (RFC 6455 section 5.2), or
+    of another ``opcode`` (0x2, binary): what a server sends, byte for byte the same to every
+    client, so it is built once per event."""
     size = len(data)
+    first = 0x80 | opcode
     if size < 126:
-        header = bytes((0x81, size))
+        header = bytes((first, size))
     elif size < 65536:
-        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+        header = bytes((first, 126)) + size.to_bytes(2, "big")
     else:
-        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+        header = bytes((first, 127)) + size.to_bytes(8, "big")
     return header + data
 
 
 class Outgoing:
     """A frame on its way to one or many connections, encoded at most once."""
 
-    __slots__ = ("_data", "_text", "_wire", "frame")
+    __slots__ = ("_data", "_text", "_wire", "derived", "frame")
+    #: Whether the frame goes as a binary WebSocket message (twilsock's) rather than text.
+    binary = False
 
     def __init__(self, frame: dict[str, Any]) -> None:
         self.frame = frame
         self._text: str | None = None
         self._data: bytes | None = None
         self._wire: bytes | None = None
+        #: What another protocol's connections send for this frame (``twilsock.link``): made
+        #: by the first of them, for all.
+        self.derived: Any = None
 
     @property
     def text(self) -> str:
@@ -145,6 +152,23 @@ class Outgoing:
         """The whole WebSocket frame, for connections without compression."""
         if self._wire is None:
             self._wire = text_frame(self.data)
+        return self._wire
+
+
+class BinaryOutgoing(Outgoing):
+    """A frame already encoded (bytes), sent as a binary WebSocket message."""
+
+    __slots__ = ()
+    binary = True
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__({})
+        self._data = data
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = text_frame(self.data, 0x2)
         return self._wire
 
 

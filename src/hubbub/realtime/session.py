@@ -22,6 +22,7 @@ from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.protocol import (
     CloseCode,
     Command,
+    Outgoing,
     ProtocolViolation,
     decode,
     error_reply,
@@ -42,7 +43,8 @@ RATE, BURST = 50.0, 100.0
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    frame: dict[str, Any]
+    #: A frame to encode, or one encoded already.
+    frame: dict[str, Any] | Outgoing
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class Step:
     actions: list[Action] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     pending: Pending | None = None
+    #: What the link does next on the event loop, after sending the actions: another
+    #: protocol's own (twilsock's subscriptions).
+    then: list[object] = field(default_factory=list)
 
 
 class Session:
@@ -139,7 +144,8 @@ class Session:
         """Take back the authentication that ``step`` answers (the gateway has no room for
         another session of this identity): its command gets ``error`` instead, then 1013."""
         answer = step.actions[0] if step.actions else None
-        command_id = answer.frame.get("id", 0) if isinstance(answer, Send) else 0
+        frame = answer.frame if isinstance(answer, Send) else None
+        command_id = frame.get("id", 0) if isinstance(frame, dict) else 0
         self.who = None
         refused = Step([Send(error_reply(command_id, error.to_dict()))])
         self._close(refused, CloseCode.TRY_AGAIN_LATER, "too many sessions")

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from hubbub.store.errors import NotFound
 from hubbub.store.records import (
@@ -56,6 +56,7 @@ from hubbub.store.records import (
     RoleType,
     Service,
     ServiceConfig,
+    SyncEvent,
     Unset,
     User,
     UserChannel,
@@ -634,3 +635,29 @@ class Store(Protocol):
 
     def drop_lease(self, name: str, holder: str) -> None:
         """Give the lease up, if ``holder`` holds it."""
+
+    # The Sync journal ----------------------------------------------------------------------------
+
+    def journal(
+        self, events: Sequence[tuple[str, str, dict[str, Any]]], *, now: float
+    ) -> list[int]:
+        """Record ``(object_sid, event_type, body)`` events at ``now`` (Unix seconds), giving
+        each the next id of its object; their ids, in order. Inside ``atomic``, with the
+        action that caused them; an object's events commit in the order of their ids."""
+        ...
+
+    def last_event_ids(self, object_sids: Sequence[str]) -> dict[str, int]:
+        """Each object's last event id (0 for an object without events)."""
+        ...
+
+    def events_after(self, object_sid: str, after: int, *, limit: int) -> list[SyncEvent]:
+        """Up to ``limit`` of the object's events with an id above ``after``, oldest first."""
+        ...
+
+    def first_event_id(self, object_sid: str) -> int | None:
+        """The id of the oldest event the journal still has of the object."""
+        ...
+
+    def prune_events(self, *, before: float) -> int:
+        """Forget the events recorded before ``before``; how many."""
+        ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Generic, Literal, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 
 #: SID prefixes of the resources this store creates, beyond those in :mod:`hubbub.sids`.
 ROLE = "RL"
@@ -357,3 +357,17 @@ class Delivery:
     id: int
     new: NewDelivery
     attempts: int
+
+
+# The Sync journal ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEvent:
+    """An event of a Sync object (``hubbub.sync``): ``id`` increases per object; ``body`` is
+    the event as Twilio's Sync sends it, without its id."""
+
+    object_sid: str
+    id: int
+    event_type: str
+    body: dict[str, Any]

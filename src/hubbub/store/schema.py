@@ -356,3 +356,25 @@ leases = Table(
     # Unix seconds, on the holders' clocks.
     Column("until", Float, nullable=False),
 )
+
+# The journal of the Sync objects Twilio's client SDKs read (``hubbub.sync``): each object's
+# last event id, taken under the row's lock so that an object's events commit in id order, and
+# its recent events (``body`` is the event's JSON without its id), replayed to a client that
+# subscribes naming the last event it saw. ``created`` is Unix seconds, for pruning. No foreign
+# keys: an object's last events outlive what they tell of.
+sync_objects = Table(
+    "sync_objects",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("last_event_id", BigInteger, nullable=False),
+)
+sync_events = Table(
+    "sync_events",
+    metadata,
+    Column("object_sid", String(34), primary_key=True),
+    Column("id", BigInteger, primary_key=True),
+    Column("event_type", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Index(None, "created"),
+)

@@ -17,6 +17,7 @@ from hubbub.store.messages import MessageOps
 from hubbub.store.outbox import OutboxOps
 from hubbub.store.presence import PresenceOps
 from hubbub.store.services import ServiceOps
+from hubbub.store.sync import SyncOps
 from hubbub.store.users import UserOps
 from hubbub.store.webhooks import ChannelWebhookOps
 
@@ -33,6 +34,7 @@ class SqlStore(
     LoginOps,
     PresenceOps,
     OutboxOps,
+    SyncOps,
 ):
     """A :class:`~hubbub.store.contract.Store` over a SQL backend; see that class for the
     contract."""

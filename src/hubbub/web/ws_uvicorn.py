@@ -28,13 +28,17 @@ from websockets.server import ServerProtocol
 from hubbub.realtime.link import Link
 from hubbub.realtime.node import PING_INTERVAL, Node
 from hubbub.realtime.protocol import MAX_FRAGMENTS, MAX_FRAME, CloseCode, Outgoing
+from hubbub.twilsock.frames import MAX_FRAME as TWILSOCK_FRAME
+from hubbub.twilsock.link import TwilsockLink
 
 log = logging.getLogger("hubbub.gateway")
 
 #: Frames larger than this are refused by the WebSocket layer itself (1009) before they are
 #: buffered whole; frames over ``MAX_FRAME`` and up to this get the protocol's 4009.
 WIRE_LIMIT = 1 << 20
-_PING = bytes((0x89, 0))  # an empty ping frame, unmasked (server to client)
+_PING = bytes((0x89, 0))
+#: Where Twilio's SDKs connect (their ``twilsock.uri`` option).
+TWILSOCK_PATH = "/v3/wsconnect"  # an empty ping frame, unmasked (server to client)
 
 
 def node_of(app: Any) -> Node | None:
@@ -67,6 +71,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "paused",
         "seen",
         "transport",
+        "twilsock",
         "ws",
     )
 
@@ -100,6 +105,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.fragments_size = 0
         self.out: list[bytes] | None = None
         self.out_size = 0
+        #: Twilio's protocol (``/v3/wsconnect``, binary frames) rather than ``/v1/ws``.
+        self.twilsock = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -163,7 +170,8 @@ class WebSocketProtocol(asyncio.Protocol):
     def _handshake(self, request: Request) -> None:
         ws = self.ws
         node = self.node
-        if request.path.partition("?")[0] != "/v1/ws" or node is None:
+        path = request.path.partition("?")[0]
+        if path not in ("/v1/ws", TWILSOCK_PATH) or node is None:
             ws.send_response(ws.reject(404, "Not Found\n"))
             return
         response = ws.accept(request)
@@ -174,14 +182,21 @@ class WebSocketProtocol(asyncio.Protocol):
         transport = self.transport
         scheme = "https" if transport and transport.get_extra_info("sslcontext") else "http"
         host = request.headers.get("Host", "localhost")
-        self.link = Link(node, node.commands_for(f"{scheme}://{host}"), self)
+        commands = node.commands_for(f"{scheme}://{host}")
+        if path == TWILSOCK_PATH:
+            self.twilsock = True
+            self.link = TwilsockLink(node, commands, self)
+        else:
+            self.link = Link(node, commands, self)
         self.link.start()
 
     def _frame(self, frame: Frame) -> None:
         if self.closing:
             return
         opcode = frame.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.CONT:
+        if self.twilsock:
+            self._binary(frame)
+        elif opcode is Opcode.TEXT or opcode is Opcode.CONT:
             if opcode is Opcode.TEXT and frame.fin:
                 data = frame.data
             else:
@@ -217,6 +232,38 @@ class WebSocketProtocol(asyncio.Protocol):
         elif opcode is Opcode.BINARY:
             self.end(CloseCode.PROTOCOL_VIOLATION, "binary frames are not used")
         # PING is answered, CLOSE completed, by the websockets protocol itself.
+
+    def _binary(self, frame: Frame) -> None:
+        """A frame of twilsock's: binary messages, each at most ``twilsock.frames.MAX_FRAME``
+        (text ones, which its clients never send, are refused)."""
+        opcode = frame.opcode
+        if opcode is Opcode.TEXT:
+            self.end(CloseCode.PROTOCOL_VIOLATION, "twilsock frames are binary")
+            return
+        if opcode is not Opcode.BINARY and opcode is not Opcode.CONT:
+            return
+        if opcode is Opcode.BINARY and frame.fin:
+            data = bytes(frame.data)
+        else:
+            parts = self.fragments
+            if parts is None:
+                parts = self.fragments = []
+                self.fragments_size = 0
+            parts.append(bytes(frame.data))
+            self.fragments_size += len(frame.data)
+            if self.fragments_size > TWILSOCK_FRAME or len(parts) > MAX_FRAGMENTS:
+                self.fragments = None
+                self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+                return
+            if not frame.fin:
+                return
+            data = b"".join(parts)
+            self.fragments = None
+        if len(data) > TWILSOCK_FRAME:
+            self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+            return
+        if self.link is not None:
+            self.link.feed(data)
 
     def _flush(self) -> None:
         """Write what the websockets protocol has to send (handshake, pongs, close)."""
@@ -274,7 +321,10 @@ class WebSocketProtocol(asyncio.Protocol):
             self.end(CloseCode.TRY_AGAIN_LATER, "too slow to keep up")
             return
         if self.compressed:
-            self.ws.send_text(data)
+            if frame.binary:
+                self.ws.send_binary(data)
+            else:
+                self.ws.send_text(data)
             self._flush()
         else:
             self._write(data)
