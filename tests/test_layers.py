@@ -16,6 +16,8 @@ BELOW_WEB = (
     "hubbub.tokens",
     "hubbub.auth",
     "hubbub.webhooks",
+    "hubbub.sync",
+    "hubbub.twilsock",
 )
 
 

@@ -30,7 +30,7 @@ from hubbub.realtime.presence import RENEW, Presence
 from hubbub.realtime.session import DEFAULT_WARNING, KEY_CHECK_INTERVAL
 from hubbub.realtime.timers import Entry, Timers
 from hubbub.store import Store
-from hubbub.sync.journal import Journal
+from hubbub.sync.journal import RETENTION, Journal
 
 if TYPE_CHECKING:
     from hubbub.realtime.link import Link
@@ -50,6 +50,8 @@ SESSIONS_PER_IDENTITY = 20
 CALLING_OUT_THREADS = 64
 #: Idle connections are pinged this often; one silent for two rounds is dropped.
 PING_INTERVAL = 30.0
+#: How often the Sync journal forgets events older than its retention.
+PRUNE_INTERVAL = 600.0
 _COMMANDS_CACHE = 64
 
 
@@ -108,6 +110,7 @@ class Node:
         self._sweeping = False
         self._last_ping = 0.0
         self._last_lease = 0.0
+        self._last_prune = 0.0
         self._corked: list[Callable[[], None]] = []
         self.broker.subscribe(self._deliver)
         self.broker.subscribe(self.lookups.observe)
@@ -263,10 +266,20 @@ class Node:
         if now - self._last_lease >= RENEW:
             self._last_lease = now
             self.presence.renew(self.core, self.holders)
+        if now - self._last_prune >= PRUNE_INTERVAL:
+            self._last_prune = now
+            self.executor.submit(
+                lambda: self.store.prune_events(before=now - RETENTION), (), _pruned
+            )
         if now - self._last_ping >= PING_INTERVAL:
             self._last_ping = now
             for link in list(self.links):
                 link.transport.keepalive(now)
+
+
+def _pruned(done: object) -> None:
+    if isinstance(done, Exception):
+        log.error("pruning the Sync journal failed", exc_info=done)
 
 
 def settle_gc() -> None:

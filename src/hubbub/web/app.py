@@ -109,6 +109,9 @@ def create_app(
     async def websocket(socket: WebSocket) -> None:
         await ws_asgi.serve(socket, node)
 
+    async def twilsock(socket: WebSocket) -> None:
+        await ws_asgi.serve(socket, node, twilsock=True)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -119,6 +122,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         WebSocketRoute("/v1/ws", websocket),
+        WebSocketRoute("/v3/wsconnect", twilsock),
         *page.routes(),
         # Starlette tries routes in order: the busiest paths (messages, under channels) first.
         *bind(channels.TABLE, ctx),

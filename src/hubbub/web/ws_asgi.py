@@ -15,6 +15,8 @@ from hubbub.realtime.link import Link
 from hubbub.realtime.node import Node
 from hubbub.realtime.protocol import MAX_FRAME, CloseCode, Outgoing
 from hubbub.realtime.session import Close
+from hubbub.twilsock.frames import MAX_FRAME as TWILSOCK_FRAME
+from hubbub.twilsock.link import TwilsockLink
 
 
 class QueueTransport:
@@ -78,12 +80,18 @@ class QueueTransport:
             link.release()
 
 
-async def serve(websocket: WebSocket, node: Node) -> None:
-    """Run one connection to its end."""
+async def serve(websocket: WebSocket, node: Node, *, twilsock: bool = False) -> None:
+    """Run one connection to its end: ``/v1/ws``, or with ``twilsock`` Twilio's protocol
+    (``/v3/wsconnect``)."""
     await websocket.accept()
     base = f"{'https' if websocket.url.scheme == 'wss' else 'http'}://{websocket.url.netloc}"
     transport = QueueTransport(node)
-    link = transport.link = Link(node, node.commands_for(base), transport)
+    commands = node.commands_for(base)
+    if twilsock:
+        link: Link = TwilsockLink(node, commands, transport)
+    else:
+        link = Link(node, commands, transport)
+    transport.link = link
     link.start()
     session = link.session
     writer = asyncio.create_task(_write(websocket, transport))
@@ -92,7 +100,7 @@ async def serve(websocket: WebSocket, node: Node) -> None:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            text = _text_of(link, message)
+            text = _bytes_of(link, message) if twilsock else _text_of(link, message)
             if text is not None:
                 link.feed(text)
                 # One frame at a time: what a client sends waits in its socket, not here.
@@ -122,6 +130,17 @@ def _text_of(link: Link, message: Mapping[str, Any]) -> str | None:
     return str(text)
 
 
+def _bytes_of(link: Link, message: Mapping[str, Any]) -> bytes | None:
+    data = message.get("bytes")
+    if data is None:
+        link.end(CloseCode.PROTOCOL_VIOLATION, "twilsock frames are binary")
+        return None
+    if len(data) > TWILSOCK_FRAME:
+        link.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
+        return None
+    return bytes(data)
+
+
 async def _write(websocket: WebSocket, transport: QueueTransport) -> None:
     try:
         while True:
@@ -129,7 +148,10 @@ async def _write(websocket: WebSocket, transport: QueueTransport) -> None:
             if isinstance(item, Close):
                 await websocket.close(int(item.code), item.reason)
                 return
-            await websocket.send_text(item.text)
+            if item.binary:
+                await websocket.send_bytes(item.data)
+            else:
+                await websocket.send_text(item.text)
             transport.sent(item)
     finally:
         # Closed, or the client is gone: a reader waiting for output to drain must not wait
