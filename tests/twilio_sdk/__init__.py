@@ -1,0 +1,1 @@
+"""Twilio's own JavaScript SDKs (twilio-chat, @twilio/conversations) driven against hubbub."""
