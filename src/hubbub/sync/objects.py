@@ -38,6 +38,16 @@ OWNERS = {
     MY_CHANNELS: USER,
     USER_INFO: USER,
 }
+#: Each kind's unique name, after its channel's or user's SID: twilio-chat opens a channel's
+#: document as ``<channel SID>.channel`` whatever it was told.
+SUFFIXES = {
+    CHANNEL_DOCUMENT: "channel",
+    MESSAGES: "messages",
+    ROSTER: "roster",
+    MY_CHANNELS: "channels",
+    USER_INFO: "info",
+}
+_BY_SUFFIX = {(OWNERS[kind], suffix): kind for kind, suffix in SUFFIXES.items()}
 #: The path segment of each type in Sync's REST API (``/v3/Maps/...``).
 PLURALS: dict[ObjectType, str] = {"document": "Documents", "list": "Lists", "map": "Maps"}
 
@@ -57,6 +67,10 @@ class Ref:
     def type(self) -> ObjectType:
         return TYPES[self.kind]
 
+    @property
+    def unique_name(self) -> str:
+        return f"{self.owner_sid}.{SUFFIXES[self.kind]}"
+
 
 def of(kind: str, owner_sid: str) -> str:
     """The SID of the ``kind`` object of the channel or user ``owner_sid``."""
@@ -64,7 +78,11 @@ def of(kind: str, owner_sid: str) -> str:
 
 
 def parse(sid: str) -> Ref | None:
-    """The object ``sid`` names, if it is one of ours."""
+    """The object ``sid`` (or its unique name) names, if it is one of ours."""
+    owner_sid, dot, suffix = sid.partition(".")
+    if dot:
+        named = _BY_SUFFIX.get((owner_sid[:2], suffix))
+        return Ref(named, owner_sid) if named and is_sid(owner_sid, owner_sid[:2]) else None
     kind = sid[:2]
     owner = OWNERS.get(kind)
     if owner is None:

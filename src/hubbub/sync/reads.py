@@ -74,7 +74,7 @@ class SyncReads:
         url = f"{self.base}/v3/{PLURALS[ref.type]}/{ref.sid}"
         found: dict[str, Any] = {
             "sid": ref.sid,
-            "unique_name": ref.sid,
+            "unique_name": ref.unique_name,
             "url": url,
             "revision": str(last),
             "last_event_id": last,
@@ -92,31 +92,39 @@ class SyncReads:
 
     def items(self, actor: Actor, ref: Ref, params: dict[str, str]) -> dict[str, Any]:
         """A page of a list's or a map's items: ``From`` (inclusive), ``Order``, ``PageSize``,
-        ``PageToken`` (a previous page's ``next_token`` or ``previous_token``), ``Key``."""
+        ``Key`` or ``Index``; or ``PageToken`` alone (a page's ``next_token`` or
+        ``previous_token``, which says all three: twilio-sync 1.x sends nothing else)."""
         if ref.type == "document":
             raise not_found(ref.sid)
         token = params.get("PageToken")
         order = params.get("Order") or "asc"
         start = params.get("From")
+        size_text = params.get("PageSize")
         if token:
-            order, _, start = token.partition(":")
+            order, _, rest = token.partition(":")
+            size_text, _, start = rest.partition(":")
         if order not in ("asc", "desc"):
             raise invalid(f"Order must be asc or desc, not {order!r}")
-        size = _size(params.get("PageSize"))
+        size = _size(size_text)
+        if ref.kind == MESSAGES and params.get("Index"):
+            start, size = params["Index"], 1
         last = self.core.store.last_event_ids([ref.sid])[ref.sid]
         found: list[Item]
         more: object
         before: object
         if ref.kind == MESSAGES:
             found, more, before = self._messages(actor, ref, order, start, size)
+            if params.get("Index"):
+                found = [item for item in found if str(item[0]) == params["Index"]]
+                more = before = None
         else:
             found, more, before = self._map_page(actor, ref, params.get("Key"), order, start, size)
         flip = "desc" if order == "asc" else "asc"
         return {
             "items": [self._item(ref, last, key, data) for key, data in found],
             "meta": {
-                "next_token": f"{order}:{more}" if more is not None else None,
-                "previous_token": f"{flip}:{before}" if before is not None else None,
+                "next_token": f"{order}:{size}:{more}" if more is not None else None,
+                "previous_token": f"{flip}:{size}:{before}" if before is not None else None,
             },
         }
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from hubbub.chat import access, channels, fields, members, messages, render, users
 from hubbub.chat.errors import (
@@ -29,7 +29,7 @@ from hubbub.chat.messages import Draft
 from hubbub.realtime.commands import PUBLIC_ONLY, Commands, Identity
 from hubbub.store import NotFound
 from hubbub.store.errors import StoreError
-from hubbub.store.records import Channel
+from hubbub.store.records import Channel, User
 from hubbub.sync import objects
 from hubbub.sync.objects import MY_CHANNELS, USER_INFO
 from hubbub.sync.reads import SyncReads, channel_objects
@@ -112,6 +112,7 @@ class Api:
                 {"POST": self.update_message, "DELETE": self.remove_message},
             ),
             (re.compile(f"{chat}/Typing"), {"POST": self.typing}),
+            (re.compile(f"{chat}/Users"), {"GET": self.channel_users}),
             (re.compile(f"{chat}/Users/{c}"), {"GET": self.user, "POST": self.update_user}),
             (re.compile(r"/v3/(Maps|Lists|Documents)/([^/]+)"), {"GET": self.sync_object}),
             (re.compile(r"/v3/(Maps|Lists)/([^/]+)/Items"), {"GET": self.sync_items}),
@@ -281,13 +282,26 @@ class Api:
         page = self.store.list_channels(
             who.service_sid, types=PUBLIC_ONLY, limit=size, cursor=request.params.get("PageToken")
         )
-        found = [self._channel(who, channel) for channel in page.items]
+        mine = set(users.channel_sids(self.store, who.service_sid, who.identity))
+        found = [
+            self._channel(who, channel, "joined" if channel.sid in mine else "notParticipating")
+            for channel in page.items
+        ]
         meta = {"next_token": page.next_cursor, "previous_token": None}
         return Answer(200, {"conversations": found, "channels": found, "meta": meta})
 
     def channel(self, who: Identity, request: Request, args: list[str]) -> Answer:
         channel = access.visible(self.core, who.actor, args[0])
-        return Answer(200, self._channel(who, channel))
+        try:
+            item = self.store.get_user_channel(who.service_sid, who.identity, channel.sid)
+        except NotFound:
+            status = "invited" if access.invited(self.core, who.actor, channel) else None
+            return Answer(200, self._channel(who, channel, status or "notParticipating"))
+        found = self._channel(who, channel, "joined")
+        found["last_consumed_message_index"] = item.last_consumed_message_index
+        found["last_read_message_index"] = item.last_consumed_message_index
+        found["notification_level"] = item.notification_level
+        return Answer(200, found)
 
     def create_channel(self, who: Identity, request: Request, args: list[str]) -> Answer:
         body = _object(request.body)
@@ -303,7 +317,7 @@ class Api:
         }
         outcome = channels.create_channel(self.core, who.actor, values)
         channel = self.store.get_channel(who.service_sid, (outcome.resource or {})["sid"])
-        return Answer(200, self._channel(who, channel), outcome.events)
+        return Answer(200, self._channel(who, channel, "joined"), outcome.events)
 
     def update_channel(self, who: Identity, request: Request, args: list[str]) -> Answer:
         body = _object(request.body)
@@ -316,17 +330,25 @@ class Api:
             changes["attributes"] = _attributes(body)
         outcome = channels.update_channel(self.core, who.actor, args[0], changes)
         channel = self.store.get_channel(who.service_sid, (outcome.resource or {})["sid"])
-        return Answer(200, self._channel(who, channel), outcome.events)
+        return Answer(200, self._channel(who, channel, "joined"), outcome.events)
 
     def delete_channel(self, who: Identity, request: Request, args: list[str]) -> Answer:
         outcome = channels.delete_channel(self.core, who.actor, args[0])
         return Answer(204, None, outcome.events)
 
-    def _channel(self, who: Identity, channel: Channel) -> dict[str, Any]:
+    def _channel(
+        self, who: Identity, channel: Channel, status: str | None = None
+    ) -> dict[str, Any]:
+        """A channel as the SDKs read it: REST's fields, its Sync objects, the links they
+        call, and (``status``) where the user stands with it."""
         rendered = render.channel(channel, who.account_sid, who.actor.urls)
         rendered["conversation_sid"] = channel.sid
+        rendered["participants_count"] = channel.members_count
         rendered["sync_objects"] = channel_objects(channel)
         rendered["links"] = self._channel_links(channel)
+        if status is not None:
+            rendered["status"] = status
+            rendered.setdefault("notification_level", "default")
         return rendered
 
     def _channel_links(self, channel: Channel) -> dict[str, str]:
@@ -429,8 +451,28 @@ class Api:
 
     # -- users ---------------------------------------------------------------------------------
     def user(self, who: Identity, request: Request, args: list[str]) -> Answer:
-        user = self.store.get_user(who.service_sid, args[0])
-        return Answer(200, self._user(who, user.sid, user.identity))
+        return Answer(200, self._user(who, self.store.get_user(who.service_sid, args[0])))
+
+    def channel_users(self, who: Identity, request: Request, args: list[str]) -> Answer:
+        """``GET users?ConversationSid=``: the users of a channel the user is in (twilio-chat's
+        ``getUserDescriptors``)."""
+        ref = request.params.get("ConversationSid") or request.params.get("ChannelSid")
+        if not ref:
+            raise invalid("name the channel: ConversationSid")
+        channel = access.channel(self.core, who.actor, ref)
+        access.membership(self.core, who.actor, channel, ref=ref)
+        page = self.store.list_members(
+            who.service_sid,
+            channel.sid,
+            limit=_page_size(request.params.get("PageSize")),
+            cursor=request.params.get("PageToken"),
+        )
+        found = [
+            self._user(who, self.store.get_user(who.service_sid, member.identity))
+            for member in page.items
+        ]
+        meta = {"next_token": page.next_cursor, "prev_token": None, "previous_token": None}
+        return Answer(200, {"users": found, "meta": meta})
 
     def update_user(self, who: Identity, request: Request, args: list[str]) -> Answer:
         body = _object(request.body)
@@ -440,14 +482,20 @@ class Api:
         if "attributes" in body:
             changes["attributes"] = _attributes(body)
         outcome = users.update_user(self.core, who.actor, args[0], changes)
-        user = outcome.resource or {}
-        return Answer(200, self._user(who, user["sid"], user["identity"]), outcome.events)
+        user = self.store.get_user(who.service_sid, (outcome.resource or {})["sid"])
+        return Answer(200, self._user(who, user), outcome.events)
 
-    def _user(self, who: Identity, sid: str, identity: str) -> dict[str, Any]:
+    def _user(self, who: Identity, user: User) -> dict[str, Any]:
+        info = objects.of(USER_INFO, user.sid)
         return {
-            "identity": identity,
-            "sync_objects": {"user_info_map": objects.of(USER_INFO, sid)},
-            "links": {"self": f"{self.base}{CHAT}/Users/{identity}"},
+            "identity": user.identity,
+            "friendly_name": user.friendly_name,
+            "attributes": user.attributes,
+            "is_online": user.is_online,
+            "is_notifiable": user.is_notifiable,
+            "sync_objects": {"user_info_map": info},
+            "sync_unique_name": info,
+            "links": {"self": f"{self.base}{CHAT}/Users/{quote(user.identity, safe='')}"},
         }
 
     # -- Sync ----------------------------------------------------------------------------------

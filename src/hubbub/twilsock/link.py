@@ -32,9 +32,10 @@ log = logging.getLogger("hubbub.gateway")
 
 SYNC_EVENT = "twilio.sync.event"
 TYPING = "twilio.ipmsg.typing_indicator"
-#: The most events replayed to one subscription; past it, the client is told the replay was
-#: interrupted (it then carries on from what it has).
-REPLAY_LIMIT = 1000
+#: The most events replayed to one subscription. The replay is reported complete even when the
+#: journal no longer has all the client missed (older than its retention, or more than this):
+#: the SDKs answer "interrupted" by subscribing again, which would only repeat it.
+REPLAY_LIMIT = 10_000
 _NOTHING = False
 #: (object_sid, object_type, replay_status, last_event_id, events) of each subscription.
 Replay = tuple[str, str, str, int, list[SyncEvent]]
@@ -88,6 +89,9 @@ class TwilsockLink(Link):
         derived = derive(outgoing)
         if derived is None:
             return
+        frame = outgoing.frame
+        if frame.get("type") == "typing_started" and frame.get("identity") == self.identity:
+            return  # the SDKs would show their own user typing
         if self.replaying and "event_type" in outgoing.frame:
             held = self.replaying.get(_object_sid(outgoing.frame["event"]))
             if held is not None:
@@ -144,14 +148,13 @@ class TwilsockLink(Link):
         for sid, kind, after in accepted:
             last = lasts[sid]
             events: list[SyncEvent] = []
-            status = "completed"
             if after is not None and after < last:
-                events = store.events_after(sid, after, limit=REPLAY_LIMIT + 1)
-                complete = bool(events) and events[0].id == after + 1
-                if len(events) > REPLAY_LIMIT or not complete:
-                    status = "interrupted"
-                    events = events[:REPLAY_LIMIT]
-            found.append((sid, kind, status, last, events))
+                events = store.events_after(
+                    sid, max(after, last - REPLAY_LIMIT), limit=REPLAY_LIMIT
+                )
+                if not events or events[0].id != after + 1:
+                    log.info("the Sync journal no longer has all the events a client missed")
+            found.append((sid, kind, "completed", last, events))
         return found
 
     def _replayed(self, request: Subscribe, done: Any) -> None:

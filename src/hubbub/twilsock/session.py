@@ -295,10 +295,15 @@ def _refused(frame: Frame, error: TokenError | ApiError) -> Send:
 
 
 def _http(frame_id: str, answer: Answer) -> Send:
-    """The reply to a tunnelled request: the HTTP status and the JSON body."""
+    """The reply to a tunnelled request: the HTTP status and the JSON body. An error's text
+    goes in ``http_status.status`` too: it is what the SDKs make the error's message."""
+    body = answer.body
+    text = _reason(answer.status)
+    if answer.status >= 400 and isinstance(body, dict) and isinstance(body.get("message"), str):
+        text = body["message"]
     header = frames.reply(
         frame_id,
-        http_status={"code": answer.status, "status": _reason(answer.status)},
+        http_status={"code": answer.status, "status": text},
         http_headers={"Content-Type": "application/json"},
         payload_type="application/json",
     )
