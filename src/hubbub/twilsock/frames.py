@@ -74,7 +74,9 @@ def parse(data: bytes) -> Frame:
     if not isinstance(header, dict):
         raise FrameError("the header is not a JSON object")
     payload = data[start + size + 2 :]
-    declared = header.get("payload_size") or 0
+    declared = header.get("payload_size")
+    if declared is None:
+        declared = 0
     if type(declared) is not int or declared != len(payload):
         raise FrameError("payload_size does not match the payload")
     return Frame(header, bytes(payload))

@@ -255,10 +255,13 @@ class TwilsockSession:
             if defer:
                 step.pending = Pending(frame.id, answer.draft)
                 return
-            stored = self.commands.store.create_message(
-                who.service_sid, answer.draft.channel_sid, **answer.draft.values
-            )
-            step.actions.extend(self.complete(Pending(frame.id, answer.draft), stored).actions)
+            with self.commands.core.atomic():
+                stored = self.commands.store.create_message(
+                    who.service_sid, answer.draft.channel_sid, **answer.draft.values
+                )
+                done = self.complete(Pending(frame.id, answer.draft), stored)
+            step.actions.extend(done.actions)
+            step.events.extend(done.events)
             return
         step.actions.append(_http(frame.id, answer))
         step.events.extend(answer.events)
