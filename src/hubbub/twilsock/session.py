@@ -256,9 +256,13 @@ class TwilsockSession:
                 step.pending = Pending(frame.id, answer.draft)
                 return
             with self.commands.core.atomic():
-                stored = self.commands.store.create_message(
-                    who.service_sid, answer.draft.channel_sid, **answer.draft.values
-                )
+                stored: Message | StoreError
+                try:
+                    stored = self.commands.store.create_message(
+                        who.service_sid, answer.draft.channel_sid, **answer.draft.values
+                    )
+                except StoreError as exc:  # the channel went meanwhile
+                    stored = exc
                 done = self.complete(Pending(frame.id, answer.draft), stored)
             step.actions.extend(done.actions)
             step.events.extend(done.events)
