@@ -518,12 +518,14 @@ def cpu_seconds_self() -> float:
 
 # -- a light WebSocket client ------------------------------------------------------------------
 class LightSocket(asyncio.Protocol):
-    """A minimal WebSocket client for load generation: text frames only, no extensions.
+    """A minimal WebSocket client for load generation: unfragmented text and binary frames,
+    no extensions.
 
     With two CPUs the clients compete with the server, and a full client library costs tens
     of microseconds per frame; this one costs a few, so the measurement is more of the server.
     Frames it sends are masked with a zero key (allowed by RFC 6455, and so not XORed); frames
-    it gets are handed to ``on_text`` as bytes. Pings are answered; a close ends it.
+    it gets, text or binary (twilsock's), are handed to ``on_text`` as bytes. Pings are
+    answered; a close ends it.
     """
 
     def __init__(self, on_text: Callable[[bytes], None]) -> None:
@@ -559,14 +561,19 @@ class LightSocket(asyncio.Protocol):
             self.closed.set_result(None)
 
     def send_text(self, text: str) -> None:
-        data = text.encode()
+        self._send(0x81, text.encode())
+
+    def send_binary(self, data: bytes) -> None:
+        self._send(0x82, data)
+
+    def _send(self, first: int, data: bytes) -> None:
         size = len(data)
         if size < 126:
-            header = bytes((0x81, 0x80 | size))
+            header = bytes((first, 0x80 | size))
         elif size < 65536:
-            header = bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big")
+            header = bytes((first, 0x80 | 126)) + size.to_bytes(2, "big")
         else:
-            header = bytes((0x81, 0x80 | 127)) + size.to_bytes(8, "big")
+            header = bytes((first, 0x80 | 127)) + size.to_bytes(8, "big")
         assert self.transport is not None
         self.transport.write(header + b"\0\0\0\0" + data)
 
@@ -609,7 +616,7 @@ class LightSocket(asyncio.Protocol):
             payload = bytes(buffer[at : at + size])
             start = at + size
             opcode = first & 0x0F
-            if opcode == 1:
+            if opcode in (1, 2):
                 self.on_text(payload)
             elif opcode == 9 and self.transport is not None:  # ping: pong, masked, zero key
                 self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
