@@ -74,7 +74,7 @@ class Recorder(Protocol):
     of the Sync objects that Twilio's SDKs read (``hubbub.sync.journal``)."""
 
     def record(self, store: Store, actor: Actor, events: list[Event]) -> list[Event]:
-        """Inside the action's transaction: the events that follow ``events``."""
+        """Inside the action's transaction: ``events``, with what follows them as riders."""
         ...
 
 
@@ -109,11 +109,11 @@ class Core:
     def done(self, action: str, actor: Actor, outcome: Outcome) -> Outcome:
         """``outcome``, once the post-action hooks have seen it."""
         self.hooks.after(action, actor, outcome)
-        outcome.events.extend(self.recorded(actor, outcome.events))
+        outcome.events = self.recorded(actor, outcome.events)
         return outcome
 
     def recorded(self, actor: Actor, events: list[Event]) -> list[Event]:
-        """What the journal adds to ``events`` (which some other door than an action
-        caused: reachability)."""
+        """``events`` as the journal has them: with the Sync events they cause as riders (for
+        events that something else than an action caused, too: reachability)."""
         journal = self.journal
-        return [] if journal is None else journal.record(self.store, actor, events)
+        return events if journal is None else journal.record(self.store, actor, events)

@@ -32,6 +32,10 @@ class Event:
     #: Set on events that end their audience's sessions (code 4004) rather than reach them:
     #: the user, or the whole Chat Service, was deleted. Why, in a few words.
     ends_sessions: str | None = None
+    #: Events of other audiences that travel with this one, through the broker and the hubs,
+    #: delivered after it: the Sync journal's for the same change (``hubbub.sync.journal``).
+    #: One message on the broker, not several.
+    riders: tuple[Event, ...] = ()
 
 
 def channel_event(kind: str, channel_sid: str, **data: Any) -> Event:

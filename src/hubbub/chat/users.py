@@ -108,11 +108,11 @@ def set_online(
     if user is None:
         return []
     events = [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
-    return events + core.recorded(actor, events)
+    return core.recorded(actor, events)
 
 
 def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> list[Event]:
     """``user_updated`` for a user whose every node went silent."""
     channels = channel_sids(core.store, user.service_sid, user.identity)
     events = [user_updated(render.user(user, account_sid, urls), channels)]
-    return events + core.recorded(Actor(account_sid, user.service_sid, urls), events)
+    return core.recorded(Actor(account_sid, user.service_sid, urls), events)

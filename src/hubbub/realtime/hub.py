@@ -154,6 +154,8 @@ class Hub:
         if follow is not None and follow[0] == "close":
             for connection in self._by_channel.pop(follow[1], set()):
                 self._channels_of[connection].discard(follow[1])
+        for rider in event.riders:
+            self.deliver(rider)
 
     def _join(self, connection: Connection, channel_sid: str) -> None:
         self._by_channel[channel_sid].add(connection)

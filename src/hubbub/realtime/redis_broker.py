@@ -78,6 +78,8 @@ def encode(origin: str, sequence: int, event: Event) -> str:
         raw["w"] = list(event.follow)
     if event.ends_sessions is not None:
         raw["x"] = event.ends_sessions
+    if event.riders:
+        raw["r"] = [[list(rider.audience), rider.frame] for rider in event.riders]
     return json.dumps(raw, separators=(",", ":"))
 
 
@@ -100,6 +102,7 @@ def decode_stamped(data: str | bytes) -> tuple[str, int, Event, float | None]:
         raw["e"],
         follow=None if follow is None else (follow[0], follow[1]),
         ends_sessions=raw.get("x"),
+        riders=tuple(Event(tuple(audience), frame) for audience, frame in raw.get("r", ())),
     )
     stamp = raw.get("t")
     return raw["o"], sequence, event, float(stamp) if isinstance(stamp, int | float) else None

@@ -101,6 +101,13 @@ class ChannelOps(Base):
             raise NotFound("Channel", ref)
         return channel_of(row)
 
+    def get_channels(self, sids: Collection[str]) -> list[Channel]:
+        if not sids:
+            return []
+        stmt = select(s.channels).where(s.channels.c.sid.in_(list(sids)))
+        with self._read() as conn:
+            return [channel_of(row) for row in conn.execute(stmt)]
+
     def list_channels(
         self,
         service_sid: str,

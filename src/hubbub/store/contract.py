@@ -25,11 +25,12 @@ Conventions shared by every method:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from hubbub.store.db import C
 from hubbub.store.errors import NotFound
 from hubbub.store.records import (
     UNSET,
@@ -78,6 +79,12 @@ class Store(Protocol):
         ends, none if it raises. Blocks nest. Each write inside is a savepoint: one that raises
         (``Conflict``, ``LimitExceeded``...) undoes only its own changes, so the block may
         catch it and go on."""
+        ...
+
+    def collector(self, key: Hashable, make: Callable[[], C]) -> C | None:
+        """Inside an ``atomic`` block: the block's collector for ``key``, made by ``make`` the
+        first time, whose ``flush`` runs once the block's work is done, before it commits (and
+        is dropped if the block raises); ``None`` outside a block."""
         ...
 
     # Accounts and API keys ------------------------------------------------------------------------
@@ -284,6 +291,10 @@ class Store(Protocol):
         ...
 
     def get_channel(self, service_sid: str, ref: str) -> Channel: ...
+
+    def get_channels(self, sids: Collection[str]) -> list[Channel]:
+        """The channels of these SIDs that exist, in any order and service."""
+        ...
 
     def list_channels(
         self,
@@ -639,11 +650,13 @@ class Store(Protocol):
     # The Sync journal ----------------------------------------------------------------------------
 
     def journal(
-        self, events: Sequence[tuple[str, str, dict[str, Any]]], *, now: float
+        self, events: Sequence[tuple[str, str, dict[str, Any] | None]], *, now: float
     ) -> list[int]:
         """Record ``(object_sid, event_type, body)`` events at ``now`` (Unix seconds), giving
-        each the next id of its object; their ids, in order. Inside ``atomic``, with the
-        action that caused them; an object's events commit in the order of their ids."""
+        each the next id of its object; their ids, in order. An event without a body takes
+        its id and is not kept (one that replaces all its object shows, which a replay makes
+        afresh). Inside ``atomic``, with the action that caused them; an object's events
+        commit in the order of their ids."""
         ...
 
     def last_event_ids(self, object_sids: Sequence[str]) -> dict[str, int]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +37,15 @@ from hubbub.store.records import CHANNEL, Page
 T = TypeVar("T")
 
 Clock = Callable[[], datetime]
+
+
+class Collector(Protocol):
+    """Work gathered over an ``atomic`` block and done once at its end (``Base.collector``)."""
+
+    def flush(self) -> None: ...
+
+
+C = TypeVar("C", bound=Collector)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +118,31 @@ class Base:
             self._ambient.conn = conn
             appended: list[tuple[Table, list[dict[str, Any]]]] = []
             self._ambient.appended = appended
+            collectors: dict[Hashable, Collector] = {}
+            self._ambient.collectors = collectors
             try:
                 yield
+                for collector in collectors.values():
+                    collector.flush()
                 for table, rows in appended:
                     conn.execute(insert(table), rows)
             finally:
                 self._ambient.conn = None
                 self._ambient.appended = []
+                self._ambient.collectors = None
+
+    def collector(self, key: Hashable, make: Callable[[], C]) -> C | None:
+        """Inside an ``atomic`` block: the block's collector for ``key``, made by ``make`` the
+        first time, whose ``flush`` runs once the block's work is done (before its appended
+        rows are inserted and it commits); ``None`` outside a block. What many actions of one
+        block (a group commit) need done once is done there."""
+        collectors: dict[Hashable, Any] | None = getattr(self._ambient, "collectors", None)
+        if collectors is None:
+            return None
+        found = collectors.get(key)
+        if found is None:
+            found = collectors[key] = make()
+        return found
 
     def _append(self, table: Table, rows: list[dict[str, Any]]) -> bool:
         """Rows for ``table`` to insert when this thread's ``atomic`` block ends (one

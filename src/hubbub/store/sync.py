@@ -26,7 +26,7 @@ _events = s.sync_events
 
 class SyncOps(Base):
     def journal(
-        self, events: Sequence[tuple[str, str, dict[str, Any]]], *, now: float
+        self, events: Sequence[tuple[str, str, dict[str, Any] | None]], *, now: float
     ) -> list[int]:
         if not events:
             return []
@@ -34,12 +34,13 @@ class SyncOps(Base):
         for object_sid, _, _ in events:
             counts[object_sid] = counts.get(object_sid, 0) + 1
         with self._write() as conn:
-            take = _take(conn.dialect.name)
-            # Sorted: transactions touching several objects lock them in one order.
-            last = {
-                sid: int(conn.execute(take, {"sid": sid, "n": n}).scalar_one())
-                for sid, n in sorted(counts.items())
-            }
+            # One statement for every object; sorted, so that transactions touching several
+            # objects lock them in one order.
+            taken = conn.execute(
+                _take(conn.dialect.name),
+                [{"sid": sid, "n": n} for sid, n in sorted(counts.items())],
+            )
+            last = {row.sid: int(row.last_event_id) for row in taken}
             next_id = {sid: last[sid] - counts[sid] + 1 for sid in counts}
             ids: list[int] = []
             rows: list[dict[str, Any]] = []
@@ -47,6 +48,8 @@ class SyncOps(Base):
                 id_ = next_id[object_sid]
                 next_id[object_sid] = id_ + 1
                 ids.append(id_)
+                if body is None:
+                    continue
                 rows.append(
                     {
                         "object_sid": object_sid,
@@ -56,7 +59,7 @@ class SyncOps(Base):
                         "created": now,
                     }
                 )
-            if not self._append(_events, rows):
+            if rows and not self._append(_events, rows):
                 conn.execute(_events.insert(), rows)
         return ids
 
@@ -105,4 +108,4 @@ def _take(dialect: str) -> Any:
         index_elements=[_objects.c.sid],
         set_={"last_event_id": _objects.c.last_event_id + stmt.excluded.last_event_id},
     )
-    return stmt.returning(_objects.c.last_event_id)
+    return stmt.returning(_objects.c.sid, _objects.c.last_event_id)

@@ -58,9 +58,9 @@ class Projector:
         frame = event.frame
         kind = frame.get("type")
         if kind == "message_added":
-            message = frame["message"]
-            yield self._item(MESSAGES, message["channel_sid"], "list_item_added", message)
-            yield from self._document(message["channel_sid"], message)
+            # Its document's new last message is the journal's to write, once per channel
+            # however many messages a group commit stores (``document``).
+            yield message_added(frame["message"], self.when)
         elif kind in ("message_updated", "message_removed"):
             message = frame["message"]
             change = "list_item_updated" if kind == "message_updated" else "list_item_removed"
@@ -78,7 +78,7 @@ class Projector:
                     data = shapes.my_channel_item(channel_sid, status)
                     yield self._map(MY_CHANNELS, user_sid, "map_item_added", channel_sid, data)
         elif kind == "channel_updated":
-            yield from self._document(frame["channel"]["sid"], None, frame["channel"])
+            yield from self._document(frame["channel"]["sid"], frame["channel"])
         elif kind == "channel_removed":
             yield from self._removed(frame["channel"]["sid"])
         elif kind == "user_updated":
@@ -100,12 +100,14 @@ class Projector:
             body["item_data"] = data
         return Change(objects.of(kind, owner_sid), change, body)
 
-    def _document(
+    def document(
         self,
         channel_sid: str,
         last: dict[str, Any] | None,
         channel: dict[str, Any] | None = None,
-    ) -> Iterator[Change]:
+    ) -> Change | None:
+        """``document_updated`` of the channel, with ``last`` as its last message (read if
+        ``None``); ``None`` if the channel is gone."""
         store, actor = self.store, self.actor
         try:
             if channel is None:
@@ -114,10 +116,15 @@ class Projector:
             if last is None:
                 last = last_message(store, actor, channel_sid)
         except NotFound:
-            return
+            return None
         data = shapes.document(channel, last)
         body = {"document_data": data, "date_created": self.when}
-        yield Change(objects.of(CHANNEL_DOCUMENT, channel_sid), "document_updated", body)
+        return Change(objects.of(CHANNEL_DOCUMENT, channel_sid), "document_updated", body)
+
+    def _document(self, channel_sid: str, channel: dict[str, Any]) -> Iterator[Change]:
+        change = self.document(channel_sid, None, channel)
+        if change is not None:
+            yield change
 
     def _member(self, kind: str, member: dict[str, Any]) -> Iterator[Change]:
         channel_sid, key = member["channel_sid"], member["sid"]
@@ -159,6 +166,13 @@ class Projector:
             except NotFound:
                 self._users[identity] = None
         return self._users[identity]
+
+
+def message_added(message: dict[str, Any], when: str) -> Change:
+    """The messages list's ``list_item_added`` for a new message."""
+    body = {"item_index": message["index"], "date_created": when}
+    body["item_data"] = shapes.message_item(message)
+    return Change(objects.of(MESSAGES, message["channel_sid"]), "list_item_added", body)
 
 
 def last_message(store: Store, actor: Actor, channel_sid: str) -> dict[str, Any] | None:

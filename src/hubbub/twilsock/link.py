@@ -16,14 +16,18 @@ from __future__ import annotations
 
 import logging
 import weakref
+from datetime import UTC, datetime
 from typing import Any
 
+from hubbub.chat.core import Actor
+from hubbub.chat.render import date
 from hubbub.realtime.commands import Commands
 from hubbub.realtime.link import Link, Transport
 from hubbub.realtime.node import Node
 from hubbub.realtime.protocol import BinaryOutgoing, CloseCode, Outgoing
 from hubbub.realtime.session import Step
 from hubbub.store.records import SyncEvent
+from hubbub.sync import objects
 from hubbub.sync.journal import replayed
 from hubbub.twilsock.api import Api, Subscribe
 from hubbub.twilsock.session import TwilsockSession, close_frame, notification
@@ -145,10 +149,16 @@ class TwilsockLink(Link):
         store = self.node.store
         lasts = store.last_event_ids([sid for sid, _, _ in accepted])
         found: list[Replay] = []
+        who = self.session.who
         for sid, kind, after in accepted:
             last = lasts[sid]
             events: list[SyncEvent] = []
-            if after is not None and after < last:
+            ref = objects.parse(sid)
+            if after is not None and after < last and ref is not None and ref.type == "document":
+                # A document's events are not kept: it is sent as it is now.
+                if who is not None:
+                    events = [self._document_now(who.actor, ref, last)]
+            elif after is not None and after < last:
                 events = store.events_after(
                     sid, max(after, last - REPLAY_LIMIT), limit=REPLAY_LIMIT
                 )
@@ -156,6 +166,11 @@ class TwilsockLink(Link):
                     log.info("the Sync journal no longer has all the events a client missed")
             found.append((sid, kind, "completed", last, events))
         return found
+
+    def _document_now(self, actor: Actor, ref: objects.Ref, last: int) -> SyncEvent:
+        data = api_for(self.session.commands).reads.descriptor(actor, ref)["data"]
+        body = {"document_data": data, "date_created": date(datetime.now(UTC))}
+        return SyncEvent(ref.sid, last, "document_updated", body)
 
     def _replayed(self, request: Subscribe, done: Any) -> None:
         if isinstance(done, Exception):
