@@ -58,6 +58,14 @@ class SyncReads:
                 if found.kind == MY_CHANNELS and user.identity != actor.identity:
                     raise ApiError(403, FORBIDDEN, f"only its user may read {sid}")
                 return found
+            # Members first, from the short-lived copies: an SDK starting up reads three
+            # objects of each of its channels, and subscribes to them.
+            channel = access.channel(self.core, actor, found.owner_sid, cached=True)
+            try:
+                access.membership(self.core, actor, channel, cached=True)
+                return found
+            except (ApiError, NotFound):
+                pass
             channel = access.visible(self.core, actor, found.owner_sid)
         except NotFound:
             raise not_found(sid) from None
