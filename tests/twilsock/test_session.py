@@ -331,6 +331,28 @@ def test_a_form_encoded_typing_request(world: World) -> None:
     assert [event.frame["type"] for event in step.events] == ["typing_started"]
 
 
+def test_query_parameters_arrive_percent_encoded(world: World) -> None:
+    """twilsock passes the query on as the URL had it: twilio-sync 3.0 (in twilio-chat 6's
+    browser bundle) pages messages by ``PageToken`` alone, its ``:`` as ``%3A``."""
+    room = _room(world)
+    session = opened(world)
+    post = f"Client/v2/Conversations/{room}/Messages"
+    for number in range(5):
+        session.receive(request("POST", post, {"body": str(number)}), T0 + 1)
+    items = f"/v3/Lists/{objects.of(MESSAGES, room)}/Items"
+    first = only(
+        session.receive(request("GET", items, params={"PageSize": "2", "Order": "desc"}), T0 + 2)
+    )
+    token = first.body()["meta"]["next_token"]
+    assert ":" in token
+    encoded = token.replace(":", "%3A")
+    step = session.receive(request("GET", items, params={"PageToken": encoded}), T0 + 3)
+    second = only(step)
+    assert second.header["http_status"]["code"] == 200, second.body()
+    assert [item["index"] for item in first.body()["items"]] == [4, 3]
+    assert [item["index"] for item in second.body()["items"]] == [2, 1]
+
+
 def _twilio_error(body: dict[str, object], status: int) -> None:
     assert set(body) == {"code", "message", "more_info", "status"}
     assert body["status"] == status

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from hubbub.chat.errors import ApiError
 from hubbub.realtime.commands import Commands, Identity
@@ -247,7 +248,7 @@ class TwilsockSession:
             Request(
                 str(request.get("method") or "GET").upper(),
                 str(request.get("path") or ""),
-                {str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+                _params(params),
                 body,
             ),
         )
@@ -322,3 +323,11 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+def _params(params: Any) -> dict[str, str]:
+    """The query of a tunnelled request: twilsock splits the URL's query string on ``&`` and
+    ``=`` and passes the parts on still percent-encoded (``PageToken=desc%3A10%3A12``)."""
+    if not isinstance(params, dict):
+        return {}
+    return {unquote(str(k)): unquote(str(v)) for k, v in params.items()}
