@@ -60,7 +60,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def world(store: Store) -> World:
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
-    core = Core(store, journal=Journal(lambda: T0))
+    journal = Journal(lambda: T0)
+    # As the service's first SDK session does: its objects are journaled from now on.
+    assert journal.start(store, creds.chat_service_sid)
+    core = Core(store, journal=journal)
     commands = Commands(store, KeyRing(store, box, ttl=0.0), Urls(BASE), core=core)
     minter = Minter(creds.account_sid, creds.api_key_sid, creds.api_key_secret)
     return World(store, creds, core, commands, Api(commands), minter)

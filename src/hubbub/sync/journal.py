@@ -31,6 +31,17 @@ from hubbub.sync.projection import Change, Projector, compose, message_added
 
 #: How long the journal keeps an object's events for clients that come back.
 RETENTION = 24 * 3600.0
+#: A service's objects are journaled from the first time one of its users connects with
+#: Twilio's SDKs (``Journal.start``): a service that never sees them pays nothing. A process
+#: goes on believing a service is not journaled for at most this long (seconds)...
+UNJOURNALED_TTL = 1.0
+#: ...so the first SDK session of a service waits this long before its client reads anything:
+#: by then every process journals the service's actions, and every action that began without
+#: journaling (a transaction takes milliseconds) is committed, so the client's reads show it.
+SETTLE = UNJOURNALED_TTL + 1.5
+#: The most services whose state a process remembers.
+_REMEMBERED = 100_000
+_ON = float("inf")
 #: The frame types whose events change a Sync object (the others are passed over unread).
 CHANGING = frozenset(
     {
@@ -63,8 +74,38 @@ def replayed(event: SyncEvent) -> Event:
 class Journal:
     """Records the Sync changes of every action (``chat.core.Recorder``)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``clock`` stamps the events; ``monotonic`` times what is remembered."""
         self.clock = clock
+        self.monotonic = monotonic
+        #: Per service: until when it is believed not journaled (on a monotonic clock), or
+        #: for ever (``_ON``) once it is.
+        self._until: dict[str, float] = {}
+
+    def journaled(self, store: Store, service_sid: str) -> bool:
+        """Whether the service's objects are journaled (its own SID has a counter)."""
+        until = self._until.get(service_sid)
+        now = self.monotonic()
+        if until is not None and until > now:
+            return until == _ON
+        on = store.last_event_ids([service_sid])[service_sid] > 0
+        if len(self._until) >= _REMEMBERED:
+            self._until.clear()
+        self._until[service_sid] = _ON if on else now + UNJOURNALED_TTL
+        return on
+
+    def start(self, store: Store, service_sid: str) -> bool:
+        """Journal the service's objects from now on; whether it was not yet (its first SDK
+        session then waits ``SETTLE`` before its client reads)."""
+        if self.journaled(store, service_sid):
+            return False
+        store.journal([(service_sid, "journaled", None)], now=self.clock())
+        self._until[service_sid] = _ON
+        return True
 
     def record(self, store: Store, actor: Actor, events: list[Event]) -> list[Event]:
         """``events``, each with the Sync events it causes as riders (ids given by the end of
@@ -73,6 +114,8 @@ class Journal:
             if event.frame.get("type") in CHANGING:
                 break
         else:
+            return events
+        if not self.journaled(store, actor.service_sid):
             return events
         batch = store.collector(self, lambda: _Batch(store, self.clock()))
         alone = batch is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ from hubbub.store.records import SyncEvent
 from hubbub.sync import objects
 from hubbub.sync.journal import replayed
 from hubbub.twilsock.api import Api, Subscribe
-from hubbub.twilsock.session import TwilsockSession, close_frame, notification
+from hubbub.twilsock.session import Later, TwilsockSession, close_frame, notification
 
 log = logging.getLogger("hubbub.gateway")
 
@@ -115,6 +116,15 @@ class TwilsockLink(Link):
         for work in step.then:
             if isinstance(work, Subscribe) and not self.session.closed:
                 self._subscribe(work)
+            elif isinstance(work, Later):
+                self.node.schedule(self.node.clock() + work.seconds, self._later(work))
+
+    def _later(self, work: Later) -> Callable[[], None]:
+        def perform() -> None:
+            if not self.session.closed:
+                self.perform(Step(work.actions))
+
+        return perform
 
     # -- subscriptions -------------------------------------------------------------------------
     def _subscribe(self, request: Subscribe) -> None:

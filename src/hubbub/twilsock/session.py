@@ -12,6 +12,7 @@ frame before the socket closes: 410 token expired, 401 authentication lost (a re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -19,9 +20,18 @@ from urllib.parse import unquote
 from hubbub.chat.errors import ApiError
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.protocol import BinaryOutgoing, CloseCode
-from hubbub.realtime.session import AUTH_TIMEOUT, DEFAULT_WARNING, Close, Pending, Send, Step
+from hubbub.realtime.session import (
+    AUTH_TIMEOUT,
+    DEFAULT_WARNING,
+    Action,
+    Close,
+    Pending,
+    Send,
+    Step,
+)
 from hubbub.store.errors import StoreError
 from hubbub.store.records import Message
+from hubbub.sync.journal import SETTLE, Journal
 from hubbub.tokens import TokenError
 from hubbub.twilsock import frames
 from hubbub.twilsock.api import Answer, Api, Request
@@ -61,6 +71,14 @@ def notification(message_type: str, payload: Any) -> bytes:
         "payload_type": "application/json",
     }
     return frames.encode(header, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Actions for the link to carry out ``seconds`` from now (``Step.then``)."""
+
+    seconds: float
+    actions: list[Action]
 
 
 class TwilsockSession:
@@ -200,6 +218,11 @@ class TwilsockSession:
             return
         self.who = who
         self._warned = now >= who.expires_at - self.warning
+        answer = step.actions
+        journal = self.commands.core.journal
+        if isinstance(journal, Journal) and journal.start(self.commands.store, who.service_sid):
+            answer = []
+            step.then.append(Later(SETTLE, answer))
         header = frames.reply(
             frame.id,
             continuation_token=f"hubbub-{who.service_sid}-{who.identity}",
@@ -209,9 +232,9 @@ class TwilsockSession:
             init_registrations=[],
             debug_info={},
         )
-        step.actions.append(send(header))
+        answer.append(send(header))
         if self._warned:
-            step.actions.append(self._about_to_expire())
+            answer.append(self._about_to_expire())
 
     def _update(self, step: Step, current: Identity, frame: Frame, now: float) -> None:
         try:
