@@ -20,6 +20,7 @@ from hubbub.realtime.redis_broker import (
     RedisBroker,
     RedisUnavailable,
     check_url,
+    decode,
     encode,
     shown,
 )
@@ -226,3 +227,16 @@ def test_a_url_that_cannot_be_redis_is_refused() -> None:
 
 def test_the_logged_url_has_no_password() -> None:
     assert shown("redis://user:s3cret@example.com:6380/2") == "redis://example.com:6380/2"
+
+
+def test_riders_cross_the_broker_with_their_event() -> None:
+    """The Sync journal's events ride with the chat event that caused them: one message on
+    Redis, decoded whole on the other side."""
+    rider = Event(
+        ("object", "ES" + "0" * 32), {"event_type": "list_item_added", "event": {"id": 7}}
+    )
+    sent = Event(("channel", "CH" + "0" * 32), {"type": "message_added"}, riders=(rider,))
+    origin, sequence, received = decode(encode("elsewhere", 5, sent))
+    assert (origin, sequence) == ("elsewhere", 5)
+    assert received.riders == (rider,)
+    assert received.frame == sent.frame
