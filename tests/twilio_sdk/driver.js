@@ -19,7 +19,8 @@
 // Ops (every one but ping names its "client"; channel ops take "sid" or "uniqueName"; any op
 // takes "timeoutMs"):
 //   ping; create {token, uri, timeoutMs = 15000, logLevel, options}; updateToken {token};
-//   shutdown; subscribedChannels; publicChannels (twilio-chat); getChannel; createChannel
+//   shutdown; subscribedChannels; subscribedChannelPages {pageSize (twilio-chat)};
+//   publicChannels (twilio-chat); getChannel; createChannel
 //   {friendlyName, uniqueName, attributes, isPrivate}; join; leave; add {identity, attributes};
 //   invite {identity} (twilio-chat); removeMember {identity}; decline (twilio-chat);
 //   updateChannel {friendlyName, attributes, newUniqueName}; getMessages {pageSize, anchor,
@@ -567,6 +568,23 @@ const OPS = {
     const entry = entryOf(args);
     const items = await allItems(await sdkApi.subscribed(entry.client));
     return items.map(channelInfo);
+  },
+
+  // The same, page by page as the SDK hands them out: [[channel, ...], ...]. twilio-chat takes
+  // a page size (its default is Sync's, 50); Conversations always page by 50.
+  async subscribedChannelPages(args) {
+    const entry = entryOf(args);
+    let paginator = isChat
+      ? await entry.client.getSubscribedChannels(
+          args.pageSize ? { pageSize: args.pageSize } : undefined
+        )
+      : await entry.client.getSubscribedConversations();
+    const pages = [paginator.items.map(channelInfo)];
+    while (paginator.hasNextPage) {
+      paginator = await paginator.nextPage();
+      pages.push(paginator.items.map(channelInfo));
+    }
+    return pages;
   },
 
   async publicChannels(args) {

@@ -262,18 +262,20 @@ class Api:
     ) -> dict[str, Any]:
         unread = None if item is None else item.unread_messages_count
         level = "default" if item is None else item.notification_level
-        return {
-            "conversation_sid": channel.sid,
-            "channel_sid": channel.sid,
-            "status": status,
-            "notification_level": level,
-            "last_read_message_index": last_read,
-            "last_consumed_message_index": last_read,
-            "unread_messages_count": unread,
-            "messages_count": channel.messages_count,
-            "sync_objects": channel_objects(channel),
-            "links": self._channel_links(channel),
-        }
+        # The channel's own fields too: Conversations' getConversationByUniqueName and
+        # twilio-chat's channel descriptors take the name and attributes from here.
+        entry = self._channel(who, channel)
+        entry.update(
+            {
+                "channel_sid": channel.sid,
+                "status": status,
+                "notification_level": level,
+                "last_read_message_index": last_read,
+                "last_consumed_message_index": last_read,
+                "unread_messages_count": unread,
+            }
+        )
+        return entry
 
     # -- channels ------------------------------------------------------------------------------
     def public_channels(self, who: Identity, request: Request, args: list[str]) -> Answer:

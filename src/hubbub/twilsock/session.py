@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from hubbub.chat.errors import ApiError
 from hubbub.realtime.commands import Commands, Identity
@@ -247,7 +248,10 @@ class TwilsockSession:
             Request(
                 str(request.get("method") or "GET").upper(),
                 str(request.get("path") or ""),
-                {str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
+                # twilsock passes the query's values as they were in the URL: still encoded.
+                {unquote(str(k)): unquote(str(v)) for k, v in params.items()}
+                if isinstance(params, dict)
+                else {},
                 body,
             ),
         )

@@ -1,0 +1,188 @@
+"""A real ``hubbub serve`` for Twilio's JS SDKs, and drivers to run them against it.
+
+``sdk_server`` is one server for the whole session (SQLite, a free loopback port, started from
+this checkout's ``src``); tests keep out of each other's way by using fresh identities and
+channels (:func:`fresh`). ``drivers(sdk)`` starts a driver process for one SDK and closes it at
+the end of the test; one process holds every client of a test (``create`` names each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twilio.rest import Client
+
+from hubbub.tokens import AccessToken, ChatGrant
+from tests.realtime.test_crash import free_port
+from tests.twilio_sdk.driver import Driver
+from tests.web.server import twilio_client
+
+ROOT = Path(__file__).resolve().parents[2]
+#: ``hubbub`` beside the interpreter running pytest; its package comes from this checkout's
+#: ``src`` (put first on PYTHONPATH), whatever the environment has installed.
+HUBBUB = Path(sys.executable).with_name("hubbub")
+
+
+@dataclass
+class SdkServer:
+    """One running ``hubbub serve``: where it is, its first-start credentials, a twilio-python
+    client for its REST API, and tokens for its Chat Service."""
+
+    url: str
+    credentials: dict[str, str]
+    rest: Client
+    workdir: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def ws_uri(self) -> str:
+        """The twilsock address the SDKs are given (``options.twilsock.uri``)."""
+        return self.url.replace("http://", "ws://", 1) + "/v3/wsconnect"
+
+    @property
+    def service_sid(self) -> str:
+        return self.credentials["chat_service_sid"]
+
+    @property
+    def chat(self) -> Any:
+        """The REST API's Chat Service (``rest.chat.v2.services(sid)``)."""
+        return self.rest.chat.v2.services(self.service_sid)
+
+    def token(self, identity: str, ttl: int = 3600, *, service_sid: str | None = None) -> str:
+        """An Access Token for ``identity`` with a Chat grant for the service (or another)."""
+        grant = ChatGrant(service_sid=service_sid or self.service_sid)
+        creds = self.credentials
+        token = AccessToken(
+            creds["account_sid"],
+            creds["api_key_sid"],
+            creds["api_key_secret"],
+            grants=[grant],
+            identity=identity,
+            ttl=ttl,
+        )
+        return token.to_jwt()
+
+    def connect(
+        self,
+        driver: Driver,
+        client: str,
+        identity: str | None = None,
+        *,
+        service_sid: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """``create`` a client named ``client`` in ``driver`` as ``identity`` (its name unless
+        given) and wait for it to initialise; returns the driver's answer."""
+        token = self.token(identity or client, service_sid=service_sid)
+        result: dict[str, Any] = driver.call(
+            "create", client=client, token=token, uri=self.ws_uri, **options
+        )
+        return result
+
+    @property
+    def log(self) -> str:
+        """What the server wrote on stderr so far."""
+        return (self.workdir / "serve.err").read_text(encoding="utf-8", errors="replace")
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return env
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+                answer.read()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"hubbub serve died while starting:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"hubbub serve did not start:\n{log.read_text()}") from None
+            time.sleep(0.1)
+
+
+@contextmanager
+def serving(workdir: Path, *extra: str) -> Iterator[SdkServer]:
+    """``hubbub serve`` in ``workdir`` (SQLite there unless ``extra`` says ``--db``) on a free
+    loopback port, until the block ends; the server must not have logged a traceback."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "serve.err"
+    # stderr to a file, not a pipe: a session-long server must never block on a full pipe.
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [str(HUBBUB), "serve", "--port", str(port), *extra],
+            cwd=workdir,
+            env=_environment(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        _wait_healthy(process, url, log)
+        creds = json.loads((workdir / "hubbub-credentials.json").read_text())
+        rest = twilio_client(url, creds["account_sid"], creds["auth_token"])
+        yield SdkServer(url=url, credentials=creds, rest=rest, workdir=workdir, process=process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    logged = log.read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in logged, logged
+
+
+@pytest.fixture(scope="session")
+def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
+    """One ``hubbub serve`` on SQLite for the session's SDK tests (its first-start service has
+    reachability on)."""
+    with serving(tmp_path_factory.mktemp("hubbub-sdk")) as server:
+        yield server
+
+
+@pytest.fixture
+def drivers() -> Iterator[Callable[[str], Driver]]:
+    """``drivers(sdk)`` starts a driver for ``sdk``; every one started is closed afterwards."""
+    started: list[Driver] = []
+
+    def start(sdk: str) -> Driver:
+        driver = Driver(sdk)
+        started.append(driver)
+        return driver
+
+    yield start
+    for driver in started:
+        driver.close()
+
+
+@pytest.fixture
+def fresh() -> Callable[[str], str]:
+    """``fresh("alice")`` is a name no other test uses (``alice-1a2b3c4d``): for identities and
+    unique names on the shared server."""
+
+    def name(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    return name
