@@ -20,12 +20,12 @@
 // takes "timeoutMs"):
 //   ping; create {token, uri, timeoutMs = 15000, logLevel, options}; updateToken {token};
 //   shutdown; subscribedChannels; subscribedChannelPages {pageSize (twilio-chat)};
-//   publicChannels (twilio-chat); getChannel; createChannel
-//   {friendlyName, uniqueName, attributes, isPrivate}; join; leave; add {identity, attributes};
-//   invite {identity} (twilio-chat); removeMember {identity}; decline (twilio-chat);
-//   updateChannel {friendlyName, attributes, newUniqueName}; getMessages {pageSize, anchor,
-//   direction}; nextPage / prevPage {page}; sendMessage {body, attributes}; updateMessageBody
-//   {index, body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
+//   publicChannels (twilio-chat); getChannel; createChannel {friendlyName, uniqueName,
+//   attributes, isPrivate}; join; leave; add {identity, attributes}; invite {identity}
+//   (twilio-chat); removeMember {identity}; decline (twilio-chat); updateChannel {friendlyName,
+//   attributes, newUniqueName}; deleteChannel; getMessages {pageSize, anchor, direction};
+//   nextPage / prevPage {page}; sendMessage {body, attributes}; updateMessageBody {index,
+//   body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
 //   setAllRead; advanceRead {index}; updateRead {index}; setNoneRead; unreadCount; counts;
 //   members; getUser {identity}; updateUser {friendlyName, attributes}; listen.
 // A result is what the SDK's object held when its promise resolved: what the server then
@@ -643,6 +643,10 @@ const OPS = {
     if (args.attributes !== undefined) await channel.updateAttributes(args.attributes);
     if (args.newUniqueName !== undefined) await channel.updateUniqueName(args.newUniqueName);
     return channelInfo(channel);
+  },
+
+  async deleteChannel(args) {
+    return channelInfo(await (await channelOf(args)).delete());
   },
 
   async getMessages(args) {

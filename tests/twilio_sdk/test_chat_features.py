@@ -297,8 +297,8 @@ def test_edit_body_and_attributes(
     driver.call("sendMessage", client="alice", sid=sid, body="draft", attributes={"v": 1})
     sent = driver.wait_event("messageAdded", EVENT_WAIT, client="bob")["data"]["message"]
 
-    edited = driver.call("updateMessageBody", client="alice", sid=sid, index=0, body="final")
-    assert edited["body"] == "final"
+    # The SDK resolves before the server's push arrives: the events tell what changed.
+    driver.call("updateMessageBody", client="alice", sid=sid, index=0, body="final")
     update = driver.wait_event("messageUpdated", EVENT_WAIT, client="bob")["data"]
     assert update["message"]["body"] == "final"
     assert update["message"]["sid"] == sent["sid"]
@@ -329,3 +329,384 @@ def test_remove_message(sdk_server: SdkServer, pair: tuple[Driver, str, str, str
     assert gone.value.status == 404
     page = driver.call("getMessages", client="bob", sid=sid)
     assert page["items"] == []
+
+
+def test_typing_starts_and_ends(
+    sdk_server: SdkServer, pair: tuple[Driver, str, str, str]
+) -> None:
+    driver, sid, alice, bob = pair
+    # The roster is loaded on opening the channel: the SDK drops typing by someone not in it.
+    assert {m["identity"] for m in driver.call("members", client="bob", sid=sid)} == {alice, bob}
+    sdk_server.chat.update(typing_indicator_timeout=1)
+    try:
+        driver.call("typing", client="alice", sid=sid)
+        started = driver.wait_event("typingStarted", EVENT_WAIT, client="bob")
+        began = time.monotonic()
+        assert started["data"]["member"]["identity"] == alice
+        assert started["data"]["channelSid"] == sid
+        ended = driver.wait_event("typingEnded", EVENT_WAIT, client="bob")
+        assert ended["data"]["member"]["identity"] == alice
+        assert ended["data"]["member"]["isTyping"] is False
+        # The server's timeout (one second here, the SDK adds its margin), not the default 5.
+        assert time.monotonic() - began < 4
+    finally:
+        sdk_server.chat.update(typing_indicator_timeout=5)
+    # Nobody is told of their own typing.
+    assert driver.events("typingStarted", client="alice") == []
+
+
+# --- The read horizon ---------------------------------------------------------------------------
+
+
+def member_read(sdk_server: SdkServer, sid: str, identity: str) -> int | None:
+    (member,) = [m for m in sdk_server.chat.channels(sid).members.list() if m.identity == identity]
+    index: int | None = member.last_consumed_message_index
+    return index
+
+
+def test_read_horizon_and_unread_counts(
+    sdk_server: SdkServer, pair: tuple[Driver, str, str, str]
+) -> None:
+    driver, sid, alice, bob = pair
+    for n in range(4):
+        send_rest(sdk_server, sid, f"to alice {n}", bob)
+    driver.call("listen", client="alice", sid=sid)
+
+    def read(index: int | None) -> None:
+        """alice's horizon reached bob (memberUpdated), her own client (updated) and REST."""
+        seen = driver.wait_event(
+            event_for(
+                "memberUpdated",
+                **{"member.identity": alice, "member.lastConsumedMessageIndex": index},
+            ),
+            EVENT_WAIT,
+            client="bob",
+        )["data"]
+        assert {"lastConsumedMessageIndex", "lastReadMessageIndex"} & set(seen["updateReasons"])
+        driver.wait_event(
+            event_for("updated", **{"channel.lastConsumedMessageIndex": index}),
+            EVENT_WAIT,
+            client="alice",
+        )
+        assert member_read(sdk_server, sid, alice) == index
+
+    def unread() -> Any:
+        time.sleep(0.15)  # the SDKs keep a GET's answer for 100 ms (http_cache_interval PT1S)
+        return driver.call("unreadCount", client="alice", sid=sid)
+
+    assert driver.call("setAllRead", client="alice", sid=sid) == 0
+    read(3)
+    assert unread() == 0
+    # No horizon, no count (as in Twilio: null until the user has read something).
+    assert driver.call("setNoneRead", client="alice", sid=sid) is None
+    read(None)
+    assert unread() is None
+    assert driver.call("advanceRead", client="alice", sid=sid, index=1) == 2
+    read(1)
+    # Advancing never goes back (the SDK sends the horizon it has)...
+    assert driver.call("advanceRead", client="alice", sid=sid, index=0) == 2
+    assert member_read(sdk_server, sid, alice) == 1
+    assert driver.call("updateRead", client="alice", sid=sid, index=3) == 0
+    read(3)
+    # ...updating may: messages become unread again.
+    assert driver.call("updateRead", client="alice", sid=sid, index=0) == 3
+    read(0)
+    assert unread() == 3
+
+
+# --- Channels: create, update, delete, join, leave, add, remove ----------------------------------
+
+
+@pytest.mark.parametrize("private", [False, True], ids=["public", "private"])
+def test_create_update_delete_channel(
+    sdk_server: SdkServer, driver: Driver, fresh: Fresh, private: bool
+) -> None:
+    alice, bob = fresh("alice"), fresh("bob")
+    unique = fresh("made")
+    sdk_server.connect(driver, "alice", alice)
+    sdk_server.connect(driver, "bob", bob)
+    options: dict[str, Any] = {"isPrivate": True} if private and is_chat(driver.sdk) else {}
+    made = driver.call(
+        "createChannel",
+        client="alice",
+        friendlyName="Made by SDK",
+        uniqueName=unique,
+        attributes={"made": True},
+        **options,
+    )
+    sid = made["sid"]
+    assert made["uniqueName"] == unique
+    joined = driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="alice")
+    assert joined["data"]["channel"]["friendlyName"] == "Made by SDK"
+
+    stored = sdk_server.chat.channels(sid).fetch()
+    assert (stored.friendly_name, stored.unique_name, stored.created_by) == (
+        "Made by SDK",
+        unique,
+        alice,
+    )
+    assert json.loads(stored.attributes) == {"made": True}
+    if is_chat(driver.sdk):
+        assert stored.type == ("private" if private else "public")
+        assert made["isPrivate"] is private
+    assert [m.identity for m in sdk_server.chat.channels(sid).members.list()] == [alice]
+
+    driver.call("add", client="alice", sid=sid, identity=bob)
+    driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="bob")
+    driver.call("listen", client="bob", sid=sid)
+
+    driver.call("updateChannel", client="alice", sid=sid, friendlyName="Renamed")
+    renamed = driver.wait_event(
+        event_for("updated", **{"channel.friendlyName": "Renamed"}), client="bob"
+    )["data"]
+    assert "friendlyName" in renamed["updateReasons"]
+    driver.call("updateChannel", client="alice", sid=sid, attributes={"made": "again"})
+    changed = driver.wait_event(
+        event_for("updated", **{"channel.attributes": {"made": "again"}}), client="bob"
+    )["data"]
+    assert "attributes" in changed["updateReasons"]
+    stored = sdk_server.chat.channels(sid).fetch()
+    assert stored.friendly_name == "Renamed"
+    assert json.loads(stored.attributes) == {"made": "again"}
+
+    driver.call("deleteChannel", client="alice", sid=sid)
+    driver.wait_event(event_for("channelRemoved", **{"channel.sid": sid}), client="bob")
+    driver.wait_event(event_for("channelRemoved", **{"channel.sid": sid}), client="alice")
+    with pytest.raises(TwilioRestException) as gone:
+        sdk_server.chat.channels(sid).fetch()
+    assert gone.value.status == 404
+    assert sid not in [c["sid"] for c in driver.call("subscribedChannels", client="bob")]
+
+
+def test_join_and_leave_a_public_channel(
+    sdk_server: SdkServer, driver: Driver, fresh: Fresh
+) -> None:
+    alice, bob = fresh("alice"), fresh("bob")
+    sid = channel(sdk_server, bob, type="public", friendly_name="Open")
+    sdk_server.connect(driver, "alice", alice)
+    sdk_server.connect(driver, "bob", bob)
+    driver.call("listen", client="bob", sid=sid)
+
+    peeked = driver.call("getChannel", client="alice", sid=sid)
+    assert peeked["friendlyName"] == "Open"
+    assert peeked["status"] != "joined"
+    driver.call("join", client="alice", sid=sid)
+    joined = driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="alice")
+    assert joined["data"]["channel"]["status"] == "joined"
+    came = driver.wait_event(event_for("memberJoined", **{"member.identity": alice}), client="bob")
+    assert came["data"]["channelSid"] == sid
+    members = {m.identity for m in sdk_server.chat.channels(sid).members.list()}
+    assert members == {alice, bob}
+    assert sid in [c["sid"] for c in driver.call("subscribedChannels", client="alice")]
+
+    driver.call("leave", client="alice", sid=sid)
+    driver.wait_event(event_for("channelLeft", **{"channel.sid": sid}), client="alice")
+    driver.wait_event(event_for("memberLeft", **{"member.identity": alice}), client="bob")
+    assert {m.identity for m in sdk_server.chat.channels(sid).members.list()} == {bob}
+
+
+def test_add_and_remove_a_member(sdk_server: SdkServer, driver: Driver, fresh: Fresh) -> None:
+    alice, bob, carol = fresh("alice"), fresh("bob"), fresh("carol")
+    for name, identity in (("alice", alice), ("bob", bob), ("carol", carol)):
+        sdk_server.connect(driver, name, identity)
+    sid = driver.call("createChannel", client="alice", friendlyName="crew")["sid"]
+    driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="alice")
+    driver.call("add", client="alice", sid=sid, identity=bob)
+    driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="bob")
+    driver.call("listen", client="bob", sid=sid)
+
+    driver.call("add", client="alice", sid=sid, identity=carol, attributes={"role": "guest"})
+    added = driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="carol")
+    assert added["data"]["channel"]["friendlyName"] == "crew"
+    seen = driver.wait_event(event_for("memberJoined", **{"member.identity": carol}), client="bob")
+    assert seen["data"]["channelSid"] == sid
+    stored = {m.identity: m for m in sdk_server.chat.channels(sid).members.list()}
+    assert set(stored) == {alice, bob, carol}
+    if not is_chat(driver.sdk):  # Conversations' add() takes the participant's attributes
+        assert json.loads(stored[carol].attributes) == {"role": "guest"}
+
+    driver.call("removeMember", client="alice", sid=sid, identity=carol)
+    driver.wait_event(event_for("channelLeft", **{"channel.sid": sid}), client="carol")
+    driver.wait_event(event_for("memberLeft", **{"member.identity": carol}), client="bob")
+    assert {m.identity for m in sdk_server.chat.channels(sid).members.list()} == {alice, bob}
+    assert sid not in [c["sid"] for c in driver.call("subscribedChannels", client="carol")]
+
+
+# --- twilio-chat only: public channel descriptors and invites -----------------------------------
+
+
+def test_public_channel_descriptors(
+    sdk_server: SdkServer, chat_driver: Driver, fresh: Fresh
+) -> None:
+    driver = chat_driver
+    alice = fresh("alice")
+    unique = fresh("lobby")
+    public = channel(
+        sdk_server, type="public", friendly_name="Lobby", unique_name=unique, attributes={"a": 1}
+    )
+    send_rest(sdk_server, public, "hi", "system")
+    private = channel(sdk_server, type="private", friendly_name="Hidden")
+    sdk_server.connect(driver, "alice", alice)
+    listed = {d["sid"]: d for d in driver.call("publicChannels", client="alice")}
+    assert private not in listed
+    lobby = listed[public]
+    assert (lobby["friendlyName"], lobby["uniqueName"]) == ("Lobby", unique)
+    assert lobby["attributes"] == {"a": 1}
+    assert (lobby["membersCount"], lobby["messagesCount"]) == (0, 1)
+    assert lobby["isPrivate"] is False
+
+
+def test_invite_then_join_and_decline(
+    sdk_server: SdkServer, chat_driver: Driver, fresh: Fresh
+) -> None:
+    driver = chat_driver
+    alice, bob, carol = fresh("alice"), fresh("bob"), fresh("carol")
+    for name, identity in (("alice", alice), ("bob", bob), ("carol", carol)):
+        sdk_server.connect(driver, name, identity)
+    sid = driver.call("createChannel", client="alice", friendlyName="party", isPrivate=True)["sid"]
+    driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="alice")
+
+    driver.call("invite", client="alice", sid=sid, identity=bob)
+    invited = driver.wait_event(event_for("channelInvited", **{"channel.sid": sid}), client="bob")
+    assert invited["data"]["channel"]["status"] == "invited"
+    assert [i.identity for i in sdk_server.chat.channels(sid).invites.list()] == [bob]
+    driver.call("join", client="bob", sid=sid)
+    driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="bob")
+    assert {m.identity for m in sdk_server.chat.channels(sid).members.list()} == {alice, bob}
+    assert sdk_server.chat.channels(sid).invites.list() == []
+
+    driver.call("invite", client="alice", sid=sid, identity=carol)
+    driver.wait_event(event_for("channelInvited", **{"channel.sid": sid}), client="carol")
+    driver.call("decline", client="carol", sid=sid)
+    driver.wait_event(event_for("channelLeft", **{"channel.sid": sid}), client="carol")
+    assert sdk_server.chat.channels(sid).invites.list() == []
+    assert {m.identity for m in sdk_server.chat.channels(sid).members.list()} == {alice, bob}
+
+
+# --- Users ----------------------------------------------------------------------------------------
+
+
+def test_users_and_their_updates(
+    sdk_server: SdkServer, pair: tuple[Driver, str, str, str]
+) -> None:
+    driver, sid, alice, bob = pair
+    seen = driver.call("getUser", client="bob", identity=alice)
+    assert seen["identity"] == alice
+    assert seen["friendlyName"] is None
+
+    driver.call("updateUser", client="alice", friendlyName="Alice A.")
+    named = driver.wait_event(
+        event_for("userUpdated", **{"user.identity": alice, "user.friendlyName": "Alice A."}),
+        client="bob",
+    )["data"]
+    assert named["updateReasons"] == ["friendlyName"]
+    driver.call("updateUser", client="alice", attributes={"title": "pilot"})
+    changed = driver.wait_event(
+        event_for("userUpdated", **{"user.identity": alice, "user.attributes": {"title": "pilot"}}),
+        client="bob",
+    )["data"]
+    assert changed["updateReasons"] == ["attributes"]
+    # Her own client hears of it too.
+    driver.wait_event(
+        event_for("userUpdated", **{"user.identity": alice, "user.friendlyName": "Alice A."}),
+        client="alice",
+    )
+    stored = sdk_server.chat.users(alice).fetch()
+    assert stored.friendly_name == "Alice A."
+    assert json.loads(stored.attributes) == {"title": "pilot"}
+    assert driver.call("getUser", client="bob", identity=alice)["friendlyName"] == "Alice A."
+
+
+def test_reachability_follows_the_connection(
+    sdk_server: SdkServer, pair: tuple[Driver, str, str, str]
+) -> None:
+    driver, sid, alice, bob = pair
+    assert sdk_server.chat.fetch().reachability_enabled is True  # hubbub serve's first service
+    assert driver.call("getUser", client="bob", identity=alice)["isOnline"] is True
+    driver.call("shutdown", client="alice")
+    offline = driver.wait_event(
+        event_for("userUpdated", **{"user.identity": alice, "user.isOnline": False}),
+        EVENT_WAIT,
+        client="bob",
+    )["data"]
+    assert any("nline" in reason for reason in offline["updateReasons"])
+    assert sdk_server.chat.users(alice).fetch().is_online is False
+
+    sdk_server.connect(driver, "alice-again", alice)
+    driver.wait_event(
+        event_for("userUpdated", **{"user.identity": alice, "user.isOnline": True}),
+        EVENT_WAIT,
+        client="bob",
+    )
+
+
+# --- REST writes seen live by the SDK -------------------------------------------------------------
+
+
+def test_rest_writes_arrive_live(
+    sdk_server: SdkServer, pair: tuple[Driver, str, str, str], fresh: Fresh
+) -> None:
+    driver, sid, alice, bob = pair
+    carol = fresh("carol")
+    sdk_server.connect(driver, "carol", carol)
+
+    index = send_rest(sdk_server, sid, "from the server", "system", kind="notice")
+    added = driver.wait_event("messageAdded", EVENT_WAIT, client="bob")["data"]["message"]
+    assert (added["body"], added["author"], added["index"]) == ("from the server", "system", index)
+    assert added["attributes"] == {"kind": "notice"}
+
+    sdk_server.chat.channels(sid).update(friendly_name="Renamed over REST")
+    renamed = driver.wait_event(
+        event_for("updated", **{"channel.friendlyName": "Renamed over REST"}), client="bob"
+    )["data"]
+    assert "friendlyName" in renamed["updateReasons"]
+
+    sdk_server.chat.channels(sid).members.create(identity=carol)
+    driver.wait_event(event_for("memberJoined", **{"member.identity": carol}), client="bob")
+    joined = driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="carol")
+    assert joined["data"]["channel"]["friendlyName"] == "Renamed over REST"
+    page = driver.call("getMessages", client="carol", sid=sid)
+    assert [m["body"] for m in page["items"]] == ["from the server"]
+
+
+# --- Permissions and services ---------------------------------------------------------------------
+
+
+def test_sending_where_not_a_member_is_refused(
+    sdk_server: SdkServer, driver: Driver, fresh: Fresh
+) -> None:
+    alice, bob = fresh("alice"), fresh("bob")
+    sid = channel(sdk_server, bob, type="public", friendly_name="Not alice's")
+    sdk_server.connect(driver, "alice", alice)
+    with pytest.raises(DriverError) as refused:
+        driver.call("sendMessage", client="alice", sid=sid, body="let me in")
+    error = refused.value
+    assert error.kind == "sdk"
+    assert error.status == 403
+    # The SDK hands over the server's body: Twilio's error, code and all.
+    assert error.body["code"] == 50400
+    assert error.body["status"] == 403
+    assert error.body["message"]
+    assert "more_info" in error.body
+    assert sdk_server.chat.channels(sid).messages.list() == []
+
+
+def test_another_service_sees_nothing_of_the_first(
+    sdk_server: SdkServer, driver: Driver, fresh: Fresh
+) -> None:
+    alice = fresh("alice")
+    here = channel(sdk_server, alice, friendly_name="first service")
+    public = channel(sdk_server, type="public", friendly_name="first service, public")
+    other = sdk_server.rest.chat.v2.services.create(friendly_name=fresh("elsewhere"))
+    try:
+        sdk_server.connect(driver, "alice", alice, service_sid=other.sid)
+        assert driver.call("subscribedChannels", client="alice") == []
+        for sid in (here, public):
+            with pytest.raises(DriverError) as hidden:
+                driver.call("getChannel", client="alice", sid=sid)
+            assert hidden.value.kind in ("sdk", "not_found")
+        if is_chat(driver.sdk):
+            listed = [d["sid"] for d in driver.call("publicChannels", client="alice")]
+            assert listed == []
+    finally:
+        sdk_server.rest.chat.v2.services(other.sid).delete()

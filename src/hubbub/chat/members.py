@@ -87,14 +87,17 @@ def update_member(
         return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
 
 
-def set_read_horizon(core: Core, actor: Actor, ref: str, index: int) -> Outcome:
+def set_read_horizon(
+    core: Core, actor: Actor, ref: str, index: int, *, backwards: bool = False
+) -> Outcome:
     """The acting user has read up to message ``index``: never past the newest message (or
-    messages sent later would count as read), and never backwards."""
+    messages sent later would count as read), and never backwards unless ``backwards`` (Twilio's
+    SDKs' ``update…Index``, which may mark messages unread again)."""
     channel = access.channel(core, actor, ref)
     member = access.membership(core, actor, channel, ref=ref)
     index = min(index, channel.next_message_index - 1)
     last = member.last_consumed_message_index
-    if not (index >= 0 and (last is None or index > last)):
+    if not (index >= 0 and (last is None or index > last or (backwards and index != last))):
         event = member_event(actor, "member_updated", member)
         return Outcome(event.frame["member"], [event])  # nothing changed
     changes: dict[str, Any] = {"last_consumed_message_index": index}

@@ -240,7 +240,11 @@ class Api:
 
     def _read_horizon(self, who: Identity, channel: Channel, index: int | None) -> list[Event]:
         if index is not None:
-            return members.set_read_horizon(self.core, who.actor, channel.sid, index).events
+            # The SDKs advance (never back) on their side; what they send is the new horizon.
+            outcome = members.set_read_horizon(
+                self.core, who.actor, channel.sid, index, backwards=True
+            )
+            return outcome.events
         member = access.membership(self.core, who.actor, channel)
         outcome = members.update_member(
             self.core,
