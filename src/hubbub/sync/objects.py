@@ -63,8 +63,16 @@ def of(kind: str, owner_sid: str) -> str:
     return kind + owner_sid[2:]
 
 
+#: How twilio-chat names a channel's document when it has only the channel's SID (a public
+#: channel it is not in): ``CH….channel``.
+CHANNEL_SUFFIX = ".channel"
+
+
 def parse(sid: str) -> Ref | None:
     """The object ``sid`` names, if it is one of ours."""
+    if sid.endswith(CHANNEL_SUFFIX):
+        channel_sid = sid.removesuffix(CHANNEL_SUFFIX)
+        return Ref(CHANNEL_DOCUMENT, channel_sid) if is_sid(channel_sid, CHANNEL) else None
     kind = sid[:2]
     owner = OWNERS.get(kind)
     if owner is None:

@@ -331,6 +331,8 @@ class Api:
     def _channel(self, who: Identity, channel: Channel) -> dict[str, Any]:
         rendered = render.channel(channel, who.account_sid, who.actor.urls)
         rendered["conversation_sid"] = channel.sid
+        # The SDKs' name for members_count (channel descriptors, getMembersCount).
+        rendered["participants_count"] = channel.members_count
         rendered["sync_objects"] = channel_objects(channel)
         rendered["links"] = self._channel_links(channel)
         return rendered
@@ -359,9 +361,8 @@ class Api:
             mine = access.membership(self.core, who.actor, channel, ref=ref)
             access.require(self.core, who.actor, mine, "addMember")
             users.ensure_user(self.store, who.service_sid, identity)
-            outcome = members.add_member(
-                self.core, who.actor, channel.sid, {"identity": identity, "attributes": "{}"}
-            )
+            values = {"identity": identity, "attributes": _attributes(body)}
+            outcome = members.add_member(self.core, who.actor, channel.sid, values)
         return Answer(200, outcome.resource, outcome.events)
 
     def update_member(self, who: Identity, request: Request, args: list[str]) -> Answer:
