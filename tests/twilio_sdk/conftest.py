@@ -16,7 +16,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,14 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as answer:  # noqa: S310
                 answer.read()
             return
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"hubbub serve died while starting:\n{log.read_text()}")
+                raise RuntimeError(
+                    f"hubbub serve died while starting:\n{log.read_text()}"
+                ) from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"hubbub serve did not start:\n{log.read_text()}") from None
             time.sleep(0.1)
@@ -162,13 +165,44 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
         yield server
 
 
+class DriverPool:
+    """Driver processes started ahead of need, one per SDK, while tests run: loading an SDK
+    takes Node.js about half a second, which a test then does not wait for. Each driver is
+    handed out once, fresh; a new one starts in its place."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="driver-pool")
+        self._spares: dict[str, Future[Driver]] = {}
+
+    def take(self, sdk: str) -> Driver:
+        spare = self._spares.pop(sdk, None)
+        driver = spare.result() if spare is not None else Driver(sdk)
+        self._spares[sdk] = self._executor.submit(Driver, sdk)
+        return driver
+
+    def close(self) -> None:
+        for spare in self._spares.values():
+            # A spare that failed to start has nothing to close.
+            with suppress(Exception):
+                spare.result().close()
+        self._executor.shutdown()
+
+
+@pytest.fixture(scope="session")
+def driver_pool() -> Iterator[DriverPool]:
+    pool = DriverPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def drivers() -> Iterator[Callable[[str], Driver]]:
-    """``drivers(sdk)`` starts a driver for ``sdk``; every one started is closed afterwards."""
+def drivers(driver_pool: DriverPool) -> Iterator[Callable[[str], Driver]]:
+    """``drivers(sdk)`` gives a fresh driver for ``sdk`` (no clients yet); every one given is
+    closed when the test ends."""
     started: list[Driver] = []
 
     def start(sdk: str) -> Driver:
-        driver = Driver(sdk)
+        driver = driver_pool.take(sdk)
         started.append(driver)
         return driver
 

@@ -103,7 +103,7 @@ class SyncReads:
         if token:
             # twilio-sync 1.x (twilio-chat 5.x) sends a page's token alone, so it says it all:
             # "next|prev:order:size:from", order being the first page's, kept by every page.
-            way, order, size_text, start = (token.split(":", 3) + ["", "", ""])[:4]
+            way, order, size_text, start = [*token.split(":", 3), "", "", ""][:4]
             if way not in ("next", "prev"):
                 raise invalid("PageToken is not one of this object's tokens")
             size_text = params.get("PageSize") or size_text
