@@ -579,8 +579,8 @@ def test_invite_then_join_and_decline(
     sdk_server: SdkServer, chat_driver: Driver, fresh: Fresh
 ) -> None:
     driver = chat_driver
-    alice, bob, carol = fresh("alice"), fresh("bob"), fresh("carol")
-    for name, identity in (("alice", alice), ("bob", bob), ("carol", carol)):
+    alice, bob, carol, dave = fresh("alice"), fresh("bob"), fresh("carol"), fresh("dave")
+    for name, identity in (("alice", alice), ("bob", bob), ("carol", carol), ("dave", dave)):
         sdk_server.connect(driver, name, identity)
     sid = driver.call("createChannel", client="alice", friendlyName="party", isPrivate=True)["sid"]
     driver.wait_event(event_for("channelJoined", **{"channel.sid": sid}), client="alice")
@@ -602,6 +602,12 @@ def test_invite_then_join_and_decline(
     driver.wait_event(event_for("channelRemoved", **{"channel.sid": sid}), client="carol")
     assert sdk_server.chat.channels(sid).invites.list() == []
     assert {m.identity for m in sdk_server.chat.channels(sid).members.list()} == {alice, bob}
+
+    # An invitation withdrawn over REST is gone from the invitee's client as well.
+    invite = sdk_server.chat.channels(sid).invites.create(identity=dave)
+    driver.wait_event(event_for("channelInvited", **{"channel.sid": sid}), client="dave")
+    sdk_server.chat.channels(sid).invites(invite.sid).delete()
+    driver.wait_event(event_for("channelLeft", **{"channel.sid": sid}), client="dave")
 
 
 # --- Users ----------------------------------------------------------------------------------------
