@@ -2,8 +2,10 @@
 
 ``sdk_server`` is one server for the whole session (SQLite, a free loopback port, started from
 this checkout's ``src``); tests keep out of each other's way by using fresh identities and
-channels (:func:`fresh`). ``drivers(sdk)`` starts a driver process for one SDK and closes it at
-the end of the test; one process holds every client of a test (``create`` names each).
+channels (:func:`fresh`). ``drivers(sdk)`` gives a fresh driver process for one SDK (started
+ahead of need, :class:`DriverPool`) and closes it at the end of the test; one process holds every
+client of a test (``create`` names each). :func:`serving` starts more servers (other flags, a
+PostgreSQL database shared by several nodes) for tests that need their own.
 """
 
 from __future__ import annotations
@@ -95,7 +97,12 @@ class SdkServer:
     @property
     def log(self) -> str:
         """What the server wrote on stderr so far."""
-        return (self.workdir / "serve.err").read_text(encoding="utf-8", errors="replace")
+        path = self.workdir / f"serve-{self.port}.err"
+        return path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
 
 def _environment() -> dict[str, str]:
@@ -126,11 +133,13 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None
 @contextmanager
 def serving(workdir: Path, *extra: str) -> Iterator[SdkServer]:
     """``hubbub serve`` in ``workdir`` (SQLite there unless ``extra`` says ``--db``) on a free
-    loopback port, until the block ends; the server must not have logged a traceback."""
+    loopback port, until the block ends; the server must not have logged a traceback. Servers
+    started in one directory share its master key and first-start credentials."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
-    log = workdir / "serve.err"
+    # One log per server: several may share a directory (nodes of one PostgreSQL database).
+    log = workdir / f"serve-{port}.err"
     # stderr to a file, not a pipe: a session-long server must never block on a full pipe.
     with log.open("ab") as stderr:
         process = subprocess.Popen(
