@@ -19,12 +19,13 @@
 // Ops (every one but ping names its "client"; channel ops take "sid" or "uniqueName"; any op
 // takes "timeoutMs"):
 //   ping; create {token, uri, timeoutMs = 15000, logLevel, options}; updateToken {token};
-//   shutdown; subscribedChannels; publicChannels (twilio-chat); getChannel; createChannel
-//   {friendlyName, uniqueName, attributes, isPrivate}; join; leave; add {identity, attributes};
-//   invite {identity} (twilio-chat); removeMember {identity}; decline (twilio-chat);
-//   updateChannel {friendlyName, attributes, newUniqueName}; getMessages {pageSize, anchor,
-//   direction}; nextPage / prevPage {page}; sendMessage {body, attributes}; updateMessageBody
-//   {index, body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
+//   shutdown; subscribedChannels; subscribedChannelPages {pageSize (twilio-chat)};
+//   publicChannels (twilio-chat); getChannel; createChannel {friendlyName, uniqueName,
+//   attributes, isPrivate}; join; leave; add {identity, attributes}; invite {identity}
+//   (twilio-chat); removeMember {identity}; decline (twilio-chat); updateChannel {friendlyName,
+//   attributes, newUniqueName}; deleteChannel; getMessages {pageSize, anchor, direction};
+//   nextPage / prevPage {page}; sendMessage {body, attributes}; updateMessageBody {index,
+//   body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
 //   setAllRead; advanceRead {index}; updateRead {index}; setNoneRead; unreadCount; counts;
 //   members; getUser {identity}; updateUser {friendlyName, attributes}; listen.
 // A result is what the SDK's object held when its promise resolved: what the server then
@@ -569,6 +570,23 @@ const OPS = {
     return items.map(channelInfo);
   },
 
+  // The same, page by page as the SDK hands them out: [[channel, ...], ...]. twilio-chat takes
+  // a page size (its default is Sync's, 50); Conversations always page by 50.
+  async subscribedChannelPages(args) {
+    const entry = entryOf(args);
+    let paginator = isChat
+      ? await entry.client.getSubscribedChannels(
+          args.pageSize ? { pageSize: args.pageSize } : undefined
+        )
+      : await entry.client.getSubscribedConversations();
+    const pages = [paginator.items.map(channelInfo)];
+    while (paginator.hasNextPage) {
+      paginator = await paginator.nextPage();
+      pages.push(paginator.items.map(channelInfo));
+    }
+    return pages;
+  },
+
   async publicChannels(args) {
     if (!isChat) unsupported("publicChannels");
     const entry = entryOf(args);
@@ -625,6 +643,10 @@ const OPS = {
     if (args.attributes !== undefined) await channel.updateAttributes(args.attributes);
     if (args.newUniqueName !== undefined) await channel.updateUniqueName(args.newUniqueName);
     return channelInfo(channel);
+  },
+
+  async deleteChannel(args) {
+    return channelInfo(await (await channelOf(args)).delete());
   },
 
   async getMessages(args) {

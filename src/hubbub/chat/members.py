@@ -87,14 +87,17 @@ def update_member(
         return core.done("update_member", actor, Outcome(event.frame["member"], [event]))
 
 
-def set_read_horizon(core: Core, actor: Actor, ref: str, index: int) -> Outcome:
+def set_read_horizon(
+    core: Core, actor: Actor, ref: str, index: int, *, backwards: bool = False
+) -> Outcome:
     """The acting user has read up to message ``index``: never past the newest message (or
-    messages sent later would count as read), and never backwards."""
+    messages sent later would count as read), and never backwards unless ``backwards`` (Twilio's
+    SDKs' ``update…Index``, which may mark messages unread again)."""
     channel = access.channel(core, actor, ref)
     member = access.membership(core, actor, channel, ref=ref)
     index = min(index, channel.next_message_index - 1)
     last = member.last_consumed_message_index
-    if not (index >= 0 and (last is None or index > last)):
+    if not (index >= 0 and (last is None or index > last or (backwards and index != last))):
         event = member_event(actor, "member_updated", member)
         return Outcome(event.frame["member"], [event])  # nothing changed
     changes: dict[str, Any] = {"last_consumed_message_index": index}
@@ -159,11 +162,18 @@ def decline(core: Core, actor: Actor, ref: str) -> Outcome:
         core.before("delete_invite", actor, {"invite_sids": [i.sid for i in invites]})
     for found in invites:
         store.delete_invite(actor.service_sid, channel.sid, found.sid)
-    return core.done("delete_invite", actor, Outcome())
+    # The user's own connections (and Twilio's SDKs, through their channel map) hear that the
+    # invitation is gone, as when they leave a channel.
+    events = [left(actor.service_sid, identity, _channel(actor, channel))] if invites else []
+    return core.done("delete_invite", actor, Outcome(None, events))
 
 
 def delete_invite(core: Core, actor: Actor, ref: str, sid: str) -> Outcome:
-    """Withdraw an invite (REST)."""
+    """Withdraw an invite (REST); the invitee hears of it as of a decline."""
     core.before("delete_invite", actor, {"invite_sids": [sid]})
-    core.store.delete_invite(actor.service_sid, ref, sid)
-    return core.done("delete_invite", actor, Outcome())
+    store = core.store
+    invite = store.get_invite(actor.service_sid, ref, sid)
+    store.delete_invite(actor.service_sid, ref, sid)
+    channel = store.get_channel(actor.service_sid, invite.channel_sid)
+    events = [left(actor.service_sid, invite.identity, _channel(actor, channel))]
+    return core.done("delete_invite", actor, Outcome(None, events))

@@ -123,7 +123,13 @@ def typing(core: Core, actor: Actor, ref: str) -> Outcome:
     channel = access.channel(core, actor, ref, cached=True)
     access.membership(core, actor, channel, ref=ref, cached=True)
     service = core.store.get_service(actor.account_sid, actor.service_sid)
-    frame = {"type": "typing_started", "channel_sid": channel.sid, "identity": actor.identity}
     timeout = float(service.config.typing_indicator_timeout)
+    frame = {
+        "type": "typing_started",
+        "channel_sid": channel.sid,
+        "identity": actor.identity,
+        # In seconds: Twilio's SDKs end the indicator after it themselves (twilsock.link).
+        "typing_timeout": service.config.typing_indicator_timeout,
+    }
     event = Event(("channel", channel.sid), frame, ends_after=timeout)
     return core.done("typing", actor, Outcome(None, [event]))

@@ -108,31 +108,41 @@ class SyncReads:
         order = params.get("Order") or "asc"
         start = params.get("From")
         size_text = params.get("PageSize")
+        way = "next"
         if token:
-            order, _, rest = token.partition(":")
-            size_text, _, start = rest.partition(":")
+            # twilio-sync 1.x (twilio-chat 5.x) sends a page's token alone, so it says it all:
+            # "next|prev:order:size:from", order being the first page's, kept by every page.
+            way, order, size_text, start = [*token.split(":", 3), "", "", ""][:4]
+            if way not in ("next", "prev"):
+                raise invalid("PageToken is not one of this object's tokens")
+            size_text = params.get("PageSize") or size_text
         if order not in ("asc", "desc"):
             raise invalid(f"Order must be asc or desc, not {order!r}")
         size = _size(size_text)
         if ref.kind == MESSAGES and params.get("Index"):
             start, size = params["Index"], 1
+        flip = "desc" if order == "asc" else "asc"
+        # A previous page is read from its end backwards, then shown in the first page's order.
+        query = order if way == "next" else flip
         last = self.core.store.last_event_ids([ref.sid])[ref.sid]
         found: list[Item]
         more: object
         before: object
         if ref.kind == MESSAGES:
-            found, more, before = self._messages(actor, ref, order, start, size)
+            found, more, before = self._messages(actor, ref, query, start, size)
             if params.get("Index"):
                 found = [item for item in found if str(item[0]) == params["Index"]]
                 more = before = None
         else:
-            found, more, before = self._map_page(actor, ref, params.get("Key"), order, start, size)
-        flip = "desc" if order == "asc" else "asc"
+            found, more, before = self._map_page(actor, ref, params.get("Key"), query, start, size)
+        if way == "prev":
+            found.reverse()
+            more, before = before, more
         return {
             "items": [self._item(ref, last, key, data) for key, data in found],
             "meta": {
-                "next_token": f"{order}:{size}:{more}" if more is not None else None,
-                "previous_token": f"{flip}:{size}:{before}" if before is not None else None,
+                "next_token": f"next:{order}:{size}:{more}" if more is not None else None,
+                "previous_token": f"prev:{order}:{size}:{before}" if before is not None else None,
             },
         }
 

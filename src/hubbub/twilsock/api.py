@@ -241,7 +241,11 @@ class Api:
 
     def _read_horizon(self, who: Identity, channel: Channel, index: int | None) -> list[Event]:
         if index is not None:
-            return members.set_read_horizon(self.core, who.actor, channel.sid, index).events
+            # The SDKs advance (never back) on their side; what they send is the new horizon.
+            outcome = members.set_read_horizon(
+                self.core, who.actor, channel.sid, index, backwards=True
+            )
+            return outcome.events
         member = access.membership(self.core, who.actor, channel)
         outcome = members.update_member(
             self.core,
@@ -263,18 +267,20 @@ class Api:
     ) -> dict[str, Any]:
         unread = None if item is None else item.unread_messages_count
         level = "default" if item is None else item.notification_level
-        return {
-            "conversation_sid": channel.sid,
-            "channel_sid": channel.sid,
-            "status": status,
-            "notification_level": level,
-            "last_read_message_index": last_read,
-            "last_consumed_message_index": last_read,
-            "unread_messages_count": unread,
-            "messages_count": channel.messages_count,
-            "sync_objects": channel_objects(channel),
-            "links": self._channel_links(channel),
-        }
+        # The channel's own fields too: Conversations' getConversationByUniqueName and
+        # twilio-chat's channel descriptors take the name and attributes from here.
+        entry = self._channel(who, channel)
+        entry.update(
+            {
+                "channel_sid": channel.sid,
+                "status": status,
+                "notification_level": level,
+                "last_read_message_index": last_read,
+                "last_consumed_message_index": last_read,
+                "unread_messages_count": unread,
+            }
+        )
+        return entry
 
     # -- channels ------------------------------------------------------------------------------
     def public_channels(self, who: Identity, request: Request, args: list[str]) -> Answer:
@@ -343,6 +349,7 @@ class Api:
         call, and (``status``) where the user stands with it."""
         rendered = render.channel(channel, who.account_sid, who.actor.urls)
         rendered["conversation_sid"] = channel.sid
+        # The SDKs' name for members_count (channel descriptors, getMembersCount).
         rendered["participants_count"] = channel.members_count
         rendered["sync_objects"] = channel_objects(channel)
         rendered["links"] = self._channel_links(channel)
@@ -375,9 +382,8 @@ class Api:
             mine = access.membership(self.core, who.actor, channel, ref=ref)
             access.require(self.core, who.actor, mine, "addMember")
             users.ensure_user(self.store, who.service_sid, identity)
-            outcome = members.add_member(
-                self.core, who.actor, channel.sid, {"identity": identity, "attributes": "{}"}
-            )
+            values = {"identity": identity, "attributes": _attributes(body)}
+            outcome = members.add_member(self.core, who.actor, channel.sid, values)
         return Answer(200, outcome.resource, outcome.events)
 
     def update_member(self, who: Identity, request: Request, args: list[str]) -> Answer:
