@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hubbub.chat import channels, members
+from hubbub.chat import channels, members, users
 from hubbub.realtime.protocol import CloseCode
 from hubbub.realtime.session import AUTH_TIMEOUT
 from hubbub.sync import objects
@@ -435,3 +435,28 @@ def test_subscriptions_need_an_action_and_a_list(world: World) -> None:
         step = session.receive(request("POST", "/v4/Subscriptions", body), T0 + 1)
         assert only(step).header["http_status"]["code"] == 400
         assert step.then == []
+
+
+def test_twilio_chats_user_descriptors_name_each_member_of_a_channel(world: World) -> None:
+    """``GET Users?ConversationSid=`` (twilio-chat's ``getUserDescriptors``) and
+    ``GET Users/{identity}``: the users with their names, attributes and reachability."""
+    room = _room(world)
+    members.join(world.core, world.actor("bob"), room)
+    users.update_user(world.core, world.actor("bob"), "bob", {"friendly_name": "Bob ✓"})
+    session = opened(world)
+    path = "Client/v2/Users"
+    listed = only(session.receive(request("GET", path, params={"ConversationSid": room}), T0 + 1))
+    assert listed.header["http_status"]["code"] == 200
+    found = {user["identity"]: user for user in listed.body()["users"]}
+    assert set(found) == {"alice", "bob"}
+    bob = world.store.get_user(world.service_sid, "bob")
+    assert found["bob"]["friendly_name"] == "Bob ✓"
+    assert found["bob"]["attributes"] == "{}"
+    assert found["bob"]["is_online"] is False
+    assert found["bob"]["sync_objects"]["user_info_map"] == objects.of(USER_INFO, bob.sid)
+    one = only(session.receive(request("GET", f"{path}/bob"), T0 + 1)).body()
+    assert one == found["bob"]
+    # Only a member may list a channel's users.
+    outsider = opened(world, "carol")
+    refused = only(outsider.receive(request("GET", path, params={"ConversationSid": room}), T0))
+    assert refused.header["http_status"]["code"] == 403
