@@ -8,11 +8,15 @@ port and database, which is what the SDKs reconnect to.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,10 @@ import httpx
 
 from hubbub.tokens import Minter
 from hubbub.tokens.claims import now_seconds
-from tests.realtime.test_crash import free_port
-from tests.realtime.test_nodes import serve, wait_healthy
+from tests.realtime.test_crash import HUBBUB, free_port
+from tests.realtime.test_nodes import wait_healthy
+
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 class Node:
@@ -32,13 +38,21 @@ class Node:
         self.extra = extra
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        #: What each run wrote on stderr, kept for failures (a Traceback fails the test).
-        self.stderr: list[bytes] = []
+        self._rest: Rest | None = None
 
     # -- the process -------------------------------------------------------------------------
     def start(self) -> Node:
         assert self.process is None, "already running"
-        self.process = serve(self.workdir, self.port, *self.extra, start_new_session=True)
+        # stderr to a file, not a pipe: a server that logs much must never block on it.
+        with (self.workdir / f"serve-{self.port}.err").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [str(HUBBUB), "serve", "--port", str(self.port), *self.extra],
+                cwd=self.workdir,
+                env=_environment(),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         try:
             wait_healthy(self.process, self.port)
         except BaseException:
@@ -47,25 +61,32 @@ class Node:
         return self
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> None:
-        """End the process group with ``sig`` and wait for it (SIGKILL: no goodbye at all)."""
+        """End the server with ``sig`` (SIGTERM: its own orderly shutdown; SIGKILL: its whole
+        process group at once, no goodbye to anyone) and wait for it; whatever of its group
+        is left is killed."""
         process = self.process
         if process is None:
             return
         self.process = None
         try:
-            process.send_signal(sig) if sig is not signal.SIGKILL else _kill_group(process)
-            _, stderr = process.communicate(timeout=timeout)
+            if sig is signal.SIGKILL:
+                _kill_group(process)
+            else:
+                process.send_signal(sig)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
-            _, stderr = process.communicate(timeout=10)
-        self.stderr.append(stderr or b"")
+            pass
+        _kill_group(process)
+        process.wait(timeout=10)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def tracebacks(self) -> str:
-        text = b"".join(self.stderr).decode(errors="replace")
-        return text if "Traceback" in text else ""
+    @property
+    def log(self) -> str:
+        """What the server wrote on stderr, every run of it."""
+        path = self.workdir / f"serve-{self.port}.err"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     # -- addresses and credentials -------------------------------------------------------------
     @property
@@ -87,14 +108,30 @@ class Node:
         return data
 
     def rest(self) -> Rest:
-        return Rest(self.base_url, self.creds)
+        """The REST API of this node (one client, closed by :meth:`close`)."""
+        if self._rest is None:
+            self._rest = Rest(self.base_url, self.creds)
+        return self._rest
+
+    def close(self) -> None:
+        """Stop the server, and close the REST client."""
+        self.stop()
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+
+
+def _environment() -> dict[str, str]:
+    """The test's environment without hubbub's or Twilio's settings, with this checkout's
+    ``src`` first on the path (whatever the virtualenv has installed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class Tokens:
@@ -114,9 +151,7 @@ class Tokens:
         if expires_in is None:
             return self.minter.chat_token(identity, self.service_sid, ttl=ttl)
         now = now_seconds()
-        return self.minter.chat_token(
-            identity, self.service_sid, ttl=60, now=now + expires_in - 60
-        )
+        return self.minter.chat_token(identity, self.service_sid, ttl=60, now=now + expires_in - 60)
 
 
 class Rest:
@@ -161,3 +196,21 @@ def poll(condition: Any, timeout: float = 10, interval: float = 0.05, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what or condition}")
         time.sleep(interval)
+
+
+class Loop:
+    """An asyncio loop in a thread of its own, for the asyncio clients (hubbub's Python SDK,
+    a raw ``/v1/ws`` client) of a test that otherwise waits synchronously on the drivers."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 20) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()

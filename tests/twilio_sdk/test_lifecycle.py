@@ -1,0 +1,553 @@
+"""Twilio's own SDKs through a session's whole life, against real ``hubbub serve`` processes.
+
+The token's lifecycle (a warning, a renewal in place, expiry), a revoked API key, a server
+stopped and started again with changes made while it was down (the Sync journal's replay),
+two nodes on PostgreSQL and Redis, and every kind of client in one channel: Programmable Chat
+and Conversations SDKs, hubbub's Python SDK and a bare ``/v1/ws`` client.
+
+Each SDK runs in one driver process for the whole module (``drivers``), and most tests run the
+same scenario for every SDK at once (:func:`each`), so that their waits overlap.
+
+The server ends a session :data:`LEEWAY` seconds after its token's ``exp`` (the clock skew it
+forgives; ``hubbub serve`` has no flag for it). To see that moment within seconds, the tests
+mint tokens whose ``exp`` is already just past (as a minting server whose clock is behind
+would): the server takes them, warns at once, and ends the session a few seconds later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubbub.tokens import DEFAULT_LEEWAY
+from hubbub.tokens.claims import now_seconds
+from tests.postgres import PostgresDatabases
+from tests.twilio_sdk.driver import Driver, DriverError, Event
+from tests.twilio_sdk.nodes import Node, Rest, Tokens, poll
+from tests.twilio_sdk.sdks import SDKS
+
+#: The server's ``--token-warning``: a token this close to its expiry gets ``tokenAboutToExpire``.
+WARNING = 3
+#: How long after a token's ``exp`` the server ends its session (``hubbub.tokens``' default).
+LEEWAY = DEFAULT_LEEWAY
+#: A token that expired this long ago is still taken, and its session ends
+#: ``LEEWAY - EXPIRED_AGO`` seconds later (the margin covers a slow start of the client).
+EXPIRED_AGO = LEEWAY - 5
+#: After a ``close`` frame the SDKs (twilsock's DISCONNECTING_TIMEOUT) wait this long for their
+#: socket to close before they report "disconnected".
+SDK_DISCONNECT_WAIT = 3.0
+#: twilio-chat 5.x leaves this rejection unhandled a few seconds after the server refuses its
+#: token at ``init`` (its configuration request, queued behind the connection, fails): the
+#: SDK's own doing, whatever the server.
+CHAT5_DENIED = 'Fetch resource from "Client/v1/Configuration" failed.'
+#: How long the tests wait for an event that should come (generous: machines are busy).
+EVENT_WAIT = 15.0
+#: How long they watch for events that should not come.
+QUIET = 1.0
+
+
+# --- Fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def drivers() -> Iterator[dict[str, Driver]]:
+    """A driver process per SDK for the whole module, started side by side."""
+    with ThreadPoolExecutor(len(SDKS)) as pool:
+        futures = {sdk: pool.submit(Driver, sdk, start_timeout=120) for sdk in SDKS}
+    started: dict[str, Driver] = {}
+    failed: list[BaseException] = []
+    for sdk, future in futures.items():
+        try:
+            started[sdk] = future.result()
+        except Exception as exc:  # the others are closed, then the first failure raised
+            failed.append(exc)
+    try:
+        if failed:
+            raise failed[0]
+        yield started
+    finally:
+        for driver in started.values():
+            driver.close()
+    for driver in started.values():
+        trouble = [
+            event
+            for event in driver.events("unhandledRejection") + driver.events("uncaughtException")
+            if not (driver.sdk == "chat5" and event["data"]["message"] == CHAT5_DENIED)
+        ]
+        assert trouble == [], driver.stderr
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One ``hubbub serve`` on SQLite for the tests that do not stop it, warning tokens
+    :data:`WARNING` seconds before they expire."""
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    node = Node(workdir, "--db", f"sqlite:///{workdir}/hubbub.db", "--token-warning", str(WARNING))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.close()
+    assert "Traceback" not in node.log, node.log
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+def each(sdks: tuple[str, ...] | list[str], scenario: Callable[[str], Any]) -> dict[str, Any]:
+    """``scenario(sdk)`` for every SDK at once, in threads; fails naming each SDK that did."""
+    with ThreadPoolExecutor(len(sdks)) as pool:
+        futures = {sdk: pool.submit(scenario, sdk) for sdk in sdks}
+    results: dict[str, Any] = {}
+    failures: list[str] = []
+    for sdk, future in futures.items():
+        try:
+            results[sdk] = future.result()
+        except BaseException as exc:
+            failures.append(f"[{sdk}] {type(exc).__name__}: {exc}")
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
+    return results
+
+
+def connect(
+    driver: Driver, node: Node, identity: str, token: str | None = None, **args: Any
+) -> dict[str, Any]:
+    """A client named ``identity`` in ``driver``, initialised against ``node``."""
+    token = token or Tokens(node.creds).token(identity)
+    args.setdefault("timeoutMs", 30000)
+    result: dict[str, Any] = driver.call(
+        "create", client=identity, token=token, uri=node.twilsock_uri, **args
+    )
+    return result
+
+
+def states(driver: Driver, client: str) -> list[str]:
+    return [e["data"]["state"] for e in driver.events("connectionStateChanged", client=client)]
+
+
+def settled(driver: Driver, client: str) -> int:
+    """Wait until ``client`` is connected, and return how many of its events came so far.
+
+    twilio-chat 5.x resolves its start before it registers for typing (its state goes
+    connected, connecting, connected): it is settled once it has said connected twice."""
+    wanted = 2 if driver.sdk == "chat5" else 1
+    poll(
+        lambda: (
+            states(driver, client)[-1:] == ["connected"]
+            and states(driver, client).count("connected") >= wanted
+        ),
+        EVENT_WAIT,
+        what=f"{client} connected: {states(driver, client)}",
+    )
+    return len(driver.events(client=client))
+
+
+def since(driver: Driver, client: str, mark: int, name: str | None = None) -> list[Event]:
+    """``client``'s events after the first ``mark`` of them (those named ``name``)."""
+    return [e for e in driver.events(client=client)[mark:] if name is None or e["event"] == name]
+
+
+def event_for(name: str, **fields: Any) -> Callable[[Event], bool]:
+    """A test for ``wait_event``: event ``name`` whose data has these fields (dotted names
+    reach into objects: ``message.body``)."""
+
+    def test(event: Event) -> bool:
+        if event.get("event") != name:
+            return False
+        for dotted, wanted in fields.items():
+            value: Any = event["data"]
+            for part in dotted.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value != wanted:
+                return False
+        return True
+
+    return test
+
+
+def channel(rest: Rest, *identities: str, kind: str = "private", **fields: Any) -> str:
+    """A new channel (over REST) with these members; its SID."""
+    sid: str = rest.call("POST", "/Channels", Type=kind, **fields)["sid"]
+    for identity in identities:
+        rest.call("POST", f"/Channels/{sid}/Members", Identity=identity)
+    return sid
+
+
+def shutdown(driver: Driver, *clients: str) -> None:
+    for client in clients:
+        with contextlib.suppress(DriverError):  # not created, or gone already
+            driver.call("shutdown", client=client, timeout=10)
+
+
+def ended(driver: Driver, client: str, mark: int) -> None:
+    """``client``'s connection ended after event ``mark``, and it did not come back: it said
+    disconnecting, then disconnected, and stayed so for :data:`QUIET` seconds."""
+    poll(
+        lambda: states(driver, client)[-1:] == ["disconnected"],
+        EVENT_WAIT,
+        what=f"{client} disconnected: {states(driver, client)}",
+    )
+    time.sleep(QUIET)
+    after = [e["data"]["state"] for e in since(driver, client, mark, "connectionStateChanged")]
+    assert after == ["disconnecting", "disconnected"], after
+
+
+# --- 1. A token about to expire, renewed in place ------------------------------------------------
+
+
+def test_a_renewed_token_keeps_the_session(server: Node, drivers: dict[str, Driver]) -> None:
+    """Two users per SDK: one whose token is already in its last seconds (warned at once,
+    ended at ``exp`` + leeway unless renewed) and one whose token reaches the warning while
+    connected. Each renews it with ``updateToken`` when ``tokenAboutToExpire`` fires; neither
+    reconnects, the first outlives its old token's end, and both hear a message sent after."""
+    rest, tokens = server.rest(), Tokens(server.creds)
+
+    def scenario(sdk: str) -> None:
+        driver = drivers[sdk]
+        late, timed = f"renew-late-{sdk}", f"renew-timed-{sdk}"
+        sid = channel(rest, late, timed, "renew-bob-" + sdk)
+        old_exp = now_seconds() - EXPIRED_AGO
+        connect(driver, server, late, tokens.token(late, expires_in=-EXPIRED_AGO))
+        started = time.monotonic()
+        connect(driver, server, timed, tokens.token(timed, ttl=WARNING + 4))
+        marks = {client: settled(driver, client) for client in (late, timed)}
+        for client in (late, timed):
+            driver.call("listen", client=client, sid=sid)
+        # The first is warned at once, the second once its token is WARNING s from expiry.
+        driver.wait_event("tokenAboutToExpire", EVENT_WAIT, client=late)
+        assert driver.call("updateToken", client=late, token=tokens.token(late)) == {
+            "connectionState": "connected"
+        }
+        assert driver.events("tokenAboutToExpire", client=timed) == []
+        driver.wait_event("tokenAboutToExpire", EVENT_WAIT, client=timed)
+        assert time.monotonic() - started >= 2, "warned long before the token's last seconds"
+        driver.call("updateToken", client=timed, token=tokens.token(timed))
+
+        # Past the moment the old token's session would have ended.
+        time.sleep(max(0.0, old_exp + LEEWAY + 1.5 - time.time()))
+        for client in (late, timed):
+            assert driver.events("tokenExpired", client=client) == []
+            assert driver.events("connectionError", client=client) == []
+            after = since(driver, client, marks[client], "connectionStateChanged")
+            assert after == [], after  # no reconnect
+        rest.call("POST", f"/Channels/{sid}/Messages", Body="still here", From="renew-bob-" + sdk)
+        for client in (late, timed):
+            added = driver.wait_event("messageAdded", EVENT_WAIT, client=client)
+            assert added["data"]["message"]["body"] == "still here"
+        # The warning came once: the renewed tokens have an hour to go.
+        for client in (late, timed):
+            assert len(driver.events("tokenAboutToExpire", client=client)) == 1
+        shutdown(driver, late, timed)
+
+    each(SDKS, scenario)
+
+
+# --- 2. Expiry ------------------------------------------------------------------------------
+
+
+def test_a_token_that_expires_ends_the_session(server: Node, drivers: dict[str, Driver]) -> None:
+    """No renewal: the server closes the session (410) at ``exp`` + leeway, the SDK fires
+    ``tokenExpired`` and does not reconnect."""
+    tokens = Tokens(server.creds)
+
+    def scenario(sdk: str) -> None:
+        driver = drivers[sdk]
+        client = f"expiring-{sdk}"
+        end = now_seconds() - EXPIRED_AGO + LEEWAY
+        connect(driver, server, client, tokens.token(client, expires_in=-EXPIRED_AGO))
+        mark = settled(driver, client)
+        driver.wait_event("tokenExpired", EVENT_WAIT, client=client)
+        assert time.time() >= end - 1, "ended before the token's time"
+        ended(driver, client, mark)
+        assert "Server closed connection" in driver.stderr
+        shutdown(driver, client)
+
+    each(SDKS, scenario)
+
+
+def test_an_expired_token_fails_initialisation(server: Node, drivers: dict[str, Driver]) -> None:
+    tokens = Tokens(server.creds)
+
+    def scenario(sdk: str) -> None:
+        driver = drivers[sdk]
+        client = f"expired-{sdk}"
+        token = tokens.token(client, expires_in=-(LEEWAY + 10))
+        with pytest.raises(DriverError) as refused:
+            connect(driver, server, client, token, timeoutMs=10000)
+        driver.wait_event("tokenExpired", EVENT_WAIT, client=client)
+        error = driver.wait_event("connectionError", EVENT_WAIT, client=client)["data"]
+        assert (error["terminal"], error["httpStatusCode"], error["errorCode"]) == (
+            True,
+            401,
+            20104,
+        ), error
+        assert refused.value.kind == "init", refused.value
+        assert "denied" in states(driver, client) or sdk == "chat5", states(driver, client)
+
+    each(SDKS, scenario)
+
+
+# --- 3. A revoked API key ----------------------------------------------------------------------
+
+
+def test_revoking_the_api_key_ends_the_session(server: Node, drivers: dict[str, Driver]) -> None:
+    """Sessions on tokens of a key revoked over REST end within a couple of seconds (401, no
+    reconnect); a new token of that key is refused at once."""
+    rest = server.rest()
+    key_sid, secret = rest.create_key()
+    tokens = Tokens(server.creds, key_sid, secret)
+    marks: dict[str, int] = {}
+
+    def connected(sdk: str) -> None:
+        client = f"revoked-{sdk}"
+        connect(drivers[sdk], server, client, tokens.token(client))
+        marks[sdk] = settled(drivers[sdk], client)
+
+    each(SDKS, connected)
+    rest.revoke_key(key_sid)
+    revoked = time.monotonic()
+
+    def cut_off(sdk: str) -> None:
+        driver, client = drivers[sdk], f"revoked-{sdk}"
+        driver.wait_event(
+            event_for("connectionStateChanged", state="disconnecting"), 5, client=client
+        )
+        # The server sweeps for revoked keys once a second.
+        assert time.monotonic() - revoked < 2.5
+        ended(driver, client, marks[sdk])
+        assert driver.events("tokenExpired", client=client) == []
+        assert '"code":401' in driver.stderr.replace(" ", ""), driver.stderr
+        again = f"revoked-again-{sdk}"
+        with pytest.raises(DriverError) as refused:
+            connect(driver, server, again, tokens.token(again), timeoutMs=10000)
+        assert refused.value.kind == "init", refused.value
+        error = driver.wait_event("connectionError", EVENT_WAIT, client=again)["data"]
+        assert (error["terminal"], error["httpStatusCode"]) == (True, 401), error
+
+    each(SDKS, cut_off)
+
+
+# --- 4. A server restart: the SDKs reconnect and miss nothing ----------------------------------
+
+
+def test_a_restarted_server_replays_what_was_missed(
+    tmp_path: Path, drivers: dict[str, Driver]
+) -> None:
+    """Each SDK listens on a channel of its own; the server stops (SIGTERM: close 308; then
+    kill -9: the socket just drops), a second server on the same SQLite database takes changes
+    meanwhile (messages, an edit, a member joining, a rename), and the first comes back on its
+    port. The SDKs reconnect by themselves and hear every change they missed, once, in order."""
+    database = f"sqlite:///{tmp_path}/hubbub.db"
+    node = Node(tmp_path, "--db", database).start()
+    other = Node(tmp_path, "--db", database)
+    try:
+        other.start()
+        rest, other_rest = node.rest(), other.rest()
+        sids = {sdk: channel(rest, f"replay-{sdk}", f"replay-bob-{sdk}") for sdk in SDKS}
+        marks: dict[str, int] = {}
+        before: dict[str, str] = {}
+
+        def listening(sdk: str) -> None:
+            driver, client = drivers[sdk], f"replay-{sdk}"
+            connect(driver, node, client)
+            marks[sdk] = settled(driver, client)
+            driver.call("listen", client=client, sid=sids[sdk])
+            path = f"/Channels/{sids[sdk]}/Messages"
+            before[sdk] = rest.call("POST", path, Body="before", From="x")["sid"]
+            added = driver.wait_event("messageAdded", EVENT_WAIT, client=client)["data"]
+            assert added["message"]["index"] == 0
+
+        each(SDKS, listening)
+        next_index = 1
+        for round_, how in enumerate((signal.SIGTERM, signal.SIGKILL), 1):
+            marks = {sdk: len(drivers[sdk].events(client=f"replay-{sdk}")) for sdk in SDKS}
+            node.stop(how)
+            if how is signal.SIGTERM:
+                # Told to come back later (close 308), not just cut off.
+                each(
+                    SDKS,
+                    lambda sdk: drivers[sdk].wait_event(
+                        event_for("connectionStateChanged", state="disconnecting"),
+                        EVENT_WAIT,
+                        client=f"replay-{sdk}",
+                    ),
+                )
+            first = next_index
+            for sdk, sid in sids.items():
+                bob = f"replay-bob-{sdk}"
+                path = f"/Channels/{sid}"
+                other_rest.call("POST", f"{path}/Messages", Body=f"missed {first}", From=bob)
+                edited = f"{path}/Messages/{before[sdk]}"
+                other_rest.call("POST", edited, Body=f"edit {round_}")
+                for index in (first + 1, first + 2):
+                    other_rest.call("POST", f"{path}/Messages", Body=f"missed {index}", From=bob)
+                other_rest.call("POST", f"{path}/Members", Identity=f"joiner{round_}-{sdk}")
+                other_rest.call("POST", path, FriendlyName=f"renamed {round_}")
+            next_index += 3
+            node.start()
+
+            def caught_up(
+                sdk: str, round_: int = round_, first: int = first, marks: dict[str, int] = marks
+            ) -> None:
+                driver, client = drivers[sdk], f"replay-{sdk}"
+                list_events = ("messageAdded", "messageUpdated")
+                expected = [
+                    ("messageAdded", first, f"missed {first}"),
+                    ("messageUpdated", 0, f"edit {round_}"),
+                    ("messageAdded", first + 1, f"missed {first + 1}"),
+                    ("messageAdded", first + 2, f"missed {first + 2}"),
+                ]
+
+                def seen() -> list[tuple[str, int, str]]:
+                    return [
+                        (e["event"], e["data"]["message"]["index"], e["data"]["message"]["body"])
+                        for e in since(driver, client, marks[sdk])
+                        if e["event"] in list_events
+                    ]
+
+                poll(lambda: len(seen()) >= len(expected), 30, what=lambda: seen())
+                joined = driver.wait_event("memberJoined", EVENT_WAIT, client=client)
+                renamed = driver.wait_event(
+                    event_for("updated", **{"channel.friendlyName": f"renamed {round_}"}),
+                    EVENT_WAIT,
+                    client=client,
+                )
+                time.sleep(QUIET)  # nothing comes twice
+                assert seen() == expected
+                assert joined["data"]["member"]["identity"] == f"joiner{round_}-{sdk}"
+                assert "friendlyName" in renamed["data"]["updateReasons"]
+                assert len(since(driver, client, marks[sdk], "memberJoined")) == 1
+                after = states(driver, client)[-1:]
+                assert after == ["connected"], states(driver, client)
+
+            each(SDKS, caught_up)
+
+        # And live again, once.
+        def live(sdk: str) -> None:
+            driver, client = drivers[sdk], f"replay-{sdk}"
+            mark = len(driver.events(client=client))
+            rest.call("POST", f"/Channels/{sids[sdk]}/Messages", Body="live", From="x")
+            added = driver.wait_event(
+                event_for("messageAdded", **{"message.body": "live"}), EVENT_WAIT, client=client
+            )
+            assert added["data"]["message"]["index"] == next_index
+            time.sleep(QUIET)
+            assert len(since(driver, client, mark, "messageAdded")) == 1
+            shutdown(driver, client)
+
+        each(SDKS, live)
+    finally:
+        other.stop()
+        node.close()
+    assert "Traceback" not in node.log, node.log
+    assert "Traceback" not in other.log, other.log
+
+
+# --- 5. Two nodes on PostgreSQL and Redis ------------------------------------------------------
+
+
+@pytest.fixture
+def two_nodes(
+    tmp_path: Path, postgres: PostgresDatabases, redis_url: str
+) -> Iterator[tuple[Node, Node]]:
+    database = postgres.new()
+    nodes = [Node(tmp_path, "--db", database, "--redis", redis_url) for _ in range(2)]
+    try:
+        for node in nodes:  # one after the other: the first writes the credentials
+            node.start()
+        yield nodes[0], nodes[1]
+    finally:
+        for node in nodes:
+            node.close()
+        postgres.drop(database)
+    for node in nodes:
+        assert "Traceback" not in node.log, node.log
+
+
+def test_users_on_two_nodes_share_a_channel(
+    two_nodes: tuple[Node, Node], drivers: dict[str, Driver]
+) -> None:
+    """alice (Conversations 3.x) on node A, bob (twilio-chat 6.x) on node B: each hears the
+    other's messages, typing, members joining and read horizon, live; so does a REST write
+    through node B reach alice on node A."""
+    node_a, node_b = two_nodes
+    alice_driver, bob_driver = drivers["conv3"], drivers["chat6"]
+    rest_a, rest_b = node_a.rest(), node_b.rest()
+    sid = channel(rest_a, "alice", "bob")
+    connect(alice_driver, node_a, "alice")
+    connect(bob_driver, node_b, "bob")
+    for driver, client in ((alice_driver, "alice"), (bob_driver, "bob")):
+        driver.call("listen", client=client, sid=sid)
+
+    # Messages, both ways.
+    alice_driver.call("sendMessage", client="alice", sid=sid, body="from A")
+    heard = bob_driver.wait_event("messageAdded", EVENT_WAIT, client="bob")["data"]["message"]
+    assert (heard["author"], heard["body"], heard["index"]) == ("alice", "from A", 0)
+    bob_driver.call("sendMessage", client="bob", sid=sid, body="from B")
+    heard = alice_driver.wait_event(
+        event_for("messageAdded", **{"message.body": "from B"}), EVENT_WAIT, client="alice"
+    )["data"]["message"]
+    assert (heard["author"], heard["index"]) == ("bob", 1)
+
+    # Typing, both ways.
+    alice_driver.call("typing", client="alice", sid=sid)
+    typing = bob_driver.wait_event("typingStarted", EVENT_WAIT, client="bob")
+    assert typing["data"]["member"]["identity"] == "alice"
+    bob_driver.call("typing", client="bob", sid=sid)
+    typing = alice_driver.wait_event("typingStarted", EVENT_WAIT, client="alice")
+    assert typing["data"]["member"]["identity"] == "bob"
+
+    # Members joining: added by alice through node A, by REST through node B.
+    alice_driver.call("add", client="alice", sid=sid, identity="carol")
+    joined = bob_driver.wait_event("memberJoined", EVENT_WAIT, client="bob")
+    assert joined["data"]["member"]["identity"] == "carol"
+    rest_b.call("POST", f"/Channels/{sid}/Members", Identity="dave")
+    for driver, client in ((alice_driver, "alice"), (bob_driver, "bob")):
+        joined = driver.wait_event(
+            event_for("memberJoined", **{"member.identity": "dave"}), EVENT_WAIT, client=client
+        )
+
+    # Read horizons.
+    bob_driver.call("advanceRead", client="bob", sid=sid, index=1)
+    alice_driver.wait_event(
+        event_for(
+            "memberUpdated", **{"member.identity": "bob", "member.lastConsumedMessageIndex": 1}
+        ),
+        EVENT_WAIT,
+        client="alice",
+    )
+    alice_driver.call("advanceRead", client="alice", sid=sid, index=0)
+    bob_driver.wait_event(
+        event_for(
+            "memberUpdated", **{"member.identity": "alice", "member.lastConsumedMessageIndex": 0}
+        ),
+        EVENT_WAIT,
+        client="bob",
+    )
+
+    # A REST write through node B reaches alice on node A.
+    rest_b.call("POST", f"/Channels/{sid}/Messages", Body="from REST on B", From="system")
+    heard = alice_driver.wait_event(
+        event_for("messageAdded", **{"message.body": "from REST on B"}), EVENT_WAIT, client="alice"
+    )["data"]["message"]
+    assert (heard["author"], heard["index"]) == ("system", 2)
+    shutdown(alice_driver, "alice")
+    shutdown(bob_driver, "bob")
+
+
+# --- 6. Every kind of client in one channel ----------------------------------------------------
+
+
+def test_every_kind_of_client_in_one_channel(server: Node, drivers: dict[str, Driver]) -> None:
+    """A twilio-chat 6.x user, a Conversations 3.x user, a hubbub Python SDK user and a bare
+    ``/v1/ws`` client in one channel: each hears the others' messages, typing, joining and
+    read horizon."""
+    raise NotImplementedError
