@@ -161,7 +161,12 @@ class Rest:
         self.base_url = base_url
         self.creds = creds
         self.service = f"{base_url}/v2/Services/{creds['chat_service_sid']}"
-        self.http = httpx.Client(auth=(creds["account_sid"], creds["auth_token"]), timeout=10)
+        # No connection kept between requests: the servers come and go under these tests.
+        self.http = httpx.Client(
+            auth=(creds["account_sid"], creds["auth_token"]),
+            timeout=10,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def call(self, method: str, path: str, expect: int | None = None, **form: Any) -> Any:
         """``path`` under the Chat Service, or an absolute path on the server (``/2010-...``)."""

@@ -181,6 +181,29 @@ def channel(rest: Rest, *identities: str, kind: str = "private", **fields: Any) 
     return sid
 
 
+def hearing(driver: Driver, client: str, sid: str, rest: Rest, tries: int = 6) -> dict[str, Any]:
+    """Listen on channel ``sid`` and wait until ``client`` hears its messages live.
+
+    An SDK subscribes to a channel's messages a moment after it reports the channel: what is
+    sent before that is history to it, not ``messageAdded``. So messages are sent over REST
+    until one is heard (each ``tries`` seconds apart at most); returns the one heard, which
+    the SDK then holds."""
+    driver.call("listen", client=client, sid=sid)
+    mark = len(driver.events(client=client))
+    for attempt in range(tries):
+        rest.call("POST", f"/Channels/{sid}/Messages", Body=f"ping {attempt}", From="pinger")
+        try:
+            heard = driver.wait_event("messageAdded", 2 + attempt, client=client)
+        except TimeoutError:
+            continue
+        message: dict[str, Any] = heard["data"]["message"]
+        # Nothing but pings, in order, from the first heard on.
+        for event in since(driver, client, mark, "messageAdded"):
+            assert event["data"]["message"]["body"].startswith("ping"), event
+        return message
+    raise AssertionError(f"{client} never heard a message on {sid}")
+
+
 def shutdown(driver: Driver, *clients: str) -> None:
     for client in clients:
         with contextlib.suppress(DriverError):  # not created, or gone already
@@ -352,21 +375,20 @@ def test_a_restarted_server_replays_what_was_missed(
         other.start()
         rest, other_rest = node.rest(), other.rest()
         sids = {sdk: channel(rest, f"replay-{sdk}", f"replay-bob-{sdk}") for sdk in SDKS}
-        marks: dict[str, int] = {}
-        before: dict[str, str] = {}
+        #: Per SDK: the message it heard before the outages (edited during them), and the
+        #: index of the next message.
+        before: dict[str, dict[str, Any]] = {}
+        next_index: dict[str, int] = {}
 
         def listening(sdk: str) -> None:
             driver, client = drivers[sdk], f"replay-{sdk}"
             connect(driver, node, client)
-            marks[sdk] = settled(driver, client)
-            driver.call("listen", client=client, sid=sids[sdk])
-            path = f"/Channels/{sids[sdk]}/Messages"
-            before[sdk] = rest.call("POST", path, Body="before", From="x")["sid"]
-            added = driver.wait_event("messageAdded", EVENT_WAIT, client=client)["data"]
-            assert added["message"]["index"] == 0
+            settled(driver, client)
+            before[sdk] = hearing(driver, client, sids[sdk], rest)
+            stored = rest.call("GET", f"/Channels/{sids[sdk]}/Messages?PageSize=100")
+            next_index[sdk] = len(stored["messages"])
 
         each(SDKS, listening)
-        next_index = 1
         for round_, how in enumerate((signal.SIGTERM, signal.SIGKILL), 1):
             marks = {sdk: len(drivers[sdk].events(client=f"replay-{sdk}")) for sdk in SDKS}
             node.stop(how)
@@ -380,28 +402,26 @@ def test_a_restarted_server_replays_what_was_missed(
                         client=f"replay-{sdk}",
                     ),
                 )
-            first = next_index
             for sdk, sid in sids.items():
                 bob = f"replay-bob-{sdk}"
                 path = f"/Channels/{sid}"
+                first = next_index[sdk]
                 other_rest.call("POST", f"{path}/Messages", Body=f"missed {first}", From=bob)
-                edited = f"{path}/Messages/{before[sdk]}"
+                edited = f"{path}/Messages/{before[sdk]['sid']}"
                 other_rest.call("POST", edited, Body=f"edit {round_}")
                 for index in (first + 1, first + 2):
                     other_rest.call("POST", f"{path}/Messages", Body=f"missed {index}", From=bob)
                 other_rest.call("POST", f"{path}/Members", Identity=f"joiner{round_}-{sdk}")
                 other_rest.call("POST", path, FriendlyName=f"renamed {round_}")
-            next_index += 3
             node.start()
 
-            def caught_up(
-                sdk: str, round_: int = round_, first: int = first, marks: dict[str, int] = marks
-            ) -> None:
+            def caught_up(sdk: str, round_: int = round_, marks: dict[str, int] = marks) -> None:
                 driver, client = drivers[sdk], f"replay-{sdk}"
                 list_events = ("messageAdded", "messageUpdated")
+                first = next_index[sdk]
                 expected = [
                     ("messageAdded", first, f"missed {first}"),
-                    ("messageUpdated", 0, f"edit {round_}"),
+                    ("messageUpdated", before[sdk]["index"], f"edit {round_}"),
                     ("messageAdded", first + 1, f"missed {first + 1}"),
                     ("messageAdded", first + 2, f"missed {first + 2}"),
                 ]
@@ -427,6 +447,7 @@ def test_a_restarted_server_replays_what_was_missed(
                 assert len(since(driver, client, marks[sdk], "memberJoined")) == 1
                 after = states(driver, client)[-1:]
                 assert after == ["connected"], states(driver, client)
+                next_index[sdk] = first + 3
 
             each(SDKS, caught_up)
 
@@ -438,7 +459,7 @@ def test_a_restarted_server_replays_what_was_missed(
             added = driver.wait_event(
                 event_for("messageAdded", **{"message.body": "live"}), EVENT_WAIT, client=client
             )
-            assert added["data"]["message"]["index"] == next_index
+            assert added["data"]["message"]["index"] == next_index[sdk]
             time.sleep(QUIET)
             assert len(since(driver, client, mark, "messageAdded")) == 1
             shutdown(driver, client)
