@@ -16,7 +16,9 @@ would): the server takes them, warns at once, and ends the session a few seconds
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -25,12 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
+import websockets.asyncio.client
+from websockets.asyncio.client import ClientConnection
 
+from hubbub.client import Channel, ChatClient
 from hubbub.tokens import DEFAULT_LEEWAY
 from hubbub.tokens.claims import now_seconds
 from tests.postgres import PostgresDatabases
 from tests.twilio_sdk.driver import Driver, DriverError, Event
-from tests.twilio_sdk.nodes import Node, Rest, Tokens, poll
+from tests.twilio_sdk.nodes import Loop, Node, Rest, Tokens, poll
 from tests.twilio_sdk.sdks import SDKS
 
 #: The server's ``--token-warning``: a token this close to its expiry gets ``tokenAboutToExpire``.
@@ -202,6 +208,14 @@ def hearing(driver: Driver, client: str, sid: str, rest: Rest, tries: int = 6) -
             assert event["data"]["message"]["body"].startswith("ping"), event
         return message
     raise AssertionError(f"{client} never heard a message on {sid}")
+
+
+def wait_for(driver: Driver, client: str, name: str, **fields: Any) -> dict[str, Any]:
+    """The data of ``client``'s next event ``name`` with these fields (see :func:`event_for`)."""
+    data: dict[str, Any] = driver.wait_event(event_for(name, **fields), EVENT_WAIT, client=client)[
+        "data"
+    ]
+    return data
 
 
 def shutdown(driver: Driver, *clients: str) -> None:
@@ -500,75 +514,230 @@ def test_users_on_two_nodes_share_a_channel(
     other's messages, typing, members joining and read horizon, live; so does a REST write
     through node B reach alice on node A."""
     node_a, node_b = two_nodes
-    alice_driver, bob_driver = drivers["conv3"], drivers["chat6"]
+    alice, bob = drivers["conv3"], drivers["chat6"]
     rest_a, rest_b = node_a.rest(), node_b.rest()
-    sid = channel(rest_a, "alice", "bob")
-    connect(alice_driver, node_a, "alice")
-    connect(bob_driver, node_b, "bob")
-    for driver, client in ((alice_driver, "alice"), (bob_driver, "bob")):
-        driver.call("listen", client=client, sid=sid)
+    sid = channel(rest_a, "alice", kind="public")
+    connect(alice, node_a, "alice")
+    connect(bob, node_b, "bob")
+    hearing(alice, "alice", sid, rest_a)
+    # bob joins through node B; alice hears it on node A.
+    bob.call("join", client="bob", sid=sid)
+    wait_for(bob, "bob", "channelJoined", **{"channel.sid": sid})
+    wait_for(alice, "alice", "memberJoined", **{"member.identity": "bob"})
+    hearing(bob, "bob", sid, rest_b)
+    base = len(rest_a.call("GET", f"/Channels/{sid}/Messages?PageSize=100")["messages"])
 
     # Messages, both ways.
-    alice_driver.call("sendMessage", client="alice", sid=sid, body="from A")
-    heard = bob_driver.wait_event("messageAdded", EVENT_WAIT, client="bob")["data"]["message"]
-    assert (heard["author"], heard["body"], heard["index"]) == ("alice", "from A", 0)
-    bob_driver.call("sendMessage", client="bob", sid=sid, body="from B")
-    heard = alice_driver.wait_event(
-        event_for("messageAdded", **{"message.body": "from B"}), EVENT_WAIT, client="alice"
-    )["data"]["message"]
-    assert (heard["author"], heard["index"]) == ("bob", 1)
+    alice.call("sendMessage", client="alice", sid=sid, body="from A")
+    heard = wait_for(bob, "bob", "messageAdded", **{"message.body": "from A"})["message"]
+    assert (heard["author"], heard["index"]) == ("alice", base)
+    bob.call("sendMessage", client="bob", sid=sid, body="from B")
+    heard = wait_for(alice, "alice", "messageAdded", **{"message.body": "from B"})["message"]
+    assert (heard["author"], heard["index"]) == ("bob", base + 1)
 
     # Typing, both ways.
-    alice_driver.call("typing", client="alice", sid=sid)
-    typing = bob_driver.wait_event("typingStarted", EVENT_WAIT, client="bob")
-    assert typing["data"]["member"]["identity"] == "alice"
-    bob_driver.call("typing", client="bob", sid=sid)
-    typing = alice_driver.wait_event("typingStarted", EVENT_WAIT, client="alice")
-    assert typing["data"]["member"]["identity"] == "bob"
+    alice.call("typing", client="alice", sid=sid)
+    wait_for(bob, "bob", "typingStarted", **{"member.identity": "alice"})
+    bob.call("typing", client="bob", sid=sid)
+    wait_for(alice, "alice", "typingStarted", **{"member.identity": "bob"})
 
-    # Members joining: added by alice through node A, by REST through node B.
-    alice_driver.call("add", client="alice", sid=sid, identity="carol")
-    joined = bob_driver.wait_event("memberJoined", EVENT_WAIT, client="bob")
-    assert joined["data"]["member"]["identity"] == "carol"
+    # A member added by REST through node B.
     rest_b.call("POST", f"/Channels/{sid}/Members", Identity="dave")
-    for driver, client in ((alice_driver, "alice"), (bob_driver, "bob")):
-        joined = driver.wait_event(
-            event_for("memberJoined", **{"member.identity": "dave"}), EVENT_WAIT, client=client
-        )
+    wait_for(alice, "alice", "memberJoined", **{"member.identity": "dave"})
+    wait_for(bob, "bob", "memberJoined", **{"member.identity": "dave"})
 
     # Read horizons.
-    bob_driver.call("advanceRead", client="bob", sid=sid, index=1)
-    alice_driver.wait_event(
-        event_for(
-            "memberUpdated", **{"member.identity": "bob", "member.lastConsumedMessageIndex": 1}
-        ),
-        EVENT_WAIT,
-        client="alice",
-    )
-    alice_driver.call("advanceRead", client="alice", sid=sid, index=0)
-    bob_driver.wait_event(
-        event_for(
-            "memberUpdated", **{"member.identity": "alice", "member.lastConsumedMessageIndex": 0}
-        ),
-        EVENT_WAIT,
-        client="bob",
-    )
+    bob.call("advanceRead", client="bob", sid=sid, index=base + 1)
+    horizon = {"member.identity": "bob", "member.lastConsumedMessageIndex": base + 1}
+    wait_for(alice, "alice", "memberUpdated", **horizon)
+    alice.call("advanceRead", client="alice", sid=sid, index=base)
+    horizon = {"member.identity": "alice", "member.lastConsumedMessageIndex": base}
+    wait_for(bob, "bob", "memberUpdated", **horizon)
 
     # A REST write through node B reaches alice on node A.
     rest_b.call("POST", f"/Channels/{sid}/Messages", Body="from REST on B", From="system")
-    heard = alice_driver.wait_event(
-        event_for("messageAdded", **{"message.body": "from REST on B"}), EVENT_WAIT, client="alice"
-    )["data"]["message"]
-    assert (heard["author"], heard["index"]) == ("system", 2)
-    shutdown(alice_driver, "alice")
-    shutdown(bob_driver, "bob")
+    heard = wait_for(alice, "alice", "messageAdded", **{"message.body": "from REST on B"})
+    assert (heard["message"]["author"], heard["message"]["index"]) == ("system", base + 2)
+    shutdown(alice, "alice")
+    shutdown(bob, "bob")
 
 
 # --- 6. Every kind of client in one channel ----------------------------------------------------
 
 
+class RawWs:
+    """A bare ``/v1/ws`` client, on a :class:`Loop`: every push kept, in order."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self.pushes: list[dict[str, Any]] = []
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._next_id = 0
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str, token: str) -> RawWs:
+        raw = cls(await websockets.asyncio.client.connect(url))
+        reply = await raw.command("authenticate", token=token)
+        assert reply["ok"], reply
+        return raw
+
+    async def _read(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in self.socket:
+                frame = json.loads(text)
+                waiting = self._waiting.pop(frame.get("id"), None)
+                if waiting is not None and frame.get("type") == "reply":
+                    waiting.set_result(frame)
+                else:
+                    self.pushes.append(frame)
+
+    async def command(self, kind: str, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        reply = self._waiting[self._next_id] = asyncio.get_running_loop().create_future()
+        await self.socket.send(json.dumps({"id": self._next_id, "type": kind, **params}))
+        return await asyncio.wait_for(reply, EVENT_WAIT)
+
+    def pushed(self, kind: str) -> list[dict[str, Any]]:
+        return [frame for frame in list(self.pushes) if frame.get("type") == kind]
+
+    async def close(self) -> None:
+        await self.socket.close()
+        await self._reader
+
+
 def test_every_kind_of_client_in_one_channel(server: Node, drivers: dict[str, Driver]) -> None:
     """A twilio-chat 6.x user, a Conversations 3.x user, a hubbub Python SDK user and a bare
-    ``/v1/ws`` client in one channel: each hears the others' messages, typing, joining and
-    read horizon."""
-    raise NotImplementedError
+    ``/v1/ws`` client in one channel: each hears the others' messages, typing, joining (the
+    bare client joins last) and read horizon."""
+    rest, tokens = server.rest(), Tokens(server.creds)
+    sdks = {"chat6": "i-chat", "conv3": "i-conv"}
+    py, raw = "i-py", "i-raw"
+    sid = channel(rest, *sdks.values(), py, kind="public")
+    each(list(sdks), lambda sdk: connect(drivers[sdk], server, sdks[sdk]))
+    each(list(sdks), lambda sdk: hearing(drivers[sdk], sdks[sdk], sid, rest))
+    loop = Loop()
+    heard: list[tuple[str, Any]] = []
+
+    async def python_sdk() -> tuple[ChatClient, Channel]:
+        client = await ChatClient.create(tokens.token(py), url=server.ws_url)
+        for name in ("message_added", "typing_started", "member_joined", "member_updated"):
+            client.on(name, lambda value, name=name: heard.append((name, value)))
+        return client, await client.get_channel_by_sid(sid)
+
+    python, python_channel = loop.run(python_sdk())
+    bare: RawWs = loop.run(RawWs.open(server.ws_url, tokens.token(raw)))
+    try:
+
+        def python_heard(kind: str, test: Callable[[Any], bool]) -> list[Any]:
+            return [value for name, value in list(heard) if name == kind and test(value)]
+
+        def everyone_hears(
+            kind: str,
+            sdk_fields: Callable[[str], dict[str, Any]],
+            python_test: Callable[[str, Any], bool],
+            raw_test: Callable[[str, dict[str, Any]], bool],
+            actors: tuple[str, ...],
+        ) -> None:
+            """What each of ``actors`` did reaches every client but its own."""
+            for actor in actors:
+                for sdk, client in sdks.items():
+                    if client != actor:
+                        wait_for(drivers[sdk], client, kind, **sdk_fields(actor))
+                if actor != py:
+                    poll(
+                        lambda a=actor: python_heard(
+                            _python_event(kind), lambda v: python_test(a, v)
+                        ),
+                        EVENT_WAIT,
+                        what=f"{py} hears {kind} of {actor}",
+                    )
+                if actor != raw:
+                    poll(
+                        lambda a=actor: [
+                            f for f in bare.pushed(_raw_event(kind)) if raw_test(a, f)
+                        ],
+                        EVENT_WAIT,
+                        what=f"{raw} hears {kind} of {actor}",
+                    )
+
+        everyone = (*sdks.values(), py, raw)
+
+        # The bare client joins; the others hear it.
+        assert loop.run(bare.command("join", channel=sid))["ok"]
+        everyone_hears(
+            "memberJoined",
+            lambda actor: {"member.identity": actor},
+            lambda actor, member: member.identity == actor,
+            lambda actor, frame: frame["member"]["identity"] == actor,
+            (raw,),
+        )
+
+        # A message from each.
+        for sdk, client in sdks.items():
+            drivers[sdk].call("sendMessage", client=client, sid=sid, body=f"from {client}")
+        loop.run(python_channel.send_message(f"from {py}"))
+        assert loop.run(bare.command("send_message", channel=sid, body=f"from {raw}"))["ok"]
+        everyone_hears(
+            "messageAdded",
+            lambda actor: {"message.body": f"from {actor}", "message.author": actor},
+            lambda actor, message: (message.author, message.body) == (actor, f"from {actor}"),
+            lambda actor, frame: (
+                frame["message"]["body"] == f"from {actor}" and frame["message"]["from"] == actor
+            ),
+            everyone,
+        )
+
+        # Typing from each.
+        for sdk, client in sdks.items():
+            drivers[sdk].call("typing", client=client, sid=sid)
+        loop.run(python_channel.typing())
+        assert loop.run(bare.command("typing", channel=sid))["ok"]
+        everyone_hears(
+            "typingStarted",
+            lambda actor: {"member.identity": actor},
+            lambda actor, typing: typing.identity == actor,
+            lambda actor, frame: frame["identity"] == actor,
+            everyone,
+        )
+
+        # Each reads up to the last message.
+        last = len(rest.call("GET", f"/Channels/{sid}/Messages?PageSize=100")["messages"]) - 1
+        for sdk, client in sdks.items():
+            drivers[sdk].call("advanceRead", client=client, sid=sid, index=last)
+        loop.run(python_channel.update_last_consumed_message_index(last))
+        assert loop.run(bare.command("set_consumed", channel=sid, index=last))["ok"]
+        everyone_hears(
+            "memberUpdated",
+            lambda actor: {"member.identity": actor, "member.lastConsumedMessageIndex": last},
+            lambda actor, member: (
+                (member.identity, member.last_consumed_message_index) == (actor, last)
+            ),
+            lambda actor, frame: (
+                (
+                    frame["member"]["identity"],
+                    frame["member"]["last_consumed_message_index"],
+                )
+                == (actor, last)
+            ),
+            everyone,
+        )
+    finally:
+        loop.run(bare.close())
+        loop.run(python.shutdown())
+        loop.close()
+        for sdk, client in sdks.items():
+            shutdown(drivers[sdk], client)
+
+
+def _python_event(kind: str) -> str:
+    """The Python SDK's name for the driver's event ``kind``."""
+    return {
+        "memberJoined": "member_joined",
+        "messageAdded": "message_added",
+        "typingStarted": "typing_started",
+        "memberUpdated": "member_updated",
+    }[kind]
+
+
+_raw_event = _python_event  # /v1/ws pushes have the same names
