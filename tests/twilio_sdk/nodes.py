@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -191,15 +191,22 @@ class Rest:
         self.http.close()
 
 
-def poll(condition: Any, timeout: float = 10, interval: float = 0.05, what: str = "") -> Any:
-    """Wait for ``condition()`` to be truthy, and return it; fail after ``timeout`` seconds."""
+def poll(
+    condition: Callable[[], Any],
+    timeout: float = 10,
+    interval: float = 0.05,
+    what: str | Callable[[], Any] = "",
+) -> Any:
+    """Wait for ``condition()`` to be truthy, and return it; fail after ``timeout`` seconds
+    saying ``what`` (or what ``what()`` then returns)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what or condition}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout} s: {said or condition}")
         time.sleep(interval)
 
 

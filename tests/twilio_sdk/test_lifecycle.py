@@ -263,9 +263,9 @@ def test_a_renewed_token_keeps_the_session(server: Node, drivers: dict[str, Driv
         assert driver.call("updateToken", client=late, token=tokens.token(late)) == {
             "connectionState": "connected"
         }
-        assert driver.events("tokenAboutToExpire", client=timed) == []
         driver.wait_event("tokenAboutToExpire", EVENT_WAIT, client=timed)
-        assert time.monotonic() - started >= 2, "warned long before the token's last seconds"
+        # Its token had WARNING + 4 s to go (less the second its exp is rounded down to).
+        assert time.monotonic() - started >= 2.5, "warned before the token's last seconds"
         driver.call("updateToken", client=timed, token=tokens.token(timed))
 
         # Past the moment the old token's session would have ended.
@@ -345,7 +345,8 @@ def test_revoking_the_api_key_ends_the_session(server: Node, drivers: dict[str, 
 
     def connected(sdk: str) -> None:
         client = f"revoked-{sdk}"
-        connect(drivers[sdk], server, client, tokens.token(client))
+        # Errors only in its log: the SDKs' warnings would crowd out the line looked for.
+        connect(drivers[sdk], server, client, tokens.token(client), logLevel="error")
         marks[sdk] = settled(drivers[sdk], client)
 
     each(SDKS, connected)
@@ -358,10 +359,13 @@ def test_revoking_the_api_key_ends_the_session(server: Node, drivers: dict[str, 
             event_for("connectionStateChanged", state="disconnecting"), 5, client=client
         )
         # The server sweeps for revoked keys once a second.
-        assert time.monotonic() - revoked < 2.5
+        assert time.monotonic() - revoked < 3
         ended(driver, client, marks[sdk])
         assert driver.events("tokenExpired", client=client) == []
-        assert '"code":401' in driver.stderr.replace(" ", ""), driver.stderr
+        # The server said why (the SDKs log the close frame's status).
+        closed = 'Server closed connection: {"code":401,"status":"UNAUTHORIZED"'
+        assert closed in driver.stderr, driver.stderr
+        assert "the token's API key was revoked" in driver.stderr
         again = f"revoked-again-{sdk}"
         with pytest.raises(DriverError) as refused:
             connect(driver, server, again, tokens.token(again), timeoutMs=10000)
@@ -428,6 +432,11 @@ def test_a_restarted_server_replays_what_was_missed(
                 other_rest.call("POST", f"{path}/Members", Identity=f"joiner{round_}-{sdk}")
                 other_rest.call("POST", path, FriendlyName=f"renamed {round_}")
             node.start()
+            if how is signal.SIGKILL:  # no goodbye: the socket just dropped
+                for sdk in SDKS:
+                    client = f"replay-{sdk}"
+                    changes = since(drivers[sdk], client, marks[sdk], "connectionStateChanged")
+                    assert changes[0]["data"]["state"] == "connecting", changes
 
             def caught_up(sdk: str, round_: int = round_, marks: dict[str, int] = marks) -> None:
                 driver, client = drivers[sdk], f"replay-{sdk}"
