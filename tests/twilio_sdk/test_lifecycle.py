@@ -653,22 +653,17 @@ def test_every_kind_of_client_in_one_channel(server: Node, drivers: dict[str, Dr
                 for sdk, client in sdks.items():
                     if client != actor:
                         wait_for(drivers[sdk], client, kind, **sdk_fields(actor))
+
+                def python_hears(actor: str = actor) -> list[Any]:
+                    return python_heard(_python_event(kind), lambda v: python_test(actor, v))
+
+                def raw_hears(actor: str = actor) -> list[dict[str, Any]]:
+                    return [f for f in bare.pushed(_raw_event(kind)) if raw_test(actor, f)]
+
                 if actor != py:
-                    poll(
-                        lambda a=actor: python_heard(
-                            _python_event(kind), lambda v: python_test(a, v)
-                        ),
-                        EVENT_WAIT,
-                        what=f"{py} hears {kind} of {actor}",
-                    )
+                    poll(python_hears, EVENT_WAIT, what=f"{py} hears {kind} of {actor}")
                 if actor != raw:
-                    poll(
-                        lambda a=actor: [
-                            f for f in bare.pushed(_raw_event(kind)) if raw_test(a, f)
-                        ],
-                        EVENT_WAIT,
-                        what=f"{raw} hears {kind} of {actor}",
-                    )
+                    poll(raw_hears, EVENT_WAIT, what=f"{raw} hears {kind} of {actor}")
 
         everyone = (*sdks.values(), py, raw)
 
