@@ -468,6 +468,12 @@ def test_a_restarted_server_replays_what_was_missed(
                 assert joined["data"]["member"]["identity"] == f"joiner{round_}-{sdk}"
                 assert "friendlyName" in renamed["data"]["updateReasons"]
                 assert len(since(driver, client, marks[sdk], "memberJoined")) == 1
+                renames = [
+                    e
+                    for e in since(driver, client, marks[sdk], "updated")
+                    if "friendlyName" in e["data"]["updateReasons"]
+                ]
+                assert len(renames) == 1, renames
                 after = states(driver, client)[-1:]
                 assert after == ["connected"], states(driver, client)
                 next_index[sdk] = first + 3
