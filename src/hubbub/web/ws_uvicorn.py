@@ -160,7 +160,10 @@ class WebSocketProtocol(asyncio.Protocol):
         """The server is stopping."""
         if self.transport is None:
             return
-        if self.ws.state is State.OPEN and not self.closing:
+        if self.ws.state is State.OPEN and not self.closing and self.link is not None:
+            # Through the link: a twilsock one tells the SDK first (close 308, come back).
+            self.link.end(CloseCode.GOING_AWAY, "server shutting down")
+        elif self.ws.state is State.OPEN and not self.closing:
             self.end(CloseCode.GOING_AWAY, "server shutting down")
         else:
             self.uncork()
