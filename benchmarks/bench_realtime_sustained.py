@@ -33,6 +33,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from realtime_load import (
+    HOST,
     LightSocket,
     Pipe,
     Server,
@@ -465,14 +466,31 @@ def main() -> None:
         help="hubbub serve --ws-compression: accept deflate (off by default)",
     )
     parser.add_argument("--server-gc", help="what-if: 'off' or 'T0,T1,T2' in the server")
+    parser.add_argument(
+        "--journaled",
+        action="store_true",
+        help="one session with Twilio's protocol first: the service's Sync objects are then "
+        "journaled, as for an app on Twilio's SDKs (what that costs its /v1/ws senders)",
+    )
     args = parser.parse_args()
     raise_nofile()
     compression = not args.no_compression
     if args.client == "light":
         compression = False  # the light client speaks no extensions
     with Server(gc=args.server_gc, compression=args.server_compression) as server:
+        if args.journaled:
+            asyncio.run(journal_on(server))
         load = run_load(server, args, compression=compression)
     report(args, load)
+
+
+async def journal_on(server: Server) -> None:
+    """Open and close one twilsock session: its service is journaled from then on."""
+    from bench_twilsock import Twilsock  # the raw twilsock client (imports this module)
+
+    token = server.minter().chat_token("journal-on", server.service_sid, ttl=3600)
+    client = await Twilsock.open(f"ws://{HOST}:{server.port}/v3/wsconnect", token)
+    client.close()
 
 
 def report(args: argparse.Namespace, load: Load) -> None:
