@@ -57,6 +57,20 @@ def attributes(value: str, name: str) -> str:
     return value
 
 
+def attributes_value(value: object, name: str = "attributes") -> str:
+    """``attributes`` as a JSON client sends them: a string holding JSON, as in the REST API,
+    or the JSON value itself; ``{}`` when missing."""
+    if value is None:
+        return "{}"
+    if not isinstance(value, str):
+        # Decoded from a frame, so plain JSON; NaN and Infinity are not.
+        try:
+            value = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise invalid(f"{name} must be valid JSON", INVALID_ATTRIBUTES) from None
+    return attributes(value, name)
+
+
 def unique_name(value: str, name: str) -> str:
     if len(value) > MAX_NAME:
         raise invalid(f"{name} is longer than {MAX_NAME} characters")

@@ -15,7 +15,7 @@ from typing import Any
 
 from hubbub.chat import access, channels, fields, members, messages, render, users
 from hubbub.chat.core import Actor, Core, Outcome
-from hubbub.chat.errors import INVALID_ATTRIBUTES, ApiError, from_store, invalid
+from hubbub.chat.errors import ApiError, from_store, invalid
 from hubbub.chat.fields import MAX_INDEX, MAX_NAME
 from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
@@ -354,17 +354,7 @@ def _int(params: Params, name: str, low: int, high: int | None) -> int | None:
 
 
 def _attributes(params: Params) -> str:
-    """``attributes``: a string holding JSON, as in the REST API, or the JSON value itself."""
-    value = params.get("attributes")
-    if value is None:
-        return "{}"
-    if not isinstance(value, str):
-        # Decoded from the frame, so plain JSON; NaN and Infinity are not.
-        try:
-            value = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except ValueError:
-            raise invalid("attributes must be valid JSON", INVALID_ATTRIBUTES) from None
-    return fields.attributes(value, "attributes")
+    return fields.attributes_value(params.get("attributes"))
 
 
 def _within_budget(found: list[dict[str, Any]], *, keep_newest: bool) -> list[dict[str, Any]]:

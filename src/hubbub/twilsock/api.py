@@ -8,7 +8,6 @@ core's operation, exactly as over REST and ``/v1/ws``; the host a request names 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from urllib.parse import quote, unquote
 
 from hubbub.chat import access, channels, fields, members, messages, render, users
 from hubbub.chat.errors import (
-    INVALID_ATTRIBUTES,
     METHOD_NOT_ALLOWED,
     ApiError,
     from_store,
@@ -567,16 +565,7 @@ def _text(body: dict[str, Any], *names: str, limit: int = fields.MAX_TEXT) -> st
 
 
 def _attributes(body: dict[str, Any]) -> str:
-    """``attributes``: JSON text, or the JSON value itself."""
-    value = body.get("attributes")
-    if value is None:
-        return "{}"
-    if not isinstance(value, str):
-        try:
-            value = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        except ValueError:
-            raise invalid("attributes must be valid JSON", INVALID_ATTRIBUTES) from None
-    return fields.attributes(value, "attributes")
+    return fields.attributes_value(body.get("attributes"))
 
 
 def _page_size(value: str | None) -> int:

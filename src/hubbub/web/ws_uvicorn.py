@@ -197,55 +197,29 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.closing:
             return
         opcode = frame.opcode
+        # /v1/ws speaks text, twilsock binary; continuations belong to either.
+        wanted = Opcode.BINARY if self.twilsock else Opcode.TEXT
+        if opcode is not wanted and opcode is not Opcode.CONT:
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                self.end(CloseCode.PROTOCOL_VIOLATION, f"{opcode.name.lower()} frames are not used")
+            return  # PING is answered, CLOSE completed, by the websockets protocol itself.
+        data = self._message(frame, TWILSOCK_FRAME if self.twilsock else MAX_FRAME)
+        if data is None or self.link is None:
+            return
         if self.twilsock:
-            self._binary(frame)
-        elif opcode is Opcode.TEXT or opcode is Opcode.CONT:
-            if opcode is Opcode.TEXT and frame.fin:
-                data = frame.data
-            else:
-                parts = self.fragments
-                if parts is None:
-                    parts = self.fragments = []
-                    self.fragments_size = 0
-                parts.append(bytes(frame.data))
-                self.fragments_size += len(frame.data)
-                if self.fragments_size > MAX_FRAME:
-                    self.fragments = None
-                    self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
-                    return
-                if len(parts) > MAX_FRAGMENTS:
-                    # Empty fragments never reach the size cap: count them too.
-                    self.fragments = None
-                    self.end(CloseCode.FRAME_TOO_LARGE, "message in too many fragments")
-                    return
-                if not frame.fin:
-                    return
-                data = b"".join(parts)
-                self.fragments = None
-            if len(data) > MAX_FRAME:
-                self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
-                return
-            try:
-                text = bytes(data).decode()
-            except UnicodeDecodeError:
-                self.end(CloseCode.PROTOCOL_VIOLATION, "text frames are UTF-8")
-                return
-            if self.link is not None:
-                self.link.feed(text)
-        elif opcode is Opcode.BINARY:
-            self.end(CloseCode.PROTOCOL_VIOLATION, "binary frames are not used")
-        # PING is answered, CLOSE completed, by the websockets protocol itself.
+            self.link.feed(data)
+            return
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            self.end(CloseCode.PROTOCOL_VIOLATION, "text frames are UTF-8")
+            return
+        self.link.feed(text)
 
-    def _binary(self, frame: Frame) -> None:
-        """A frame of twilsock's: binary messages, each at most ``twilsock.frames.MAX_FRAME``
-        (text ones, which its clients never send, are refused)."""
-        opcode = frame.opcode
-        if opcode is Opcode.TEXT:
-            self.end(CloseCode.PROTOCOL_VIOLATION, "twilsock frames are binary")
-            return
-        if opcode is not Opcode.BINARY and opcode is not Opcode.CONT:
-            return
-        if opcode is Opcode.BINARY and frame.fin:
+    def _message(self, frame: Frame, limit: int) -> bytes | None:
+        """The whole message once its last fragment is in, if it is at most ``limit`` bytes
+        (the connection ends with 4009 if not); ``None`` while fragments are missing."""
+        if frame.opcode is not Opcode.CONT and frame.fin:
             data = bytes(frame.data)
         else:
             parts = self.fragments
@@ -254,19 +228,23 @@ class WebSocketProtocol(asyncio.Protocol):
                 self.fragments_size = 0
             parts.append(bytes(frame.data))
             self.fragments_size += len(frame.data)
-            if self.fragments_size > TWILSOCK_FRAME or len(parts) > MAX_FRAGMENTS:
+            if self.fragments_size > limit:
                 self.fragments = None
                 self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
-                return
+                return None
+            if len(parts) > MAX_FRAGMENTS:
+                # Empty fragments never reach the size cap: count them too.
+                self.fragments = None
+                self.end(CloseCode.FRAME_TOO_LARGE, "message in too many fragments")
+                return None
             if not frame.fin:
-                return
+                return None
             data = b"".join(parts)
             self.fragments = None
-        if len(data) > TWILSOCK_FRAME:
+        if len(data) > limit:
             self.end(CloseCode.FRAME_TOO_LARGE, "frame too large")
-            return
-        if self.link is not None:
-            self.link.feed(data)
+            return None
+        return data
 
     def _flush(self) -> None:
         """Write what the websockets protocol has to send (handshake, pongs, close)."""
