@@ -1,9 +1,10 @@
 """A service's objects are journaled from its first session with Twilio's SDKs: before that its
-actions write nothing for them; that first session's client reads only once every process
+actions write nothing for them; the clients of its first moments read only once every process
 journals them."""
 
 from __future__ import annotations
 
+import pytest
 from cryptography.fernet import Fernet
 
 from hubbub.chat import channels, messages
@@ -30,7 +31,8 @@ def test_a_service_without_sdk_sessions_journals_nothing_until_its_first_one(
 ) -> None:
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
-    journal = Journal(lambda: T0)
+    now = [T0]
+    journal = Journal(lambda: now[0])
     core = Core(store, journal=journal)
     commands = Commands(store, KeyRing(store, box, ttl=0.0), Urls(BASE), core=core)
     server = commands.core
@@ -59,13 +61,23 @@ def test_a_service_without_sdk_sessions_journals_nothing_until_its_first_one(
     (reply,) = later.actions
     assert frames.parse(reply.frame.data).header["status"]["code"] == 200  # type: ignore[union-attr]
 
-    # From then on the service's actions are journaled, and the next session is answered at once.
+    # From then on the service's actions are journaled.
     after = messages.send_message(server, actor, room["sid"], {"body": "after"})
     riders = [rider.audience[1] for event in after.events for rider in event.riders]
     assert list_sid in riders
     assert store.last_event_ids([list_sid]) == {list_sid: 1}
-    again = TwilsockSession(commands, Api(commands), now=T0)
-    assert only(again.receive(init(token), T0)).header["status"]["code"] == 200
+    # Another session a second later (here, or on another process) waits out the rest...
+    now[0] = T0 + 1
+    soon = TwilsockSession(commands, Api(commands), now=now[0]).receive(init(token), now[0])
+    (held,) = soon.then
+    assert isinstance(held, Later)
+    assert held.seconds == pytest.approx(SETTLE - 1)
+    elsewhere = Journal(lambda: now[0])  # another process: it reads when the journal began
+    assert elsewhere.start(store, creds.chat_service_sid) == pytest.approx(SETTLE - 1)
+    # ...and once SETTLE is over, sessions are answered at once.
+    now[0] = T0 + SETTLE
+    again = TwilsockSession(commands, Api(commands), now=now[0])
+    assert only(again.receive(init(token), now[0])).header["status"]["code"] == 200
 
 
 def test_every_process_notices_within_its_ttl(store: Store) -> None:
@@ -75,8 +87,10 @@ def test_every_process_notices_within_its_ttl(store: Store) -> None:
     here = Journal(lambda: T0, lambda: now[0])
     there = Journal(lambda: T0, lambda: now[0])
     assert not there.journaled(store, creds.chat_service_sid)  # remembered as off
-    assert here.start(store, creds.chat_service_sid)
-    assert not here.start(store, creds.chat_service_sid)  # once is enough
+    assert here.start(store, creds.chat_service_sid) == SETTLE
+    assert store.last_event_ids([creds.chat_service_sid])[creds.chat_service_sid] == 1
+    here.start(store, creds.chat_service_sid)  # once is enough: nothing more is written
+    assert store.last_event_ids([creds.chat_service_sid])[creds.chat_service_sid] == 1
     assert here.journaled(store, creds.chat_service_sid)
     now[0] += UNJOURNALED_TTL / 2
     assert not there.journaled(store, creds.chat_service_sid)  # still believed off...

@@ -160,20 +160,22 @@ def decline(core: Core, actor: Actor, ref: str) -> Outcome:
         access.membership(core, actor, channel, ref=ref)  # invisible to anyone else
     if invites:
         core.before("delete_invite", actor, {"invite_sids": [i.sid for i in invites]})
-    for found in invites:
-        store.delete_invite(actor.service_sid, channel.sid, found.sid)
-    # The user's own connections (and Twilio's SDKs, through their channel map) hear that the
-    # invitation is gone, as when they leave a channel.
-    events = [left(actor.service_sid, identity, _channel(actor, channel))] if invites else []
-    return core.done("delete_invite", actor, Outcome(None, events))
+    with core.atomic():
+        for found in invites:
+            store.delete_invite(actor.service_sid, channel.sid, found.sid)
+        # The user's own connections (and Twilio's SDKs, through their channel map) hear that
+        # the invitation is gone, as when they leave a channel.
+        events = [left(actor.service_sid, identity, _channel(actor, channel))] if invites else []
+        return core.done("delete_invite", actor, Outcome(None, events))
 
 
 def delete_invite(core: Core, actor: Actor, ref: str, sid: str) -> Outcome:
     """Withdraw an invite (REST); the invitee hears of it as of a decline."""
     core.before("delete_invite", actor, {"invite_sids": [sid]})
     store = core.store
-    invite = store.get_invite(actor.service_sid, ref, sid)
-    store.delete_invite(actor.service_sid, ref, sid)
-    channel = store.get_channel(actor.service_sid, invite.channel_sid)
-    events = [left(actor.service_sid, invite.identity, _channel(actor, channel))]
-    return core.done("delete_invite", actor, Outcome(None, events))
+    with core.atomic():
+        invite = store.get_invite(actor.service_sid, ref, sid)
+        store.delete_invite(actor.service_sid, ref, sid)
+        channel = store.get_channel(actor.service_sid, invite.channel_sid)
+        events = [left(actor.service_sid, invite.identity, _channel(actor, channel))]
+        return core.done("delete_invite", actor, Outcome(None, events))

@@ -67,14 +67,15 @@ def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
         for channel_sid in channel_sids(store, actor.service_sid, user.identity)
     ]
     core.before("delete_user", actor, {"user_sid": user.sid}, user)
-    store.delete_user(actor.service_sid, user.sid)
-    events: list[Event] = []
-    for member in members:
-        rendered = render.member(member, actor.account_sid, actor.urls)
-        events.append(channel_event("member_left", member.channel_sid, member=rendered))
-    events.append(user_deleted(actor.service_sid, user.identity))
-    rendered_user = render.user(user, actor.account_sid, actor.urls)
-    return core.done("delete_user", actor, Outcome(rendered_user, events))
+    with core.atomic():
+        store.delete_user(actor.service_sid, user.sid)
+        events: list[Event] = []
+        for member in members:
+            rendered = render.member(member, actor.account_sid, actor.urls)
+            events.append(channel_event("member_left", member.channel_sid, member=rendered))
+        events.append(user_deleted(actor.service_sid, user.identity))
+        rendered_user = render.user(user, actor.account_sid, actor.urls)
+        return core.done("delete_user", actor, Outcome(rendered_user, events))
 
 
 def set_online(

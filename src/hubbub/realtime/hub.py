@@ -100,6 +100,9 @@ class Hub:
         self._by_object[object_sid].add(connection)
         self._objects_of[connection].add(object_sid)
 
+    def follows(self, connection: Connection, object_sid: str) -> bool:
+        return object_sid in self._objects_of.get(connection, ())
+
     def unfollow(self, connection: Connection, object_sid: str) -> None:
         self._discard(self._by_object, object_sid, connection)
         followed = self._objects_of.get(connection)

@@ -35,9 +35,10 @@ RETENTION = 24 * 3600.0
 #: Twilio's SDKs (``Journal.start``): a service that never sees them pays nothing. A process
 #: goes on believing a service is not journaled for at most this long (seconds)...
 UNJOURNALED_TTL = 1.0
-#: ...so the first SDK session of a service waits this long before its client reads anything:
-#: by then every process journals the service's actions, and every action that began without
-#: journaling (a transaction takes milliseconds) is committed, so the client's reads show it.
+#: ...so the SDK sessions of a service's first moments wait until this long after its journal
+#: began before their clients read anything: by then every process journals the service's
+#: actions, and every action that began without journaling (a transaction takes milliseconds)
+#: is committed, so the clients' reads show it.
 SETTLE = UNJOURNALED_TTL + 1.5
 #: The most services whose state a process remembers.
 _REMEMBERED = 100_000
@@ -85,6 +86,8 @@ class Journal:
         #: Per service: until when it is believed not journaled (on a monotonic clock), or
         #: for ever (``_ON``) once it is.
         self._until: dict[str, float] = {}
+        #: Per journaled service: when its journal began (``clock``).
+        self._since: dict[str, float] = {}
 
     def journaled(self, store: Store, service_sid: str) -> bool:
         """Whether the service's objects are journaled (its own SID has a counter)."""
@@ -98,14 +101,24 @@ class Journal:
         self._until[service_sid] = _ON if on else now + UNJOURNALED_TTL
         return on
 
-    def start(self, store: Store, service_sid: str) -> bool:
-        """Journal the service's objects from now on; whether it was not yet (its first SDK
-        session then waits ``SETTLE`` before its client reads)."""
-        if self.journaled(store, service_sid):
-            return False
-        store.journal([(service_sid, "journaled", None)], now=self.clock())
-        self._until[service_sid] = _ON
-        return True
+    def start(self, store: Store, service_sid: str) -> float:
+        """Journal the service's objects from now on, if they are not yet; how long a new SDK
+        session must wait before its client reads: until ``SETTLE`` after the journal began
+        (whichever process began it), 0 after that."""
+        since = self._since.get(service_sid)
+        if since is None:
+            if not self.journaled(store, service_sid):
+                now = self.clock()
+                store.journal([(service_sid, "journaled", {"at": now})], now=now)
+                self._until[service_sid] = _ON
+            # The earliest start: two processes may have begun it at once. Gone from the
+            # journal after its retention, which is long past SETTLE.
+            first = store.events_after(service_sid, 0, limit=1)
+            since = float(first[0].body.get("at", 0.0)) if first else 0.0
+            if len(self._since) >= _REMEMBERED:
+                self._since.clear()
+            self._since[service_sid] = since
+        return max(0.0, since + SETTLE - self.clock())
 
     def record(self, store: Store, actor: Actor, events: list[Event]) -> list[Event]:
         """``events``, each with the Sync events it causes as riders (ids given by the end of

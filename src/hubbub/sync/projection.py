@@ -135,8 +135,15 @@ class Projector:
         change = "map_item_added" if kind == "member_joined" else "map_item_updated"
         yield self._map(ROSTER, channel_sid, change, key, shapes.member_item(member, user_sid))
         if kind == "member_updated" and user_sid is not None:
+            # The notification level is the membership's, which REST's member does not show.
+            try:
+                level = self.store.get_member(
+                    self.actor.service_sid, channel_sid, key
+                ).notification_level
+            except NotFound:
+                return
             data = shapes.my_channel_item(
-                channel_sid, "joined", member["last_consumed_message_index"]
+                channel_sid, "joined", member["last_consumed_message_index"], level
             )
             yield self._map(MY_CHANNELS, user_sid, "map_item_updated", channel_sid, data)
 

@@ -281,7 +281,7 @@ def channel_objects(channel: Channel) -> dict[str, str]:
 def _size(value: str | None) -> int:
     if value is None or value == "":
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:
         raise invalid(f"PageSize must be a whole number from 1 to {MAX_PAGE}")
     return int(value)
 
@@ -289,7 +289,7 @@ def _size(value: str | None) -> int:
 def _index(value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise invalid(f"From must be a message index, not {value!r}")
     return int(value)
 

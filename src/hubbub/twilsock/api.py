@@ -33,6 +33,9 @@ from hubbub.sync.objects import MY_CHANNELS, USER_INFO
 from hubbub.sync.reads import SyncReads, channel_objects
 
 CHAT = "/Client/v2"
+#: The most objects one subscription request may name (the SDKs send at most what the answer's
+#: ``max_batch_size`` says).
+MAX_BATCH = 100
 #: The typing timeout the SDKs are told, in seconds, when the service says none.
 TYPING_TIMEOUT = 5
 
@@ -411,8 +414,12 @@ class Api:
     def invite(self, who: Identity, request: Request, args: list[str]) -> Answer:
         body = _object(request.body)
         identity = fields.identity(_text(body, "identity") or "", "identity")
+        channel = access.channel(self.core, who.actor, args[0])
+        mine = access.membership(self.core, who.actor, channel, ref=args[0])
+        access.require(self.core, who.actor, mine, "inviteMember")
+        # The invitee's map of channels shows the invitation: they are a user from now on.
         users.ensure_user(self.store, who.service_sid, identity)
-        outcome = members.invite(self.core, who.actor, args[0], {"identity": identity})
+        outcome = members.invite(self.core, who.actor, channel.sid, {"identity": identity})
         return Answer(200, outcome.resource, outcome.events)
 
     def decline(self, who: Identity, request: Request, args: list[str]) -> Answer:
@@ -518,8 +525,8 @@ class Api:
         if action not in ("establish", "cancel"):
             raise invalid("action must be establish or cancel")
         wanted = body.get("requests")
-        if not isinstance(wanted, list) or len(wanted) > 1000:
-            raise invalid("requests must be a list of at most 1000 objects")
+        if not isinstance(wanted, list) or len(wanted) > MAX_BATCH:
+            raise invalid(f"requests must be a list of at most {MAX_BATCH} objects")
         accepted: list[tuple[str, str, int | None]] = []
         refused: list[tuple[str, str, dict[str, Any]]] = []
         for item in wanted:
@@ -533,13 +540,13 @@ class Api:
                 accepted.append((sid, kind, None))
                 continue
             try:
-                self.reads.ref(who.actor, sid)
+                ref = self.reads.ref(who.actor, sid)
             except ApiError as exc:
                 refused.append((sid, kind, exc.to_dict()))
                 continue
-            accepted.append((sid, kind, last))
+            accepted.append((ref.sid, kind, last))  # events name the SID, not a unique name
         subscribe = Subscribe(action, body.get("correlation_id"), accepted, refused)
-        answer = {"estimated_delivery_in_ms": 5000, "max_batch_size": 1000, "ttl_in_s": -1}
+        answer = {"estimated_delivery_in_ms": 5000, "max_batch_size": MAX_BATCH, "ttl_in_s": -1}
         return Answer(200, answer, subscribe=subscribe)
 
 
@@ -571,6 +578,6 @@ def _attributes(body: dict[str, Any]) -> str:
 def _page_size(value: str | None) -> int:
     if not value:
         return 50
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100:
         raise invalid("PageSize must be a whole number from 1 to 100")
     return int(value)

@@ -15,7 +15,6 @@ between the client's read and its subscription, or across a reconnect, and nothi
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +26,11 @@ from hubbub.realtime.link import Link, Transport
 from hubbub.realtime.node import Node
 from hubbub.realtime.protocol import BinaryOutgoing, CloseCode, Outgoing
 from hubbub.realtime.session import Step
+from hubbub.store import NotFound
 from hubbub.store.records import SyncEvent
 from hubbub.sync import objects
 from hubbub.sync.journal import replayed
+from hubbub.sync.objects import CHANNEL_DOCUMENT, MESSAGES, ROSTER
 from hubbub.twilsock.api import Api, Subscribe
 from hubbub.twilsock.session import Later, TwilsockSession, close_frame, notification
 
@@ -37,10 +38,12 @@ log = logging.getLogger("hubbub.gateway")
 
 SYNC_EVENT = "twilio.sync.event"
 TYPING = "twilio.ipmsg.typing_indicator"
-#: The most events replayed to one subscription. The replay is reported complete even when the
-#: journal no longer has all the client missed (older than its retention, or more than this):
-#: the SDKs answer "interrupted" by subscribing again, which would only repeat it.
-REPLAY_LIMIT = 10_000
+#: The most events replayed to one object, and to one subscription request (all its objects).
+#: The replay is reported complete even when the journal no longer has all the client missed
+#: (older than its retention, or more than this): the SDKs answer "interrupted" by subscribing
+#: again, which would only repeat it.
+REPLAY_LIMIT = 1_000
+REPLAY_BUDGET = 10_000
 _NOTHING = False
 #: (object_sid, object_type, replay_status, last_event_id, events) of each subscription.
 Replay = tuple[str, str, str, int, list[SyncEvent]]
@@ -53,7 +56,9 @@ def derive(outgoing: Outgoing) -> BinaryOutgoing | None:
     if derived is None:
         frame = outgoing.frame
         if "event_type" in frame:
-            derived = BinaryOutgoing(notification(SYNC_EVENT, frame))
+            # Empty: the journal found its channel gone before it could write it.
+            has_event = bool(frame.get("event"))
+            derived = BinaryOutgoing(notification(SYNC_EVENT, frame)) if has_event else _NOTHING
         elif frame.get("type") == "typing_started":
             payload = {
                 "channel_sid": frame["channel_sid"],
@@ -67,14 +72,19 @@ def derive(outgoing: Outgoing) -> BinaryOutgoing | None:
     return derived or None
 
 
-_apis: weakref.WeakKeyDictionary[Commands, Api] = weakref.WeakKeyDictionary()
+#: ``Api``s of the ``Commands`` of each base URL, as many as ``Node`` keeps ``Commands``.
+_apis: dict[Commands, Api] = {}
+_APIS = 64
 
 
 def api_for(commands: Commands) -> Api:
-    """One ``Api`` per ``Commands`` (per base URL), not one per connection."""
+    """One ``Api`` per ``Commands`` (per base URL), not one per connection; past ``_APIS``
+    (the Host header is the client's), one per connection, kept by nothing else."""
     api = _apis.get(commands)
     if api is None:
-        api = _apis[commands] = Api(commands)
+        api = Api(commands)
+        if len(_apis) < _APIS:
+            _apis[commands] = api
     return api
 
 
@@ -91,10 +101,13 @@ class TwilsockLink(Link):
         self.replaying: dict[str, list[Outgoing]] = {}
 
     def _hear(self, outgoing: Outgoing) -> None:
+        frame = outgoing.frame
+        if frame.get("type") == "channel_left":
+            # (A removed channel's objects tell their followers so, then fall silent.)
+            self._forget(frame["channel"]["sid"])
         derived = derive(outgoing)
         if derived is None:
             return
-        frame = outgoing.frame
         if frame.get("type") == "typing_started" and frame.get("identity") == self.identity:
             return  # the SDKs would show their own user typing
         if self.replaying and "event_type" in outgoing.frame:
@@ -103,6 +116,14 @@ class TwilsockLink(Link):
                 held.append(outgoing)
                 return
         self.transport.push(derived)
+
+    def _forget(self, channel_sid: str) -> None:
+        """This user left the channel (or was removed from it): no more of its objects'
+        events, whatever the client still follows."""
+        for kind in (CHANNEL_DOCUMENT, MESSAGES, ROSTER):
+            sid = objects.of(kind, channel_sid)
+            self.node.hub.unfollow(self, sid)
+            self.replaying.pop(sid, None)
 
     def end(self, code: CloseCode, reason: str) -> None:
         if not self.session.closed and code is not CloseCode.NORMAL:
@@ -148,7 +169,7 @@ class TwilsockLink(Link):
             return
         for sid, _, _ in request.accepted:
             hub.follow(self, sid)
-            self.replaying[sid] = []
+            self.replaying.setdefault(sid, [])
         self.node.executor.submit(
             self._read_replay,
             (request.accepted,),
@@ -160,20 +181,26 @@ class TwilsockLink(Link):
         lasts = store.last_event_ids([sid for sid, _, _ in accepted])
         found: list[Replay] = []
         who = self.session.who
+        budget = REPLAY_BUDGET
         for sid, kind, after in accepted:
             last = lasts[sid]
             events: list[SyncEvent] = []
             ref = objects.parse(sid)
-            if after is not None and after < last and ref is not None and ref.type == "document":
-                # A document's events are not kept: it is sent as it is now.
-                if who is not None:
-                    events = [self._document_now(who.actor, ref, last)]
-            elif after is not None and after < last:
-                events = store.events_after(
-                    sid, max(after, last - REPLAY_LIMIT), limit=REPLAY_LIMIT
-                )
-                if not events or events[0].id != after + 1:
-                    log.info("the Sync journal no longer has all the events a client missed")
+            try:
+                if after is None or after >= last or ref is None:
+                    pass
+                elif ref.type == "document":
+                    # A document's events are not kept: it is sent as it is now.
+                    if who is not None:
+                        events = [self._document_now(who.actor, ref, last)]
+                else:
+                    limit = max(0, min(REPLAY_LIMIT, budget))
+                    events = store.events_after(sid, max(after, last - limit), limit=limit)
+                    if not events or events[0].id != after + 1:
+                        log.info("the Sync journal no longer has all the events a client missed")
+            except NotFound:  # its channel went meanwhile: its removal is among the events
+                events = []
+            budget -= len(events)
             found.append((sid, kind, "completed", last, events))
         return found
 
@@ -195,15 +222,18 @@ class TwilsockLink(Link):
             self._notify("subscription_failed", request.correlation_id, failed)
             return
         established = []
+        hub = self.node.hub
         for sid, kind, status, last, events in done:
             held = self.replaying.pop(sid, None)
-            if held is None or self.session.closed:
+            if self.session.closed or not hub.follows(self, sid):
                 continue  # canceled meanwhile, or the connection is over
             high = last
             for event in events:
                 self._send_event(replayed(event), request.correlation_id)
                 high = max(high, event.id)
-            for outgoing in held:
+            # In id order, whatever order nodes and threads published them in; only those
+            # the replay did not cover.
+            for outgoing in sorted(held or (), key=lambda o: int(o.frame["event"]["id"])):
                 event_id = outgoing.frame["event"]["id"]
                 derived = derive(outgoing)
                 if event_id > high and derived is not None:

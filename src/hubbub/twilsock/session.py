@@ -31,7 +31,7 @@ from hubbub.realtime.session import (
 )
 from hubbub.store.errors import StoreError
 from hubbub.store.records import Message
-from hubbub.sync.journal import SETTLE, Journal
+from hubbub.sync.journal import Journal
 from hubbub.tokens import TokenError
 from hubbub.twilsock import frames
 from hubbub.twilsock.api import Answer, Api, Request
@@ -220,9 +220,11 @@ class TwilsockSession:
         self._warned = now >= who.expires_at - self.warning
         answer = step.actions
         journal = self.commands.core.journal
-        if isinstance(journal, Journal) and journal.start(self.commands.store, who.service_sid):
-            answer = []
-            step.then.append(Later(SETTLE, answer))
+        if isinstance(journal, Journal):
+            wait = journal.start(self.commands.store, who.service_sid)
+            if wait > 0:
+                answer = []
+                step.then.append(Later(wait, answer))
         header = frames.reply(
             frame.id,
             continuation_token=f"hubbub-{who.service_sid}-{who.identity}",

@@ -36,9 +36,9 @@ log = logging.getLogger("hubbub.gateway")
 #: Frames larger than this are refused by the WebSocket layer itself (1009) before they are
 #: buffered whole; frames over ``MAX_FRAME`` and up to this get the protocol's 4009.
 WIRE_LIMIT = 1 << 20
-_PING = bytes((0x89, 0))
+_PING = bytes((0x89, 0))  # an empty ping frame, unmasked (server to client)
 #: Where Twilio's SDKs connect (their ``twilsock.uri`` option).
-TWILSOCK_PATH = "/v3/wsconnect"  # an empty ping frame, unmasked (server to client)
+TWILSOCK_PATH = "/v3/wsconnect"
 
 
 def node_of(app: Any) -> Node | None:
