@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from hubbub.chat import channels, members, users
+from hubbub.chat import channels, members, messages, users
 from hubbub.realtime.protocol import CloseCode
 from hubbub.realtime.session import AUTH_TIMEOUT
+from hubbub.store import NotFound
 from hubbub.sync import objects
 from hubbub.sync.objects import MESSAGES, MY_CHANNELS, USER_INFO
 from hubbub.tokens import Minter
@@ -460,3 +461,46 @@ def test_twilio_chats_user_descriptors_name_each_member_of_a_channel(world: Worl
     outsider = opened(world, "carol")
     refused = only(outsider.receive(request("GET", path, params={"ConversationSid": room}), T0))
     assert refused.header["http_status"]["code"] == 403
+
+
+def test_inviting_needs_the_permission_before_anyone_is_made_a_user(world: World) -> None:
+    room = _room(world, "alice", "private")
+    outsider = opened(world, "mallory")
+    path = f"Client/v2/Conversations/{room}/Invites"
+    refused = only(outsider.receive(request("POST", path, {"identity": "ghost"}), T0 + 1))
+    assert refused.header["http_status"]["code"] == 404  # a private channel not theirs
+    nowhere = f"Client/v2/Conversations/CH{'0' * 32}/Invites"
+    refused = only(outsider.receive(request("POST", nowhere, {"identity": "ghost"}), T0 + 1))
+    assert refused.header["http_status"]["code"] == 404
+    with pytest.raises(NotFound):
+        world.store.get_user(world.service_sid, "ghost")
+    # A member who may invite does so, and the invitee becomes a user.
+    alice = opened(world, "alice")
+    invited = only(alice.receive(request("POST", path, {"identity": "ghost"}), T0 + 1))
+    assert invited.header["http_status"]["code"] == 200
+    assert world.store.get_user(world.service_sid, "ghost").identity == "ghost"
+
+
+@pytest.mark.parametrize("size", ["²", "٣", "-1", "0", "101", "1e2"])
+def test_page_sizes_that_are_not_plain_numbers_are_a_400(world: World, size: str) -> None:
+    room = _room(world)
+    session = opened(world)
+    list_sid = objects.of(MESSAGES, room)
+    for path in (f"/v3/Lists/{list_sid}/Items", "Client/v2/Me/Conversations"):
+        reply = only(session.receive(request("GET", path, params={"PageSize": size}), T0 + 1))
+        assert reply.header["http_status"]["code"] == 400, (path, size)
+
+
+def test_muting_stays_in_the_channel_map_when_the_read_horizon_moves(world: World) -> None:
+    room = _room(world)
+    messages.send_message(world.core, world.actor("alice"), room, {"body": "one"})
+    session = opened(world)
+    mine = f"Client/v2/Me/Conversations/{room}"
+    muted = only(session.receive(request("POST", mine, {"notification_level": "muted"}), T0))
+    assert muted.body()["notification_level"] == "muted"
+    moved = session.receive(request("POST", mine, {"last_read_message_index": 0}), T0 + 1)
+    riders = [rider for event in moved.events for rider in event.riders]
+    user_sid = world.store.get_user(world.service_sid, "alice").sid
+    (entry,) = [r for r in riders if r.audience[1] == objects.of(MY_CHANNELS, user_sid)]
+    assert entry.frame["event"]["item_data"]["notificationLevel"] == "muted"
+    assert entry.frame["event"]["item_data"]["lastConsumedMessageIndex"] == 0
