@@ -235,3 +235,11 @@ def test_a_rolled_back_holder_lets_the_waiter_take_its_id(store: Store) -> None:
     second.join(10)
     assert ids == {"b": [1]}
     assert [(e.id, e.body["by"]) for e in store.events_after(A, 0, limit=10)] == [(1, "b")]
+
+
+def test_pruning_goes_in_batches(store: Store) -> None:
+    store.journal([(A, "list_item_added", {"item_index": i}) for i in range(5)], now=100.0)
+    store.journal([(B, "map_item_added", {"item_key": "new"})], now=300.0)
+    assert [store.prune_events(before=200.0, limit=2) for _ in range(4)] == [2, 2, 1, 0]
+    assert store.first_event_id(A) is None
+    assert ids_of(store, B) == [1]

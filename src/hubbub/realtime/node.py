@@ -50,8 +50,8 @@ SESSIONS_PER_IDENTITY = 20
 CALLING_OUT_THREADS = 64
 #: Idle connections are pinged this often; one silent for two rounds is dropped.
 PING_INTERVAL = 30.0
-#: How often the Sync journal forgets events older than its retention.
-PRUNE_INTERVAL = 600.0
+#: How often the Sync journal forgets (a batch of) events older than its retention.
+PRUNE_INTERVAL = 10.0
 _COMMANDS_CACHE = 64
 
 

@@ -671,6 +671,7 @@ class Store(Protocol):
         """The id of the oldest event the journal still has of the object."""
         ...
 
-    def prune_events(self, *, before: float) -> int:
-        """Forget the events recorded before ``before``; how many."""
+    def prune_events(self, *, before: float, limit: int = 10_000) -> int:
+        """Forget up to ``limit`` of the events recorded before ``before`` (in short writes,
+        however far behind the pruning is); how many."""
         ...

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hubbub.store import schema as s
@@ -94,9 +94,15 @@ class SyncOps(Base):
             found = conn.execute(stmt).scalar()
         return None if found is None else int(found)
 
-    def prune_events(self, *, before: float) -> int:
+    def prune_events(self, *, before: float, limit: int = 10_000) -> int:
+        oldest = (
+            select(_events.c.object_sid, _events.c.id)
+            .where(_events.c.created < before)
+            .limit(limit)
+        )
+        stmt = delete(_events).where(tuple_(_events.c.object_sid, _events.c.id).in_(oldest))
         with self._write() as conn:
-            return conn.execute(delete(_events).where(_events.c.created < before)).rowcount
+            return conn.execute(stmt).rowcount
 
 
 @functools.cache
