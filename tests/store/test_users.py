@@ -126,3 +126,13 @@ def test_mark_all_offline_resets_what_a_crashed_server_left(store: Store, servic
     assert not store.get_user(service.sid, "alice").is_online
     assert not store.get_user(other.sid, "bob").is_online
     assert store.mark_all_offline() == 0
+
+
+def test_get_users_finds_those_that_exist(store: Store, service: Service) -> None:
+    for identity in ("ann", "bob"):
+        store.create_user(service.sid, identity)
+    found = store.get_users(service.sid, ["bob", "ann", "nobody"])
+    assert sorted(user.identity for user in found) == ["ann", "bob"]
+    assert store.get_users(service.sid, []) == []
+    other = store.create_service(service.account_sid, friendly_name="other")
+    assert store.get_users(other.sid, ["ann"]) == []

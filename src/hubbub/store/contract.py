@@ -241,6 +241,10 @@ class Store(Protocol):
 
     def get_user(self, service_sid: str, ref: str) -> User: ...
 
+    def get_users(self, service_sid: str, identities: Collection[str]) -> list[User]:
+        """The users of these identities that exist, in any order."""
+        ...
+
     def list_users(
         self, service_sid: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[User]: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -87,6 +88,14 @@ class UserOps(Base):
         if row is None:
             raise NotFound("User", ref)
         return user_of(row)
+
+    def get_users(self, service_sid: str, identities: Collection[str]) -> list[User]:
+        if not identities:
+            return []
+        t = s.users
+        stmt = select(t).where(t.c.service_sid == service_sid, t.c.identity.in_(list(identities)))
+        with self._read() as conn:
+            return [user_of(row) for row in conn.execute(stmt)]
 
     def list_users(
         self, service_sid: str, *, limit: int = 50, cursor: str | None = None

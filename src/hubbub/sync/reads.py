@@ -220,13 +220,12 @@ class SyncReads:
         cursor: str | None = None
         while True:
             page = store.list_members(actor.service_sid, channel_sid, limit=1000, cursor=cursor)
+            users = store.get_users(actor.service_sid, [m.identity for m in page.items])
+            user_sids = {user.identity: user.sid for user in users}
             for member in page.items:
-                try:
-                    user_sid: str | None = store.get_user(actor.service_sid, member.identity).sid
-                except NotFound:
-                    user_sid = None
                 rendered = render.member(member, actor.account_sid, actor.urls)
-                found.append((member.sid, shapes.member_item(rendered, user_sid)))
+                item = shapes.member_item(rendered, user_sids.get(member.identity))
+                found.append((member.sid, item))
             cursor = page.next_cursor
             if cursor is None:
                 return found
