@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool, QueuePool
 
 from hubbub.store import migrate
@@ -67,8 +69,20 @@ class PostgresDatabases:
     def drop(self, url: str) -> None:
         if url in self._emptiers:
             self._emptiers.pop(url).dispose()
-        self._sql(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+        self._drop(make_url(url).database or "")
 
     def close(self) -> None:
-        self._sql(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)")
+        self._drop(self.template)
         self.admin.dispose()
+
+    def _drop(self, database: str) -> None:
+        """Drop ``database`` and whoever is still connected to it. An autovacuum worker on it
+        cannot be terminated by the test role (not a superuser): it is waited out."""
+        for attempt in range(50):
+            try:
+                self._sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+                return
+            except ProgrammingError as exc:
+                if "pg_signal_backend" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
