@@ -244,3 +244,21 @@ def _matches(event: Event, test: EventTest | None, client: str | None) -> bool:
     if isinstance(test, str):
         return bool(event.get("event") == test)
     return test(event)
+
+
+def event_for(name: str, **fields: Any) -> Callable[[Event], bool]:
+    """A test for :meth:`Driver.wait_event`: event ``name`` whose data has these fields (a
+    dotted name reaches into nested objects: ``message.body``)."""
+
+    def test(event: Event) -> bool:
+        if event.get("event") != name:
+            return False
+        for dotted, wanted in fields.items():
+            value: Any = event["data"]
+            for part in dotted.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value != wanted:
+                return False
+        return True
+
+    return test

@@ -18,7 +18,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from tests.twilio_sdk.conftest import SdkServer
-from tests.twilio_sdk.driver import Driver, DriverError, Event
+from tests.twilio_sdk.driver import Driver, DriverError, Event, event_for
 from tests.twilio_sdk.sdks import SDKS
 
 CHAT_SDKS = tuple(sdk for sdk in SDKS if sdk.startswith("chat"))
@@ -58,24 +58,6 @@ def send_rest(server: SdkServer, sid: str, body: str, author: str, **attributes:
     )
     index: int = sent.index
     return index
-
-
-def event_for(name: str, **fields: Any) -> Callable[[Event], bool]:
-    """A test for :meth:`Driver.wait_event`: event ``name`` whose data has these fields (a
-    dotted name reaches into nested objects: ``message.body``)."""
-
-    def test(event: Event) -> bool:
-        if event.get("event") != name:
-            return False
-        for dotted, wanted in fields.items():
-            value: Any = event["data"]
-            for part in dotted.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value != wanted:
-                return False
-        return True
-
-    return test
 
 
 def no_more(driver: Driver, test: Callable[[Event], bool], client: str) -> None:

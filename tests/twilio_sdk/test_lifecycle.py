@@ -35,7 +35,7 @@ from hubbub.client import Channel, ChatClient
 from hubbub.tokens import DEFAULT_LEEWAY
 from hubbub.tokens.claims import now_seconds
 from tests.postgres import PostgresDatabases
-from tests.twilio_sdk.driver import Driver, DriverError, Event
+from tests.twilio_sdk.driver import Driver, DriverError, Event, event_for
 from tests.twilio_sdk.nodes import Loop, Node, Rest, Tokens, poll
 from tests.twilio_sdk.sdks import SDKS
 
@@ -159,24 +159,6 @@ def settled(driver: Driver, client: str) -> int:
 def since(driver: Driver, client: str, mark: int, name: str | None = None) -> list[Event]:
     """``client``'s events after the first ``mark`` of them (those named ``name``)."""
     return [e for e in driver.events(client=client)[mark:] if name is None or e["event"] == name]
-
-
-def event_for(name: str, **fields: Any) -> Callable[[Event], bool]:
-    """A test for ``wait_event``: event ``name`` whose data has these fields (dotted names
-    reach into objects: ``message.body``)."""
-
-    def test(event: Event) -> bool:
-        if event.get("event") != name:
-            return False
-        for dotted, wanted in fields.items():
-            value: Any = event["data"]
-            for part in dotted.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if value != wanted:
-                return False
-        return True
-
-    return test
 
 
 def channel(rest: Rest, *identities: str, kind: str = "private", **fields: Any) -> str:

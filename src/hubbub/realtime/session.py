@@ -56,6 +56,27 @@ class Close:
 Action = Send | Close
 
 
+class Allowance:
+    """A session's rate limit: ``rate`` frames a second, a burst of up to ``burst`` saved."""
+
+    __slots__ = ("burst", "last", "left", "rate")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.left = burst
+        self.last = now
+
+    def take(self, now: float) -> bool:
+        """Whether one more frame may go now (and count it)."""
+        self.left = min(self.burst, self.left + (now - self.last) * self.rate)
+        self.last = now
+        if self.left < 1:
+            return False
+        self.left -= 1
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A ``send_message`` checked and waiting for the adapter to store it (group commit)."""
@@ -83,7 +104,6 @@ class Session:
     # Thousands of these live at once: no per-instance __dict__.
     __slots__ = (
         "_allowance",
-        "_last_command",
         "_opened",
         "_warned",
         "closed",
@@ -99,8 +119,7 @@ class Session:
         self.closed = False
         self._opened = now
         self._warned = False
-        self._allowance = BURST
-        self._last_command = now
+        self._allowance = Allowance(RATE, BURST, now)
 
     # -- time --------------------------------------------------------------------------------
     def next_deadline(self) -> float:
@@ -163,7 +182,7 @@ class Session:
         except ProtocolViolation as exc:
             self._close(step, exc.code, exc.reason)
             return step
-        if not self._admit(now):
+        if not self._allowance.take(now):
             self._close(step, CloseCode.RATE_LIMITED, "too many commands")
             return step
         who = self.who
@@ -195,14 +214,6 @@ class Session:
         step.actions.append(Send(reply(pending.command_id, outcome.resource or {})))
         step.events.extend(outcome.events)
         return step
-
-    def _admit(self, now: float) -> bool:
-        self._allowance = min(BURST, self._allowance + (now - self._last_command) * RATE)
-        self._last_command = now
-        if self._allowance < 1:
-            return False
-        self._allowance -= 1
-        return True
 
     def _authenticate(self, step: Step, command: Command, now: float) -> None:
         if command.type != "authenticate":

@@ -24,6 +24,7 @@ from hubbub.realtime.session import (
     AUTH_TIMEOUT,
     DEFAULT_WARNING,
     Action,
+    Allowance,
     Close,
     Pending,
     Send,
@@ -87,7 +88,6 @@ class TwilsockSession:
     __slots__ = (
         "_allowance",
         "_init_id",
-        "_last_frame",
         "_opened",
         "_warned",
         "api",
@@ -107,8 +107,7 @@ class TwilsockSession:
         self.closed = False
         self._opened = now
         self._warned = False
-        self._allowance = BURST
-        self._last_frame = now
+        self._allowance = Allowance(RATE, BURST, now)
         self._init_id = ""
 
     # -- time --------------------------------------------------------------------------------
@@ -161,7 +160,7 @@ class TwilsockSession:
         except FrameError as exc:
             self._close(step, CloseCode.PROTOCOL_VIOLATION, str(exc))
             return step
-        if not self._admit(now):
+        if not self._allowance.take(now):
             self._close(step, CloseCode.RATE_LIMITED, "too many frames")
             return step
         method = frame.method
@@ -196,14 +195,6 @@ class TwilsockSession:
         step.actions.append(_http(str(pending.command_id), Answer(200, message)))
         step.events.extend(outcome.events)
         return step
-
-    def _admit(self, now: float) -> bool:
-        self._allowance = min(BURST, self._allowance + (now - self._last_frame) * RATE)
-        self._last_frame = now
-        if self._allowance < 1:
-            return False
-        self._allowance -= 1
-        return True
 
     def _init(self, step: Step, frame: Frame, now: float) -> None:
         if self.who is not None:
