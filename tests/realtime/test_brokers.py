@@ -185,9 +185,12 @@ def test_events_flow_again_after_redis_restarts(
         heard_b: list[Event] = []
         a.subscribe(heard_a.append)
         b.subscribe(heard_b.append)
+        gaps: list[str] = []
+        b.watch_gaps(lambda: gaps.append("b"))
         async with started(a), started(b):
             a.publish(event(0))
             await until(lambda: heard_b == [event(0)])
+            assert gaps == []  # the first subscription is no gap
             server.kill()
 
             def lost(what: str) -> int:
@@ -209,6 +212,8 @@ def test_events_flow_again_after_redis_restarts(
                 await asyncio.sleep(0.05)
             numbers = [e.frame["n"] for e in heard_b]
             assert numbers == sorted(set(numbers))
+            # b was told that what a published meanwhile may be lost (it was: 1 to 49).
+            assert gaps == ["b"]
 
     try:
         asyncio.run(scenario())

@@ -21,6 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
+from hubbub.realtime.node import Node
 from hubbub.store import open_store
 from hubbub.sync import objects
 from hubbub.sync.objects import MESSAGES
@@ -39,6 +40,7 @@ class Server:
     url: str
     creds: Credentials
     rest: httpx.Client
+    node: Node
 
     def token(self, identity: str) -> str:
         creds = self.creds
@@ -108,11 +110,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store = open_store(f"sqlite:///{path}")
     box = SecretBox(Fernet.generate_key())
     creds = new_account(store, box)
+    app = create_app(store, box)
     with (
-        running(create_app(store, box)) as url,
+        running(app) as url,
         httpx.Client(base_url=url, auth=(creds.account_sid, creds.auth_token)) as rest,
     ):
-        yield Server(url, creds, rest)
+        yield Server(url, creds, rest, app.state.node)
     store.close()
 
 
@@ -200,3 +203,18 @@ def test_a_replay_sends_each_missed_item_once_in_order(server: Server) -> None:
         live = _message(server, room, "live")
         assert _added(dee.until("list_item_added")) == live
         assert dee.heard == []
+
+
+def test_a_client_is_sent_to_reconnect_when_events_may_have_been_lost(server: Server) -> None:
+    """When the broker had a gap (Redis came back), each twilsock client is closed with 308:
+    the SDK reconnects and the journal replays what it missed."""
+    with session(server, "eve") as eve:
+        loop = server.node.loop
+        assert loop is not None
+        loop.call_soon_threadsafe(server.node.events_lost)  # as after a Redis gap
+        closes = []
+        while not closes:
+            frame = frames.parse(eve._recv())
+            if frame.method == "close":
+                closes.append(frame.header["status"]["code"])
+        assert closes == [308]

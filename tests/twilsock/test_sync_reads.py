@@ -428,3 +428,15 @@ def test_paging_the_roster_by_key(world: World, reads: SyncReads) -> None:
     assert keys == expected
     one = reads.items(actor, ref, {"Key": expected[2]})
     assert [item["key"] for item in one["items"]] == [expected[2]]
+
+
+def test_removing_the_last_message_moves_the_documents_last_message_back(world: World) -> None:
+    room = create(world, "alice", "room")
+    sent = [send(world, "alice", room, body) for body in ("one", "two")]
+    outcome = messages.remove_message(world.core, world.actor("alice"), room, sent[1]["sid"])
+    document_sid = objects.of(CHANNEL_DOCUMENT, room)
+    (rider,) = [r for e in outcome.events for r in e.riders if r.audience[1] == document_sid]
+    data = rider.frame["event"]["document_data"]
+    assert data["lastMessage"]["index"] == sent[0]["index"] == 0
+    # The list heard of the removal too.
+    assert kinds(world, objects.of(MESSAGES, room))[-1] == "list_item_removed"

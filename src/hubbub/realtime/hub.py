@@ -45,6 +45,10 @@ class Broker(Protocol):
     def watch_lag(self, observe: Callable[[float], None]) -> None:
         """Report how long events from other processes took to arrive (if any come)."""
 
+    def watch_gaps(self, notice: Callable[[], None]) -> None:
+        """Be told when events from other processes may have been lost (the broker lost its
+        connection, and has it back)."""
+
 
 class MemoryBroker:
     """The broker of a single process: publishing is delivering."""
@@ -67,6 +71,9 @@ class MemoryBroker:
 
     def watch_lag(self, observe: Callable[[float], None]) -> None:
         pass  # nothing comes from elsewhere
+
+    def watch_gaps(self, notice: Callable[[], None]) -> None:
+        pass  # nor is anything lost on the way
 
 
 class Hub:

@@ -103,6 +103,11 @@ class Link:
         self.session.closed = True
         self.transport.end(code, reason)
 
+    def missed(self) -> None:
+        """Events meant for this connection may have been lost on their way from another
+        process. hubbub's own protocol has no replay to offer: its clients catch up on what
+        they show when they next reconnect."""
+
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         node = self.node

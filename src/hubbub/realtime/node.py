@@ -115,6 +115,7 @@ class Node:
         self.broker.subscribe(self._deliver)
         self.broker.subscribe(self.lookups.observe)
         self.broker.watch_lag(self.metrics.broker_lag_seconds.observe)
+        self.broker.watch_gaps(self.events_lost)
 
     def executor_for(self, who: Identity | None) -> Executor:
         """Where a session's frames run: apart if its service has a pre-event webhook, which
@@ -169,6 +170,15 @@ class Node:
             return
         for event in events:
             self.broker.publish(event)
+
+    def events_lost(self) -> None:
+        """Events from other processes were lost: the connections that can catch up on what
+        they missed are told so (``Link.missed``)."""
+        log.warning(
+            "events from other processes may have been lost; clients that can catch up will"
+        )
+        for link in list(self.links):
+            link.missed()
 
     def _deliver(self, event: Event) -> None:
         started = time.perf_counter()

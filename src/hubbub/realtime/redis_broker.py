@@ -120,6 +120,7 @@ class RedisBroker:
         self._outbox: asyncio.Queue[tuple[int, str]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self._gap_watchers: list[Callable[[], None]] = []
         self._sequence = 0
         #: The sequence number of the last event Redis took.
         self._sent = 0
@@ -128,6 +129,9 @@ class RedisBroker:
         #: Events not sent because the queue was full while Redis was unreachable.
         self.dropped = 0
         self._lag: Callable[[float], None] | None = None
+
+    def watch_gaps(self, notice: Callable[[], None]) -> None:
+        self._gap_watchers.append(notice)
 
     def watch_lag(self, observe: Callable[[float], None]) -> None:
         """Call ``observe`` with the seconds each event from another process took to arrive."""
@@ -247,6 +251,9 @@ class RedisBroker:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                if self._subscribed.is_set():  # back after a gap: others' events were lost
+                    for notice in self._gap_watchers:
+                        notice()
                 self._subscribed.set()
                 backoff = 0.1
                 while True:

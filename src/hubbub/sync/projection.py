@@ -65,6 +65,11 @@ class Projector:
             message = frame["message"]
             change = "list_item_updated" if kind == "message_updated" else "list_item_removed"
             yield self._item(MESSAGES, message["channel_sid"], change, message)
+            if kind == "message_removed":
+                # The channel's last message may be the one gone (read after the delete).
+                document = self.document(message["channel_sid"], None)
+                if document is not None:
+                    yield document
         elif kind in ("member_joined", "member_updated", "member_left"):
             yield from self._member(kind, frame["member"])
         elif kind in ("channel_joined", "channel_invited", "channel_left"):

@@ -125,6 +125,12 @@ class TwilsockLink(Link):
             self.node.hub.unfollow(self, sid)
             self.replaying.pop(sid, None)
 
+    def missed(self) -> None:
+        """Its client reconnects (308, with the SDK's backoff) and subscribes again naming
+        the last events it has: the journal replays what the broker lost."""
+        if self.registered and not self.session.closed:
+            self.end(CloseCode.TRY_AGAIN_LATER, "events may have been missed; reconnect")
+
     def end(self, code: CloseCode, reason: str) -> None:
         if not self.session.closed and code is not CloseCode.NORMAL:
             frame = close_frame(code, reason).frame
