@@ -77,14 +77,22 @@ class Cluster:
         return client
 
     async def spread(self, port: int, identity: str, db: Path) -> list[RawClient]:
-        """Connections of ``identity`` until both workers of an SQLite server hold some (the
-        kernel hands each new connection to one of them)."""
+        """A connection of ``identity`` on each worker of an SQLite server (the kernel hands
+        each new connection to one of them; one that lands where there is one already is
+        closed again, so that a worker slow to start cannot make the other reach its cap)."""
         clients: list[RawClient] = []
-        for _ in range(24):
-            clients.append(await self.connect(port, identity))
+        for _ in range(100):
+            client = await self.connect(port, identity)
             await _until(lambda: bool(_nodes_of_sqlite(db, identity)))
-            if len(_nodes_of_sqlite(db, identity)) == 2 and len(clients) >= 2:
-                return clients
+            if len(_nodes_of_sqlite(db, identity)) > len(clients):
+                clients.append(client)
+                if len(clients) == 2:
+                    return clients
+            else:
+                await client.socket.close()
+                await asyncio.sleep(0.05)
+        for client in clients:
+            await client.socket.close()
         raise AssertionError("the connections all went to one worker")
 
     def online(self, port: int, identity: str) -> bool:
