@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from realtime_load import Pipe, Server, Workers, machine, median, open_session, raise_nofile
@@ -102,66 +103,82 @@ def trial(args: argparse.Namespace) -> dict[str, Any]:
         procs = min(args.procs, args.connections)
         shares = [range(p, args.connections, procs) for p in range(procs)]
         jobs = [(server.url, [token(i) for i in share], compression, args.gate) for share in shares]
-        status: dict[int, tuple[Any, ...]] = {}
-        started = time.monotonic()
-        timeline: list[tuple[float, int, int]] = []
-        next_mark = args.connections / 10
-        with Workers(hold, jobs) as clients:
-            while True:
+        result = hold_sessions(server, args, hold, jobs, args.connections, before)
+        result["authenticated"] = result["up"]
+        return result
+
+
+def hold_sessions(
+    server: Server,
+    args: argparse.Namespace,
+    holder: Callable[..., Any],
+    jobs: list[tuple[Any, ...]],
+    total: int,
+    before: int,
+    label: str = "sessions",
+) -> dict[str, Any]:
+    """Open ``total`` sessions with ``holder`` in client processes (``jobs``), printing the
+    server's RSS each tenth of the way, then hold them idle: the figures of a trial. Each
+    job reports ``(_, up, failed, done, errors)``. Options read from ``args``: ``deadline``,
+    ``settle``, ``idle_seconds`` and (if there) ``py_spy``."""
+    status: dict[int, tuple[Any, ...]] = {}
+    started = time.monotonic()
+    timeline: list[tuple[float, int, int]] = []
+    next_mark = total / 10
+    with Workers(holder, jobs) as clients:
+        while True:
+            for index, item in clients.poll(0.5):
+                status[index] = item
+            up = sum(s[1] for s in status.values())
+            elapsed = time.monotonic() - started
+            if up >= next_mark:
+                rss = server.rss_kb()
+                timeline.append((elapsed, up, rss))
+                print(
+                    f"    {up:6,} {label} up at {elapsed:5.1f} s, "
+                    f"RSS {rss / 1024:6.1f} MiB = {(rss - before) / up:5.1f} KiB/session",
+                    flush=True,
+                )
+                while next_mark <= up:
+                    next_mark += total / 10
+            all_done = len(status) == len(jobs) and all(s[3] for s in status.values())
+            if all_done or elapsed > args.deadline or not server.alive():
+                break
+        opened = time.monotonic() - started
+        if not server.alive():
+            raise RuntimeError(f"the server died: {server.log_tail()}")
+        py_spy = getattr(args, "py_spy", False)
+        stack = server.py_spy_dump() if not all_done and py_spy else ""
+        if not all_done:
+            clients.send_all("halt")
+            deadline = time.monotonic() + 30
+            while not all(s[3] for s in status.values()) and time.monotonic() < deadline:
                 for index, item in clients.poll(0.5):
                     status[index] = item
-                up = sum(s[1] for s in status.values())
-                elapsed = time.monotonic() - started
-                if up >= next_mark:
-                    rss = server.rss_kb()
-                    timeline.append((elapsed, up, rss))
-                    print(
-                        f"    {up:6,} sessions up at {elapsed:5.1f} s, "
-                        f"RSS {rss / 1024:6.1f} MiB = {(rss - before) / up:5.1f} KiB/session",
-                        flush=True,
-                    )
-                    while next_mark <= up:
-                        next_mark += args.connections / 10
-                all_done = len(status) == len(jobs) and all(s[3] for s in status.values())
-                if all_done or elapsed > args.deadline or not server.alive():
-                    break
-            opened = time.monotonic() - started
-            if not server.alive():
-                raise RuntimeError(f"the server died: {server.log_tail()}")
-            stack = server.py_spy_dump() if not all_done and args.py_spy else ""
-            if not all_done:
-                clients.send_all("halt")
-                deadline = time.monotonic() + 30
-                while not all(s[3] for s in status.values()) and time.monotonic() < deadline:
-                    for index, item in clients.poll(0.5):
-                        status[index] = item
-            time.sleep(args.settle)
-            for index, item in clients.poll(0):
-                status[index] = item
-            authenticated = sum(s[1] for s in status.values())
-            failed = sum(s[2] for s in status.values())
-            errors = [error for s in status.values() for error in s[4]]
-            after = server.rss_kb()
-            cpu_start = server.cpu_seconds()
-            time.sleep(args.idle_seconds)
-            idle_cpu = (server.cpu_seconds() - cpu_start) / args.idle_seconds
-            after_idle = server.rss_kb()
-            alive = server.alive()
-            clients.send_all("close")
-        return {
-            "before": before,
-            "after": after,
-            "after_idle": after_idle,
-            "authenticated": authenticated,
-            "failed": failed,
-            "errors": errors,
-            "opened": opened,
-            "complete": all_done,
-            "idle_cpu": idle_cpu,
-            "alive": alive,
-            "timeline": timeline,
-            "stack": stack,
-        }
+        time.sleep(args.settle)
+        for index, item in clients.poll(0):
+            status[index] = item
+        after = server.rss_kb()
+        cpu_start = server.cpu_seconds()
+        time.sleep(args.idle_seconds)
+        idle_cpu = (server.cpu_seconds() - cpu_start) / args.idle_seconds
+        after_idle = server.rss_kb()
+        alive = server.alive()
+        clients.send_all("close")
+    return {
+        "before": before,
+        "after": after,
+        "after_idle": after_idle,
+        "up": sum(s[1] for s in status.values()),
+        "failed": sum(s[2] for s in status.values()),
+        "errors": [error for s in status.values() for error in s[4]],
+        "opened": opened,
+        "complete": all_done,
+        "idle_cpu": idle_cpu,
+        "alive": alive,
+        "timeline": timeline,
+        "stack": stack,
+    }
 
 
 def main() -> None:

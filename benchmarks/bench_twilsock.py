@@ -55,6 +55,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_realtime_idle
+from bench_realtime_idle import hold_sessions
 from realtime_load import (
     HOST,
     LightSocket,
@@ -301,59 +303,7 @@ def idle_trial(args: argparse.Namespace) -> dict[str, Any]:
         procs = min(args.procs, args.sessions)
         shares = [range(p, args.sessions, procs) for p in range(procs)]
         jobs = [(url, [token(i) for i in share], args.gate) for share in shares]
-        status: dict[int, tuple[Any, ...]] = {}
-        started = time.monotonic()
-        next_mark = args.sessions / 10
-        with Workers(hold, jobs) as clients:
-            while True:
-                for index, item in clients.poll(0.5):
-                    status[index] = item
-                up = sum(s[1] for s in status.values())
-                elapsed = time.monotonic() - started
-                if up >= next_mark:
-                    rss = server.rss_kb()
-                    print(
-                        f"    {up:6,} twilsock sessions up at {elapsed:5.1f} s, RSS "
-                        f"{rss / 1024:6.1f} MiB = {(rss - before) / up:5.1f} KiB/session",
-                        flush=True,
-                    )
-                    while next_mark <= up:
-                        next_mark += args.sessions / 10
-                all_done = len(status) == len(jobs) and all(s[3] for s in status.values())
-                if all_done or elapsed > args.deadline or not server.alive():
-                    break
-            opened = time.monotonic() - started
-            if not server.alive():
-                raise RuntimeError(f"the server died: {server.log_tail()}")
-            if not all_done:
-                clients.send_all("halt")
-                deadline = time.monotonic() + 30
-                while not all(s[3] for s in status.values()) and time.monotonic() < deadline:
-                    for index, item in clients.poll(0.5):
-                        status[index] = item
-            time.sleep(args.settle)
-            for index, item in clients.poll(0):
-                status[index] = item
-            up = sum(s[1] for s in status.values())
-            after = server.rss_kb()
-            cpu_start = server.cpu_seconds()
-            time.sleep(args.idle_seconds)
-            idle_cpu = (server.cpu_seconds() - cpu_start) / args.idle_seconds
-            after_idle = server.rss_kb()
-            alive = server.alive()
-            clients.send_all("close")
-        return {
-            "before": before,
-            "after": after,
-            "after_idle": after_idle,
-            "up": up,
-            "failed": sum(s[2] for s in status.values()),
-            "errors": [error for s in status.values() for error in s[4]],
-            "opened": opened,
-            "complete": all_done,
-            "idle_cpu": idle_cpu,
-            "alive": alive,
-        }
+        return hold_sessions(server, args, hold, jobs, args.sessions, before, "twilsock sessions")
 
 
 def part_idle(args: argparse.Namespace) -> None:
@@ -362,8 +312,6 @@ def part_idle(args: argparse.Namespace) -> None:
     per = (mine["after"] - mine["before"]) / max(1, mine["up"])
     peer: dict[str, Any] | None = None
     if not args.no_peer:
-        import bench_realtime_idle
-
         print(f"  /v1/ws (bench_realtime_idle.trial), {args.sessions:,} sessions:", flush=True)
         peer = bench_realtime_idle.trial(
             argparse.Namespace(

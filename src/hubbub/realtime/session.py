@@ -98,8 +98,10 @@ class Step:
     then: list[object] = field(default_factory=list)
 
 
-class Session:
-    """The protocol state of one WebSocket connection."""
+class Lifecycle:
+    """A session's token over time, whatever the protocol: authentication in time, the
+    warning before expiry, the expiry, a revoked key. Each protocol says how its client is
+    told (``_warn``, ``_expire``) and how it closes (``_close``)."""
 
     # Thousands of these live at once: no per-instance __dict__.
     __slots__ = (
@@ -111,17 +113,26 @@ class Session:
         "warning",
         "who",
     )
+    #: Why a session without a token in time is closed.
+    UNANSWERED = "no authenticate in time"
 
-    def __init__(self, commands: Commands, *, now: float, warning: float = DEFAULT_WARNING) -> None:
+    def __init__(
+        self,
+        commands: Commands,
+        *,
+        now: float,
+        warning: float = DEFAULT_WARNING,
+        rate: float = RATE,
+        burst: float = BURST,
+    ) -> None:
         self.commands = commands
         self.warning = warning
         self.who: Identity | None = None
         self.closed = False
         self._opened = now
         self._warned = False
-        self._allowance = Allowance(RATE, BURST, now)
+        self._allowance = Allowance(rate, burst, now)
 
-    # -- time --------------------------------------------------------------------------------
     def next_deadline(self) -> float:
         """When ``tick`` must next be called, on this server's clock."""
         who = self.who
@@ -139,17 +150,14 @@ class Session:
             return step
         if who is None:
             if now >= self._opened + AUTH_TIMEOUT:
-                self._close(step, CloseCode.AUTH_TIMEOUT, "no authenticate in time")
+                self._close(step, CloseCode.AUTH_TIMEOUT, self.UNANSWERED)
             return step
         if now >= who.expires_at + self.commands.leeway:
-            step.actions.append(Send({"type": "token_expired"}))
-            self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
+            self._expire(step)
             return step
         if not self._warned and now >= who.expires_at - self.warning:
             self._warned = True
-            step.actions.append(
-                Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
-            )
+            step.actions.append(self._warn(who))
         return step
 
     def revoke(self) -> Step:
@@ -158,6 +166,30 @@ class Session:
         if not self.closed:
             self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
         return step
+
+    def _warn(self, who: Identity) -> Action:
+        """What tells the client that its token is about to expire."""
+        raise NotImplementedError
+
+    def _expire(self, step: Step) -> None:
+        """Tell the client its token expired, and close."""
+        raise NotImplementedError
+
+    def _close(self, step: Step, code: CloseCode, reason: str) -> None:
+        raise NotImplementedError
+
+
+class Session(Lifecycle):
+    """The protocol state of one ``/v1/ws`` connection."""
+
+    __slots__ = ()
+
+    def _warn(self, who: Identity) -> Action:
+        return Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
+
+    def _expire(self, step: Step) -> None:
+        step.actions.append(Send({"type": "token_expired"}))
+        self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
 
     def turn_away(self, step: Step, error: ApiError) -> Step:
         """Take back the authentication that ``step`` answers (the gateway has no room for
@@ -240,9 +272,7 @@ class Session:
         }
         step.actions.append(Send(reply(command.id, result)))
         if self._warned:
-            step.actions.append(
-                Send({"type": "token_about_to_expire", "expires_at": who.expires_at})
-            )
+            step.actions.append(self._warn(who))
 
     def _update_token(self, step: Step, current: Identity, command: Command, now: float) -> None:
         token = command.params.get("token")

@@ -21,11 +21,10 @@ from hubbub.chat.errors import ApiError
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.protocol import BinaryOutgoing, CloseCode
 from hubbub.realtime.session import (
-    AUTH_TIMEOUT,
     DEFAULT_WARNING,
     Action,
-    Allowance,
     Close,
+    Lifecycle,
     Pending,
     Send,
     Step,
@@ -82,64 +81,24 @@ class Later:
     actions: list[Action]
 
 
-class TwilsockSession:
+class TwilsockSession(Lifecycle):
     """The protocol state of one ``/v3/wsconnect`` connection."""
 
-    __slots__ = (
-        "_allowance",
-        "_init_id",
-        "_opened",
-        "_warned",
-        "api",
-        "closed",
-        "commands",
-        "warning",
-        "who",
-    )
+    __slots__ = ("_init_id", "api")
+    UNANSWERED = "no init in time"
 
     def __init__(
         self, commands: Commands, api: Api, *, now: float, warning: float = DEFAULT_WARNING
     ) -> None:
-        self.commands = commands
+        super().__init__(commands, now=now, warning=warning, rate=RATE, burst=BURST)
         self.api = api
-        self.warning = warning
-        self.who: Identity | None = None
-        self.closed = False
-        self._opened = now
-        self._warned = False
-        self._allowance = Allowance(RATE, BURST, now)
         self._init_id = ""
 
-    # -- time --------------------------------------------------------------------------------
-    def next_deadline(self) -> float:
-        who = self.who
-        if who is None:
-            return self._opened + AUTH_TIMEOUT
-        expiry = float(who.expires_at + self.commands.leeway)
-        return expiry if self._warned else min(expiry, who.expires_at - self.warning)
+    def _warn(self, who: Identity) -> Action:
+        return self._about_to_expire()
 
-    def tick(self, now: float) -> Step:
-        step = Step()
-        who = self.who
-        if self.closed:
-            return step
-        if who is None:
-            if now >= self._opened + AUTH_TIMEOUT:
-                self._close(step, CloseCode.AUTH_TIMEOUT, "no init in time")
-            return step
-        if now >= who.expires_at + self.commands.leeway:
-            self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
-            return step
-        if not self._warned and now >= who.expires_at - self.warning:
-            self._warned = True
-            step.actions.append(self._about_to_expire())
-        return step
-
-    def revoke(self) -> Step:
-        step = Step()
-        if not self.closed:
-            self._close(step, CloseCode.KEY_REVOKED, "the token's API key was revoked")
-        return step
+    def _expire(self, step: Step) -> None:
+        self._close(step, CloseCode.TOKEN_EXPIRED, "the token expired")
 
     def turn_away(self, step: Step, error: ApiError) -> Step:
         """Take back the ``init`` that ``step`` answers: too many sessions of this identity."""
