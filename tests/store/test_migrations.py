@@ -50,7 +50,7 @@ def test_migrated_schema_equals_the_tables(empty_url: str) -> None:
     diff, version = _inspect(empty_url)
 
     assert diff == []
-    assert version == "0006"
+    assert version == "0007"
 
 
 def test_migrating_again_changes_nothing(empty_url: str) -> None:
@@ -60,7 +60,7 @@ def test_migrating_again_changes_nothing(empty_url: str) -> None:
     store = open_store(empty_url)
     assert store.list_accounts().items == ()
     store.close()
-    assert _inspect(empty_url) == ([], "0006")
+    assert _inspect(empty_url) == ([], "0007")
 
 
 def test_concurrent_first_opens_migrate_once(empty_url: str) -> None:
@@ -87,4 +87,4 @@ def test_concurrent_first_opens_migrate_once(empty_url: str) -> None:
     assert len(stores[0].list_accounts().items) == 4
     for store in stores:
         store.close()
-    assert _inspect(empty_url) == ([], "0006")
+    assert _inspect(empty_url) == ([], "0007")

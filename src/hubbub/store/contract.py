@@ -45,6 +45,8 @@ from hubbub.store.records import (
     Invite,
     LoginSession,
     LoginUser,
+    Media,
+    MediaCategory,
     Member,
     Message,
     MessageMedia,
@@ -678,4 +680,39 @@ class Store(Protocol):
     def prune_events(self, *, before: float, limit: int = 10_000) -> int:
         """Forget up to ``limit`` of the events recorded before ``before`` (in short writes,
         however far behind the pruning is); how many."""
+        ...
+
+    # Media -------------------------------------------------------------------------------------
+
+    def create_media(
+        self,
+        account_sid: str,
+        service_sid: str,
+        sid: str,
+        *,
+        content_type: str,
+        size: int,
+        author: str | None = None,
+        category: MediaCategory = "media",
+        filename: str | None = None,
+    ) -> Media:
+        """Record an upload whose bytes are stored (under ``sid``), carried by no message yet."""
+        ...
+
+    def get_media(self, service_sid: str, sid: str) -> Media: ...
+
+    def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
+        """Those of ``sids`` that exist in the service, in no particular order."""
+        ...
+
+    def attach_media(
+        self, service_sid: str, sid: str, *, channel_sid: str, message_sid: str
+    ) -> Media:
+        """Record that a message carries the media; ``Conflict`` if another already does."""
+        ...
+
+    def delete_media(self, service_sid: str, sid: str) -> None: ...
+
+    def unattached_media(self, before: datetime, *, limit: int = 1000) -> list[Media]:
+        """Uploads that no message carries, made before ``before``."""
         ...

@@ -371,3 +371,34 @@ class SyncEvent:
     id: int
     event_type: str
     body: dict[str, Any]
+
+
+# Media ---------------------------------------------------------------------------------------
+
+#: SID prefix of media.
+MEDIA = "ME"
+#: What an upload is for, as Twilio's media service names it.
+MediaCategory = Literal["media", "body", "history"]
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An uploaded file: who uploaded it and, once a message carries it, which one."""
+
+    sid: str
+    account_sid: str
+    service_sid: str
+    channel_sid: str | None
+    message_sid: str | None
+    #: The uploading user's identity; ``None`` for the application's server.
+    author: str | None
+    category: MediaCategory
+    filename: str | None
+    content_type: str
+    size: int
+    date_created: datetime
+    date_updated: datetime
+
+    def carried(self) -> MessageMedia:
+        """What a message that carries it says of it."""
+        return MessageMedia(self.sid, self.content_type, self.filename, self.size)

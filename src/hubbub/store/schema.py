@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -377,4 +378,76 @@ sync_events = Table(
     Column("body", Text, nullable=False),
     Column("created", Float, nullable=False),
     Index(None, "created"),
+)
+
+# Media (``hubbub.media``): what was uploaded, by whom, and once a message carries it, where.
+# A row is written only when its bytes are all stored, so a half-finished upload leaves none.
+# ``author`` is the uploading user's identity, ``None`` for the application's server. The bytes
+# live in the configured blob store: files on disk, or ``media_chunks`` on PostgreSQL.
+media = Table(
+    "media",
+    metadata,
+    _sid(primary_key=True),
+    Column("account_sid", String(34), nullable=False),
+    _parent("service_sid", "services"),
+    Column("channel_sid", String(34)),
+    Column("message_sid", String(34)),
+    Column("author", Text),
+    Column("category", String(16), nullable=False),
+    Column("filename", Text),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    *_dates(),
+    Index(None, "message_sid"),
+    Index(None, "date_created"),
+)
+
+# Media bytes on PostgreSQL, in chunks of at most ``hubbub.media.blobs.CHUNK`` bytes, so that
+# neither an upload nor a download holds a whole file in memory. No foreign key: the chunks of an
+# upload are written before its ``media`` row.
+media_chunks = Table(
+    "media_chunks",
+    metadata,
+    Column("media_sid", String(34), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Push credentials (/v2/Credentials): ``sealed`` is the JSON of the secrets (FCM's service
+# account, APNs' key or certificate, a Web Push VAPID key), sealed with the master key and never
+# returned; ``settings`` is the JSON of what is not secret (APNs' key id, team and topic...).
+credentials = Table(
+    "credentials",
+    metadata,
+    _sid(primary_key=True),
+    _parent("account_sid", "accounts"),
+    Column("friendly_name", Text),
+    Column("type", String(8), nullable=False),
+    Column("sandbox", Boolean, nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("sealed", Text, nullable=False),
+    *_dates(),
+    Index(None, "account_sid", "date_created", "sid"),
+)
+
+# Push bindings: one device (or browser) of a user, made by the SDK's registration. ``address``
+# is the provider's token (FCM registration id, APNs device token, a Web Push subscription's
+# JSON); ``message_types`` is a JSON list of Twilio's message types. A device registers once per
+# service and type: registering its address again replaces the binding.
+bindings = Table(
+    "bindings",
+    metadata,
+    _sid(primary_key=True),
+    Column("account_sid", String(34), nullable=False),
+    _parent("service_sid", "services"),
+    Column("identity", Text, nullable=False),
+    Column("credential_sid", String(34)),
+    Column("binding_type", String(16), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("message_types", Text, nullable=False),
+    *_dates(),
+    Index(None, "service_sid", "identity"),
+    Index(None, "service_sid", "binding_type", "address", unique=True),
+    Index(None, "service_sid", "date_created", "sid"),
 )

@@ -12,6 +12,7 @@ from hubbub.store.accounts import AccountOps
 from hubbub.store.channels import ChannelOps
 from hubbub.store.invites import InviteOps
 from hubbub.store.logins import LoginOps
+from hubbub.store.media import MediaOps
 from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
 from hubbub.store.outbox import OutboxOps
@@ -31,6 +32,7 @@ class SqlStore(
     InviteOps,
     ChannelWebhookOps,
     MessageOps,
+    MediaOps,
     LoginOps,
     PresenceOps,
     OutboxOps,

@@ -1,0 +1,134 @@
+"""Media records: written once their bytes are stored, attached to at most one message.
+
+The bytes themselves are not here but in a blob store (``hubbub.media.blobs``): a file on disk,
+or chunks in PostgreSQL. Attaching is a conditional update, so two messages racing for the same
+upload cannot both carry it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from hubbub.store import schema as s
+from hubbub.store.db import Base, find
+from hubbub.store.errors import Conflict, NotFound
+from hubbub.store.records import Media, MediaCategory
+
+_t = s.media
+
+
+def media_of(row: Any) -> Media:
+    return Media(
+        row.sid,
+        row.account_sid,
+        row.service_sid,
+        row.channel_sid,
+        row.message_sid,
+        row.author,
+        row.category,
+        row.filename,
+        row.content_type,
+        row.size,
+        row.date_created,
+        row.date_updated,
+    )
+
+
+class MediaOps(Base):
+    def create_media(
+        self,
+        account_sid: str,
+        service_sid: str,
+        sid: str,
+        *,
+        content_type: str,
+        size: int,
+        author: str | None = None,
+        category: MediaCategory = "media",
+        filename: str | None = None,
+    ) -> Media:
+        now = self._now()
+        media = Media(
+            sid, account_sid, service_sid, None, None, author, category, filename,
+            content_type, size, now, now,
+        )  # fmt: skip
+        with self._write() as conn:
+            if conn.execute(find(s.services, "sid"), {"sid": service_sid}).first() is None:
+                raise NotFound("Service", service_sid)
+            conn.execute(
+                insert(_t).values(
+                    sid=sid,
+                    account_sid=account_sid,
+                    service_sid=service_sid,
+                    author=author,
+                    category=category,
+                    filename=filename,
+                    content_type=content_type,
+                    size=size,
+                    date_created=now,
+                    date_updated=now,
+                )
+            )
+        return media
+
+    def get_media(self, service_sid: str, sid: str) -> Media:
+        with self._read() as conn:
+            row = conn.execute(
+                find(_t, "sid", "service_sid"), {"sid": sid, "service_sid": service_sid}
+            ).first()
+        if row is None:
+            raise NotFound("Media", sid)
+        return media_of(row)
+
+    def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
+        """Those of ``sids`` that exist in the service, in no particular order."""
+        if not sids:
+            return []
+        stmt = select(_t).where(_t.c.service_sid == service_sid, _t.c.sid.in_(list(sids)))
+        with self._read() as conn:
+            return [media_of(row) for row in conn.execute(stmt)]
+
+    def attach_media(
+        self, service_sid: str, sid: str, *, channel_sid: str, message_sid: str
+    ) -> Media:
+        """Record that a message carries the media; ``Conflict`` if another message already
+        does."""
+        now = self._now()
+        stmt = (
+            update(_t)
+            .where(_t.c.sid == sid, _t.c.service_sid == service_sid, _t.c.message_sid.is_(None))
+            .values(channel_sid=channel_sid, message_sid=message_sid, date_updated=now)
+        )
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                row = conn.execute(
+                    find(_t, "sid", "service_sid"), {"sid": sid, "service_sid": service_sid}
+                ).first()
+                if row is None:
+                    raise NotFound("Media", sid)
+                raise Conflict(
+                    "Media", "sid", sid, reason=f"media {sid} is already carried by a message"
+                )
+            row = conn.execute(find(_t, "sid"), {"sid": sid}).one()
+        return media_of(row)
+
+    def delete_media(self, service_sid: str, sid: str) -> None:
+        with self._write() as conn:
+            stmt = delete(_t).where(_t.c.sid == sid, _t.c.service_sid == service_sid)
+            if conn.execute(stmt).rowcount == 0:
+                raise NotFound("Media", sid)
+
+    def unattached_media(self, before: datetime, *, limit: int = 1000) -> list[Media]:
+        """Uploads no message carried, made before ``before``: what a sweep may delete."""
+        stmt = (
+            select(_t)
+            .where(_t.c.message_sid.is_(None), _t.c.date_created < before)
+            .order_by(_t.c.date_created)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [media_of(row) for row in conn.execute(stmt)]
