@@ -176,7 +176,8 @@ class AccountOps(Base):
             if self._backend.name == "postgresql":
                 # A key or token created or changed meanwhile waits for the commit instead of
                 # being missed (SQLite's write transaction already keeps every other writer out).
-                conn.execute(text(f"LOCK TABLE {keys.name}, {accounts.name} IN EXCLUSIVE MODE"))
+                tables = f"{keys.name}, {accounts.name}, {s.credentials.name}"
+                conn.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
             for row in conn.execute(select(keys.c.sid, keys.c.encrypted_secret)).all():
                 sealed = reseal(row.encrypted_secret)
                 conn.execute(
@@ -192,5 +193,10 @@ class AccountOps(Base):
                     .where(accounts.c.sid == row.sid)
                     .values(sealed_auth_token=sealed)
                 )
+                count += 1
+            creds = s.credentials
+            for row in conn.execute(select(creds.c.sid, creds.c.sealed)).all():
+                sealed = reseal(row.sealed)
+                conn.execute(update(creds).where(creds.c.sid == row.sid).values(sealed=sealed))
                 count += 1
         return count

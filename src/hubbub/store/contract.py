@@ -25,7 +25,7 @@ Conventions shared by every method:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -38,9 +38,12 @@ from hubbub.store.records import (
     AccountStatus,
     ApiKey,
     ApiToken,
+    Binding,
     Channel,
     ChannelType,
     ChannelWebhook,
+    Credential,
+    CredentialType,
     Delivery,
     Invite,
     LoginSession,
@@ -715,4 +718,81 @@ class Store(Protocol):
 
     def unattached_media(self, before: datetime, *, limit: int = 1000) -> list[Media]:
         """Uploads that no message carries, made before ``before``."""
+        ...
+
+    # Push --------------------------------------------------------------------------------------
+
+    def create_credential(
+        self,
+        account_sid: str,
+        *,
+        type: CredentialType,
+        sealed: str,
+        friendly_name: str | None = None,
+        sandbox: bool = False,
+        settings: Mapping[str, Any] | None = None,
+    ) -> Credential:
+        """A push credential of the account; ``sealed`` holds its secrets (``reseal_secrets``
+        reseals it with the others)."""
+        ...
+
+    def get_credential(self, account_sid: str, sid: str) -> Credential: ...
+
+    def list_credentials(
+        self, account_sid: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Credential]: ...
+
+    def update_credential(
+        self,
+        account_sid: str,
+        sid: str,
+        *,
+        friendly_name: str | Unset | None = UNSET,
+        sandbox: bool | Unset = UNSET,
+        settings: Mapping[str, Any] | Unset = UNSET,
+        sealed: str | Unset = UNSET,
+    ) -> Credential: ...
+
+    def delete_credential(self, account_sid: str, sid: str) -> None: ...
+
+    def register_binding(
+        self,
+        account_sid: str,
+        service_sid: str,
+        *,
+        identity: str,
+        binding_type: CredentialType,
+        address: str,
+        endpoint: str,
+        message_types: Sequence[str],
+        credential_sid: str | None = None,
+    ) -> Binding:
+        """The device's binding in the service: new, or the one of its address (of any user
+        before) with these values."""
+        ...
+
+    def get_binding(self, service_sid: str, sid: str) -> Binding: ...
+
+    def list_bindings(
+        self,
+        service_sid: str,
+        *,
+        identities: Sequence[str] = (),
+        binding_types: Sequence[str] = (),
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Binding]:
+        """The service's bindings, oldest first; of these users and types if given."""
+        ...
+
+    def bindings_for(
+        self, service_sid: str, identities: Sequence[str], message_type: str
+    ) -> list[Binding]:
+        """The bindings of these users that take ``message_type``."""
+        ...
+
+    def delete_binding(self, service_sid: str, sid: str) -> None: ...
+
+    def forget_address(self, binding_type: str, address: str) -> int:
+        """Delete every binding of an address its provider said is dead; how many."""
         ...

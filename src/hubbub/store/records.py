@@ -402,3 +402,50 @@ class Media:
     def carried(self) -> MessageMedia:
         """What a message that carries it says of it."""
         return MessageMedia(self.sid, self.content_type, self.filename, self.size)
+
+
+# Push ----------------------------------------------------------------------------------------
+
+#: SID prefixes of push credentials and bindings.
+CREDENTIAL = "CR"
+BINDING = "BS"
+#: Twilio's credential types, and hubbub's own for browsers (Web Push with VAPID).
+CredentialType = Literal["fcm", "apn", "gcm", "webpush"]
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What hubbub needs to reach one push provider for an account's apps."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str | None
+    type: CredentialType
+    #: APNs: the sandbox host rather than production.
+    sandbox: bool
+    #: What is not secret (APNs' key id, team and topic; a VAPID public key...).
+    settings: dict[str, Any]
+    #: The secrets' JSON, sealed with the master key; never shown.
+    sealed: str
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One device (or browser) of a user that is told of chat events by push."""
+
+    sid: str
+    account_sid: str
+    service_sid: str
+    identity: str
+    credential_sid: str | None
+    binding_type: CredentialType
+    #: The client's endpoint id (from its access token), as Twilio reports it.
+    endpoint: str
+    #: The provider's address of the device: a registration token, a device token, or a Web
+    #: Push subscription's JSON.
+    address: str
+    message_types: tuple[str, ...]
+    date_created: datetime
+    date_updated: datetime

@@ -17,6 +17,7 @@ from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
 from hubbub.store.outbox import OutboxOps
 from hubbub.store.presence import PresenceOps
+from hubbub.store.push import PushOps
 from hubbub.store.services import ServiceOps
 from hubbub.store.sync import SyncOps
 from hubbub.store.users import UserOps
@@ -33,6 +34,7 @@ class SqlStore(
     ChannelWebhookOps,
     MessageOps,
     MediaOps,
+    PushOps,
     LoginOps,
     PresenceOps,
     OutboxOps,
