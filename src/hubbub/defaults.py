@@ -12,3 +12,9 @@ TOKEN_WARNING = 180.0
 
 class CommandError(Exception):
     """A command cannot go on; the message says why in one line."""
+
+
+#: The push providers' base URLs (``hubbub serve --push-fcm-url`` ...).
+PUSH_FCM_URL = "https://fcm.googleapis.com"
+PUSH_APNS_URL = "https://api.push.apple.com"
+PUSH_APNS_SANDBOX_URL = "https://api.sandbox.push.apple.com"

@@ -100,6 +100,29 @@ def add_commands(commands: Any) -> None:
         help="a network outbound webhooks may reach although it is loopback, private or "
         "otherwise refused, e.g. 127.0.0.0/8: for development and tests (repeatable)",
     )
+    for flag, variable, default, what in (
+        ("--push-fcm-url", "HUBBUB_PUSH_FCM_URL", defaults.PUSH_FCM_URL, "FCM's"),
+        ("--push-apns-url", "HUBBUB_PUSH_APNS_URL", defaults.PUSH_APNS_URL, "APNs'"),
+        (
+            "--push-apns-sandbox-url",
+            "HUBBUB_PUSH_APNS_SANDBOX_URL",
+            defaults.PUSH_APNS_SANDBOX_URL,
+            "APNs' sandbox",
+        ),
+    ):
+        serve.add_argument(
+            flag,
+            default=os.environ.get(variable) or default,
+            metavar="URL",
+            help=f"{what} base URL for push notifications (default {default}; ${variable})",
+        )
+    serve.add_argument(
+        "--push-ca-file",
+        default=os.environ.get("HUBBUB_PUSH_CA_FILE") or None,
+        metavar="PATH",
+        help="a PEM file of CAs trusted besides the system's for FCM and APNs: for tests "
+        "against local receivers ($HUBBUB_PUSH_CA_FILE)",
+    )
     serve.add_argument(
         "--token-warning",
         type=float,
@@ -272,8 +295,19 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         ws_compression=args.ws_compression,
         token_warning=warning,
         webhook_allow=webhook_allow,
+        push_fcm_url=_push_url(args.push_fcm_url, "--push-fcm-url"),
+        push_apns_url=_push_url(args.push_apns_url, "--push-apns-url"),
+        push_apns_sandbox_url=_push_url(args.push_apns_sandbox_url, "--push-apns-sandbox-url"),
+        push_ca_file=args.push_ca_file or None,
         tokens=token_settings(args),
     )
+
+
+def _push_url(url: str, flag: str) -> str:
+    scheme, _, rest = url.partition("://")
+    if scheme != "https" or not rest or any(c in rest for c in "?#\\ "):
+        raise CommandError(f"{flag} must be https://HOST[:PORT][/PATH], not {url!r}")
+    return url.rstrip("/")
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:

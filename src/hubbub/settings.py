@@ -48,6 +48,12 @@ class ServeSettings:
     #: Networks (CIDR) outbound webhooks may reach although the SSRF guard refuses them
     #: (loopback, private…): for development and tests. See ``hubbub.webhooks.addresses``.
     webhook_allow: tuple[str, ...] = ()
+    #: Where push notifications go: FCM's and APNs' base URLs (tests point them at local
+    #: receivers), and a PEM file of CAs to trust besides the system's for them.
+    push_fcm_url: str = defaults.PUSH_FCM_URL
+    push_apns_url: str = defaults.PUSH_APNS_URL
+    push_apns_sandbox_url: str = defaults.PUSH_APNS_SANDBOX_URL
+    push_ca_file: str | None = None
     tokens: TokenSettings = field(default_factory=TokenSettings)
 
     def __post_init__(self) -> None:

@@ -78,6 +78,15 @@ class Recorder(Protocol):
         ...
 
 
+class Follower(Protocol):
+    """Follows what happened, like a post-action hook, whatever the actor's webhook settings:
+    push notifications (``hubbub.notify.notifier``)."""
+
+    def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
+        """Inside the action's transaction; writes only to the store."""
+        ...
+
+
 class NoHooks:
     def calls_out(self, account_sid: str, service_sid: str) -> bool:
         return False
@@ -97,6 +106,8 @@ class Core:
     lookups: Lookups | None = None
     hooks: Hooks = field(default_factory=NoHooks)
     journal: Recorder | None = None
+    #: What follows every action besides the hooks: push notifications.
+    notifier: Follower | None = None
 
     def before(self, action: str, actor: Actor, values: V, subject: object = None) -> V:
         return self.hooks.before(action, actor, values, subject)
@@ -109,6 +120,8 @@ class Core:
     def done(self, action: str, actor: Actor, outcome: Outcome) -> Outcome:
         """``outcome``, once the post-action hooks have seen it."""
         self.hooks.after(action, actor, outcome)
+        if self.notifier is not None:
+            self.notifier.after(action, actor, outcome)
         outcome.events = self.recorded(actor, outcome.events)
         return outcome
 

@@ -11,7 +11,7 @@ from hubbub.chat.events import Event, channel_event, user_deleted, user_updated
 from hubbub.chat.render import Urls
 from hubbub.store import NotFound, Store
 from hubbub.store.errors import StoreError
-from hubbub.store.records import User
+from hubbub.store.records import ServiceNotifications, User
 
 
 def channel_sids(store: Store, service_sid: str, identity: str) -> list[str]:
@@ -90,23 +90,28 @@ def set_online(
 ) -> list[Event]:
     """The acting user's first connection on ``node`` opened (``online``), or their last one
     there closed. If that makes them reachable or not anywhere, and the service tracks it,
-    those who share a channel with them hear of it."""
+    those who share a channel with them hear of it.
+
+    Connections are recorded too where the service sends push notifications, which go only
+    to users with no connection open (``hubbub.notify``); they are told nobody then."""
     store = core.store
     identity = actor.identity or ""
     try:
         if online:
             # Read fresh: a service's settings change over REST without an event to say so.
-            service = store.get_service(actor.account_sid, actor.service_sid)
-            if not service.config.reachability_enabled:
+            config = store.get_service(actor.account_sid, actor.service_sid).config
+            if not (config.reachability_enabled or _pushes(config.notifications)):
                 return []
             user = store.join_presence(
                 node, actor.service_sid, identity, now=now, lease_until=lease_until
             )
-        else:  # always: the setting may have changed since they came
+        else:  # always: the settings may have changed since they came
             user = store.leave_presence(node, actor.service_sid, identity, now=now)
+            if user is not None:
+                config = store.get_service(actor.account_sid, actor.service_sid).config
     except NotFound:  # the service or the user was deleted meanwhile
         return []
-    if user is None:
+    if user is None or not config.reachability_enabled:
         return []
     events = [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
     return core.recorded(actor, events)
@@ -117,3 +122,16 @@ def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> list[Even
     channels = channel_sids(core.store, user.service_sid, user.identity)
     events = [user_updated(render.user(user, account_sid, urls), channels)]
     return core.recorded(Actor(account_sid, user.service_sid, urls), events)
+
+
+def _pushes(notifications: ServiceNotifications) -> bool:
+    """Whether the service sends push notifications of any type."""
+    return any(
+        setting.enabled
+        for setting in (
+            notifications.new_message,
+            notifications.added_to_channel,
+            notifications.removed_from_channel,
+            notifications.invited_to_channel,
+        )
+    )

@@ -22,6 +22,7 @@ from hubbub.chat.keys import KeyRing
 from hubbub.chat.lookups import Lookups
 from hubbub.chat.render import Urls
 from hubbub.metrics import Metrics
+from hubbub.notify.notifier import PushNotifier
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.commits import Commits
 from hubbub.realtime.executor import Executor, Threaded, for_backend
@@ -92,7 +93,8 @@ class Node:
         self.output_limit = OUTPUT_LIMIT
         self.sessions_per_identity = SESSIONS_PER_IDENTITY
         self.lookups = Lookups(store)
-        self.core = Core(store, self.lookups, hooks or NoHooks(), Journal(clock))
+        self.notifier = PushNotifier(store)
+        self.core = Core(store, self.lookups, hooks or NoHooks(), Journal(clock), self.notifier)
         self.commits = Commits(store, self.executor, self.metrics)
         self.presence = Presence(
             store, self.hub, self.executor, self.publish, clock, self._presence_urls
@@ -114,6 +116,7 @@ class Node:
         self._corked: list[Callable[[], None]] = []
         self.broker.subscribe(self._deliver)
         self.broker.subscribe(self.lookups.observe)
+        self.broker.subscribe(self.notifier.observe)
         self.broker.watch_lag(self.metrics.broker_lag_seconds.observe)
         self.broker.watch_gaps(self.events_lost)
 

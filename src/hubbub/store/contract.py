@@ -796,3 +796,15 @@ class Store(Protocol):
     def forget_address(self, binding_type: str, address: str) -> int:
         """Delete every binding of an address its provider said is dead; how many."""
         ...
+
+    # What push notifications read -------------------------------------------------------------
+
+    def channel_audience(self, channel_sid: str) -> list[tuple[str, str]]:
+        """Every member of the channel: (identity, notification level)."""
+        ...
+
+    def unread_counts(self, service_sid: str, identities: Collection[str]) -> dict[str, int]:
+        """Per user (each of ``identities``): the messages after their read horizon in all
+        their channels of the service, counted by index (every message of a channel they never
+        read)."""
+        ...

@@ -15,6 +15,7 @@ from hubbub.store.logins import LoginOps
 from hubbub.store.media import MediaOps
 from hubbub.store.members import MemberOps
 from hubbub.store.messages import MessageOps
+from hubbub.store.notify import NotifyOps
 from hubbub.store.outbox import OutboxOps
 from hubbub.store.presence import PresenceOps
 from hubbub.store.push import PushOps
@@ -35,6 +36,7 @@ class SqlStore(
     MessageOps,
     MediaOps,
     PushOps,
+    NotifyOps,
     LoginOps,
     PresenceOps,
     OutboxOps,

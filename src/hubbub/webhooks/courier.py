@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from hubbub.store import Store
 from hubbub.store.records import Delivery
-from hubbub.webhooks.sender import Attempt, Sender
+from hubbub.webhooks.params import Params
+from hubbub.webhooks.sender import Attempt
 
 log = logging.getLogger("hubbub.webhooks")
 
@@ -47,6 +49,15 @@ SETTLE_EVERY = 0.1
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
 
 
+class Sends(Protocol):
+    """What the courier sends a row through: a webhook ``Sender``, or one that picks a sender
+    by the row's kind (``hubbub.notify.dispatch``)."""
+
+    def attempt(
+        self, account_sid: str, url: str, method: str, params: Params, retry: int
+    ) -> Attempt: ...
+
+
 @dataclass(slots=True)
 class Settled:
     """What one lane's run did: the deliveries to forget, and one to try again at a time."""
@@ -61,7 +72,7 @@ class Courier:
     def __init__(
         self,
         store: Store,
-        sender: Sender,
+        sender: Sends,
         *,
         holder: str | None = None,
         lanes: int = LANES,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 import threading
 
 from hubbub.crypto import SecretBox, load_master_key
 from hubbub.masterkey import key_path
+from hubbub.notify.dispatch import Dispatcher, dispatcher
+from hubbub.push import Pusher
 from hubbub.settings import ServeSettings
 from hubbub.store import Store, open_store
 from hubbub.webhooks.addresses import Guard
@@ -27,6 +30,27 @@ def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
     return Sender(store, box, Client(guard, pool_size=LANES))
 
 
+def pusher_for(settings: ServeSettings) -> Pusher:
+    """How the courier pushes: to the providers' URLs of the settings, trusting the system's
+    CAs and ``push_ca_file``; Web Push reaches what webhooks may reach."""
+    tls = None
+    if settings.push_ca_file:
+        tls = ssl.create_default_context()
+        tls.load_verify_locations(settings.push_ca_file)
+    return Pusher(
+        fcm_url=settings.push_fcm_url,
+        apns_url=settings.push_apns_url,
+        apns_sandbox_url=settings.push_apns_sandbox_url,
+        tls=tls,
+        webpush_client=Client(Guard.from_strings(settings.webhook_allow)),
+    )
+
+
+def courier_sender(settings: ServeSettings, store: Store, box: SecretBox) -> Dispatcher:
+    """What the courier sends through: webhooks, and push notifications."""
+    return dispatcher(store, box, sender_for(settings, store, box), pusher_for(settings))
+
+
 def run(settings_json: str, parent: int) -> None:
     """Send the outbox's webhooks until SIGTERM or SIGINT, or until ``parent`` (the process
     of ``hubbub serve``) is gone: the target of the courier's process."""
@@ -41,9 +65,11 @@ def run(settings_json: str, parent: int) -> None:
     threading.Thread(target=_stop_when_orphaned, args=(stop, parent), daemon=True).start()
     master_key = load_master_key(key_path(settings.db, settings.master_key_file, settings.data_dir))
     store = open_store(settings.db)
+    sender = courier_sender(settings, store, SecretBox(master_key))
     try:
-        Courier(store, sender_for(settings, store, SecretBox(master_key))).run(stop)
+        Courier(store, sender).run(stop)
     finally:
+        sender.close()
         store.close()
 
 
