@@ -1,0 +1,92 @@
+"""``hubbub serve`` pushes: its settings (provider URL, extra CA) reach the courier's process,
+which sends a REST-sent message's notification to a local FCM receiver."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hubbub.crypto import SecretBox, load_master_key
+from hubbub.store import open_store
+from tests.push.receivers import Clock, FcmReceiver, serving
+from tests.push.tls import Authority, key_pem
+from tests.realtime.test_crash import free_port
+from tests.realtime.test_nodes import serve, stop, wait_healthy
+
+
+def test_hubbub_serve_sends_push_notifications_to_the_configured_provider(
+    tmp_path: Path,
+) -> None:
+    authority = Authority()
+    (tmp_path / "ca.pem").write_text(authority.pem)
+    key = rsa.generate_private_key(65537, 2048)
+    email = "pusher@hubbub-test.iam.gserviceaccount.com"
+    fcm = FcmReceiver(Clock(), "hubbub-test", email, key.public_key())
+    (tmp_path / "fcm").mkdir()
+    port = free_port()
+    with serving(fcm, authority, tmp_path / "fcm") as fcm_url:
+        server = serve(
+            tmp_path,
+            port,
+            "--push-fcm-url",
+            fcm_url,
+            "--push-ca-file",
+            str(tmp_path / "ca.pem"),
+            start_new_session=True,
+        )
+        try:
+            wait_healthy(server, port)
+            creds = json.loads((tmp_path / "hubbub-credentials.json").read_text())
+            account, service = creds["account_sid"], creds["chat_service_sid"]
+            auth = (account, creds["auth_token"])
+            base = f"http://127.0.0.1:{port}/v2/Services/{service}"
+            # What the registration doors and the REST API do, straight into the store.
+            box = SecretBox(load_master_key(tmp_path / "hubbub-master.key", env=None))
+            store = open_store(f"sqlite:///{tmp_path / 'hubbub.db'}")
+            try:
+                secrets = {
+                    "service_account": {
+                        "type": "service_account",
+                        "project_id": "hubbub-test",
+                        "private_key": key_pem(key),
+                        "client_email": email,
+                        "token_uri": fcm.token_uri,
+                    }
+                }
+                credential = store.create_credential(
+                    account, type="fcm", sealed=box.encrypt(json.dumps(secrets))
+                )
+                store.register_binding(
+                    account,
+                    service,
+                    identity="bob",
+                    binding_type="fcm",
+                    address="bob-registration-token",
+                    endpoint="bob-phone",
+                    message_types=["twilio.channel.new_message"],
+                    credential_sid=credential.sid,
+                )
+            finally:
+                store.close()
+            for path, form in (
+                ("", {"Notifications.NewMessage.Enabled": "true"}),
+                ("/Channels", {"UniqueName": "general"}),
+                ("/Channels/general/Members", {"Identity": "bob"}),
+                ("/Channels/general/Messages", {"Body": "are you there?", "From": "alice"}),
+            ):
+                answer = httpx.post(base + path, data=form, auth=auth)
+                assert answer.status_code in (200, 201), answer.text
+            deadline = time.monotonic() + 20
+            while not fcm.messages:
+                assert time.monotonic() < deadline, f"nothing pushed: {fcm.problems}"
+                time.sleep(0.05)
+            (message,) = fcm.messages
+            assert message["token"] == "bob-registration-token"
+            assert message["data"]["twi_body"] == "general;alice: are you there?"
+            assert message["data"]["twi_message_type"] == "twilio.channel.new_message"
+        finally:
+            stop(server)
