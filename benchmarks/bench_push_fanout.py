@@ -1,0 +1,309 @@
+"""Push fan-out: what NewMessage notifications to a channel of 1,000 offline members cost the
+sender (goal: send → ack p99 within 10 % of the same sends without notifications), and that
+each message's 1,000 pushes are queued and delivered, at what rate.
+
+Starts ``hubbub serve --workers 1`` on a fresh SQLite file on 127.0.0.1 (this checkout's code,
+``realtime_load.Server``) with ``--push-fcm-url`` pointing at a local FCM receiver (the test
+suite's ``tests.push.receivers.FcmReceiver``: OAuth2 token endpoint and ``messages:send`` over
+TLS from a test CA, given to the server with ``--push-ca-file``), in a process of its own. Raises
+the service's members-per-channel limit, creates a channel with the sender and ``--members``
+members (none of them connected), an FCM credential and one FCM binding per member (straight
+into the SQLite file, sealed with the server's master key, as the registration doors would).
+
+One sender over ``/v1/ws`` (a light session in its own process, one send in flight, at most
+``--rate`` sends/s) sends ``send_message`` for ``--seconds`` per phase, alternately with
+``Notifications.NewMessage.Enabled`` off and on (set over REST; ABBA order over ``--rounds``
+rounds, after a warm-up each way). After each phase the benchmark waits until the outbox is
+empty, so each phase starts with an idle courier. Reports send → ack p50/p99 per phase and
+pooled, the p99 ratio with/without (per round, median); and for the messages sent with
+notifications on, the pushes the receiver got: exactly one per member (but the sender) per
+message, and the delivery rate (pushes/s from the first to the last of a phase).
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_push_fanout.py [--members 1000]
+        [--rate 5] [--seconds 6] [--rounds 2] [--warmup 2] [--drain-timeout 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypercorn.config import Config
+
+from bench_webhooks import configure, pre_send
+from realtime_load import (
+    Pipe,
+    Server,
+    Workers,
+    code_path,
+    machine,
+    median,
+    percentile,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the test suite's receivers and CA
+
+from tests.push.receivers import Clock, FcmReceiver, Request, serving  # noqa: E402
+from tests.push.tls import Authority, key_pem  # noqa: E402
+
+from hubbub.crypto import SecretBox, load_master_key  # noqa: E402
+from hubbub.store import open_store  # noqa: E402
+
+GOAL_RATIO = 1.10  # p99 with notifications at most 10 % above without
+EMAIL = "pusher@hubbub-bench.iam.gserviceaccount.com"
+PROJECT = "hubbub-bench"
+
+
+class TimedFcm(FcmReceiver):
+    """The FCM receiver, noting when each push arrived: (time, message SID, token)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.arrivals: list[tuple[float, str, str]] = []
+
+    def _send(self, request: Request) -> Any:
+        reply = super()._send(request)
+        if reply.status == 200:
+            message = json.loads(request.body)["message"]
+            with self.lock:
+                self.arrivals.append(
+                    (time.time(), message["data"].get("message_sid", ""), message["token"])
+                )
+        return reply
+
+
+async def receive_pushes(pipe: Pipe, authority: Authority, key: rsa.RSAPrivateKey) -> None:
+    """The receiver's process: serves FCM until told to quit; answers ``("report",)``."""
+    # hypercorn ends an HTTP/2 connection after 1,000 requests by default (GOAWAY), which
+    # fails the streams in flight on it; FCM keeps its connections far longer.
+    Config.keep_alive_max_requests = 1 << 30
+    receiver = TimedFcm(Clock(), PROJECT, EMAIL, key.public_key())
+    directory = Path(tempfile.mkdtemp(prefix="hubbub-bench-fcm-"))
+    with serving(receiver, authority, directory) as url:
+        pipe.send(("ready", url, receiver.token_uri))
+        while True:
+            command = await pipe.recv()
+            if command[0] == "count":
+                pipe.send(("count", len(receiver.arrivals)))
+            elif command[0] == "report":
+                with receiver.lock:
+                    pipe.send(("report", list(receiver.arrivals), list(receiver.problems)))
+            else:
+                break
+
+
+def outbox_length(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def set_up_pushes(
+    server: Server, token_uri: str, key: rsa.RSAPrivateKey, members: list[str]
+) -> None:
+    """An FCM credential and one binding per member, written as the REST API and the
+    registration doors would (sealed with the server's master key)."""
+    box = SecretBox(load_master_key(server.work / "master.key", env=None))
+    store = open_store(f"sqlite:///{server.db}")
+    try:
+        account = {
+            "type": "service_account",
+            "project_id": PROJECT,
+            "private_key": key_pem(key),
+            "client_email": EMAIL,
+            "token_uri": token_uri,
+        }
+        credential = store.create_credential(
+            server.account_sid,
+            type="fcm",
+            sealed=box.encrypt(json.dumps({"service_account": account})),
+        )
+        for identity in members:
+            store.register_binding(
+                server.account_sid,
+                server.service_sid,
+                identity=identity,
+                binding_type="fcm",
+                address=f"fcm-token-{identity}",
+                endpoint=f"{identity}-phone",
+                message_types=["twilio.channel.new_message"],
+                credential_sid=credential.sid,
+            )
+    finally:
+        store.close()
+
+
+@dataclass
+class Phase:
+    number: int
+    notified: bool
+    latencies: list[float]
+    ok_bodies: list[str]
+    failures: list[str]
+    seconds: float
+    #: Seconds from the phase's end until the outbox was empty.
+    drained: float
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=1000, help="offline members, each bound")
+    parser.add_argument("--rate", type=float, default=5.0, help="max sends/s")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per phase")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds, each way")
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    args = parser.parse_args()
+
+    authority = Authority()
+    key = rsa.generate_private_key(65537, 2048)
+    ca_file = Path(tempfile.mkdtemp(prefix="hubbub-bench-ca-")) / "ca.pem"
+    ca_file.write_text(authority.pem)
+    members = [f"member{i}" for i in range(args.members)]
+    with Workers(receive_pushes, [(authority, key)]) as receiving:
+        ((_, fcm_url, token_uri),) = receiving.gather(30)
+        serve_args = ("--push-fcm-url", fcm_url, "--push-ca-file", str(ca_file))
+        with Server(serve_args=serve_args) as server:
+            server.set_limits(max(args.members + 1, 250))
+            channel = server.create_channel("fanout")
+            t0 = time.monotonic()
+            server.add_members(channel, ["sender", *members])
+            set_up_pushes(server, token_uri, key, members)
+            setup = time.monotonic() - t0
+            token = server.minter().chat_token("sender", server.service_sid, ttl=3600)
+            phases: list[Phase] = []
+            with Workers(pre_send, [(server.url, [(token, channel)], args.rate)]) as sending:
+                sending.gather(60)
+
+                def phase(number: int, notified: bool, seconds: float) -> Phase:
+                    value = "true" if notified else "false"
+                    configure(server, **{"Notifications.NewMessage.Enabled": value})
+                    start_at = time.time() + 0.2
+                    sending.send_all(("go", number, start_at, start_at + seconds))
+                    ((_, result),) = sending.gather(seconds + 60)
+                    ended = time.monotonic()
+                    while outbox_length(server.db):
+                        if time.monotonic() - ended > args.drain_timeout:
+                            raise RuntimeError("the outbox did not drain")
+                        time.sleep(0.05)
+                    drained = time.monotonic() - ended
+                    latencies = [ms for ms, _, _ in result]
+                    ok = [body for _, good, body in result if good]
+                    failures = [body for _, good, body in result if not good]
+                    return Phase(number, notified, latencies, ok, failures, seconds, drained)
+
+                warm = [phase(0, True, args.warmup), phase(1, False, args.warmup)]
+                number = 2
+                for r in range(args.rounds):
+                    for notified in (False, True) if r % 2 == 0 else (True, False):
+                        phases.append(phase(number, notified, args.seconds))
+                        number += 1
+                sending.send_all(("quit",))
+            sids = {sid for _, sid in server.messages(channel)}
+            bodies = _bodies(server, channel)
+            alive = server.alive()
+        receiving.send_all(("report",))
+        ((_, arrivals, problems),) = receiving.gather(120)
+        receiving.send_all(("quit",))
+    code = code_path()
+
+    print(
+        f"push fan-out: 1 sender over /v1/ws (one send in flight, ≤ {args.rate:g}/s) to a "
+        f"channel of {args.members:,} offline members, each with an FCM binding; "
+        f"{args.seconds:g} s per phase, {args.rounds} rounds without/with "
+        f"Notifications.NewMessage.Enabled (ABBA), the outbox drained between phases; "
+        f"1 server process, SQLite, a local FCM receiver over TLS (HTTP/2); {machine()}; "
+        f"hubbub from {code}; setup {setup:.1f} s"
+    )
+    by_message: dict[str, list[tuple[float, str]]] = {}
+    for at, message_sid, token in arrivals:
+        by_message.setdefault(message_sid, []).append((at, token))
+    expected = {f"fcm-token-{m}" for m in members}
+    for p in phases:
+        line = (
+            f"  phase {p.number} {'with   ' if p.notified else 'without'}: "
+            f"{len(p.latencies):,} sends, send → ack p50 {p.p50:.2f} ms, p99 {p.p99:.2f} ms, "
+            f"max {max(p.latencies, default=float('nan')):.1f} ms; failures {len(p.failures)}"
+        )
+        if p.notified:
+            pushes = [at for body in p.ok_bodies for at, _ in by_message.get(bodies[body], [])]
+            span = max(pushes) - min(pushes) if len(pushes) > 1 else float("nan")
+            line += (
+                f"; {len(pushes):,} pushes delivered ({len(pushes) / max(len(p.ok_bodies), 1):,.0f}"
+                f" per message), {len(pushes) / span:,.0f} pushes/s, outbox empty "
+                f"{p.drained:.1f} s after the phase"
+            )
+        print(line)
+    pooled = {
+        notified: [ms for p in phases if p.notified == notified for ms in p.latencies]
+        for notified in (False, True)
+    }
+    ratios = [
+        next(p for p in phases[2 * r : 2 * r + 2] if p.notified).p99
+        / next(p for p in phases[2 * r : 2 * r + 2] if not p.notified).p99
+        for r in range(args.rounds)
+    ]
+    ratio = median(ratios)
+    for label, notified in (("without", False), ("with   ", True)):
+        values = pooled[notified]
+        print(
+            f"  {label}: pooled {len(values):,} sends: p50 {percentile(values, 50):.2f} ms, "
+            f"p99 {percentile(values, 99):.2f} ms"
+        )
+    # Every message sent with notifications on: one push per member (not the sender), once.
+    notified_bodies = [body for p in phases + warm if p.notified for body in p.ok_bodies]
+    quiet_bodies = [body for p in phases + warm if not p.notified for body in p.ok_bodies]
+    exact = all(
+        Counter(token for _, token in by_message.get(bodies[body], [])) == Counter(expected)
+        for body in notified_bodies
+    )
+    strays = sum(len(by_message.get(bodies[body], [])) for body in quiet_bodies)
+    unknown = sum(len(v) for sid, v in by_message.items() if sid not in sids)
+    met = ratio <= GOAL_RATIO and exact and strays == 0
+    print(
+        f"  p99 with / without: {', '.join(f'{x:.2f}' for x in ratios)} by round, median "
+        f"{ratio:.2f} — goal ≤ {GOAL_RATIO:.2f}: {'met' if met else 'NOT met'}"
+    )
+    print(
+        f"  {len(notified_bodies):,} messages with notifications on: {len(arrivals):,} pushes "
+        f"in all; exactly one per member each: {exact}; pushes for messages sent with them off: "
+        f"{strays}; for unknown messages: {unknown}; receiver problems: {len(problems)}; "
+        f"server {'alive' if alive else 'DEAD'}"
+    )
+
+
+def _bodies(server: Server, channel: str) -> dict[str, str]:
+    """Each stored message's body -> its SID."""
+    path = f"/v2/Services/{server.service_sid}/Channels/{channel}/Messages?PageSize=1000"
+    page = server.rest.call("GET", path)
+    found: dict[str, str] = {}
+    while True:
+        found.update((m["body"], m["sid"]) for m in page["messages"])
+        next_url = page["meta"]["next_page_url"]
+        if not next_url:
+            return found
+        page = server.rest.get_url(next_url)
+
+
+if __name__ == "__main__":
+    main()
