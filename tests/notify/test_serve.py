@@ -3,15 +3,22 @@ which sends a REST-sent message's notification to a local FCM receiver."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hubbub.cli import build_parser
 from hubbub.crypto import SecretBox, load_master_key
+from hubbub.defaults import CommandError
+from hubbub.server_cli import serve_settings
+from hubbub.settings import ServeSettings
 from hubbub.store import open_store
+from hubbub.webhooks.process import pusher_for
 from tests.push.receivers import Clock, FcmReceiver, serving
 from tests.push.tls import Authority, key_pem
 from tests.realtime.test_crash import free_port
@@ -90,3 +97,29 @@ def test_hubbub_serve_sends_push_notifications_to_the_configured_provider(
             assert message["data"]["twi_message_type"] == "twilio.channel.new_message"
         finally:
             stop(server)
+
+
+def test_push_settings_from_flags_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def settings(*flags: str) -> ServeSettings:
+        return serve_settings(build_parser().parse_args(["serve", *flags]))
+
+    assert settings().push_fcm_url == "https://fcm.googleapis.com"
+    monkeypatch.setenv("HUBBUB_PUSH_APNS_URL", "https://apns.test:8443/")
+    chosen = settings("--push-fcm-url", "https://127.0.0.1:9443", "--push-ca-file", "ca.pem")
+    assert (chosen.push_fcm_url, chosen.push_apns_url) == (
+        "https://127.0.0.1:9443",
+        "https://apns.test:8443",
+    )
+    assert chosen.push_apns_sandbox_url == "https://api.sandbox.push.apple.com"
+    assert chosen.push_ca_file == "ca.pem"
+    # Carried to the courier's process whole.
+    assert ServeSettings.from_json(chosen.to_json()) == chosen
+    with pytest.raises(CommandError, match=r"^--push-fcm-url must be https://"):
+        settings("--push-fcm-url", "http://fcm.example")
+    # A CA file that cannot be read is said in the log; the courier still starts.
+    missing = dataclasses.replace(chosen, push_ca_file=str(tmp_path / "nowhere.pem"))
+    pusher = pusher_for(missing)
+    pusher.close()
+    assert "nowhere.pem cannot be used" in caplog.text

@@ -19,6 +19,8 @@ from hubbub.webhooks.courier import LANES, Courier
 from hubbub.webhooks.http import Client
 from hubbub.webhooks.sender import Sender
 
+log = logging.getLogger("hubbub.push")
+
 #: How much lower than the workers' the courier's CPU priority is.
 NICENESS = 10
 
@@ -36,7 +38,11 @@ def pusher_for(settings: ServeSettings) -> Pusher:
     tls = None
     if settings.push_ca_file:
         tls = ssl.create_default_context()
-        tls.load_verify_locations(settings.push_ca_file)
+        try:
+            tls.load_verify_locations(settings.push_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            # Webhooks still go out; pushes trust the system's CAs only.
+            log.error("--push-ca-file %s cannot be used: %s", settings.push_ca_file, exc)
     return Pusher(
         fcm_url=settings.push_fcm_url,
         apns_url=settings.push_apns_url,
