@@ -93,6 +93,11 @@ class Courier:
         #: What lanes sent that the store has not yet been told, and when it last was.
         self._unsettled: dict[str, Settled] = {}
         self._settled_at = 0.0
+        #: Lanes read and not started yet (none of them in flight or unsettled), oldest first,
+        #: and when: with many short lanes (a push per device) a read serves many turns, not
+        #: one, and it is read again at most ``poll`` seconds later.
+        self._ready: list[tuple[str, list[Delivery]]] = []
+        self._read_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Send until ``stop`` is set; then finish the delivery in hand of each lane and give
@@ -126,14 +131,18 @@ class Courier:
             self._lease_until = now + LEASE - RENEW if self._leading else 0.0
         self._settle(in_flight, now=now)
         if not self._leading:
+            self._ready = []
             stop.wait(RENEW)
             return
         started = False
         free = self.lanes - len(in_flight)
         if free > 0:
-            busy = [*in_flight, *self._unsettled]
-            due = self.store.due_deliveries(now=now, limit=BATCH, busy=busy)
-            for lane, deliveries in _lanes(due)[:free]:
+            if not self._ready or now - self._read_at >= self.poll:
+                busy = [*in_flight, *self._unsettled]
+                due = self.store.due_deliveries(now=now, limit=BATCH, busy=busy)
+                self._ready, self._read_at = _lanes(due), now
+            ready, self._ready = self._ready[:free], self._ready[free:]
+            for lane, deliveries in ready:
                 in_flight[lane] = pool.submit(self._send_lane, deliveries[:RUN])
                 started = True
         if in_flight:
