@@ -14,14 +14,20 @@ master key, as the registration doors would).
 One sender over ``/v1/ws`` (a light session in its own process, one send in flight, at most
 ``--rate`` sends/s) sends ``send_message`` for ``--seconds`` per phase, alternately with
 ``Notifications.NewMessage.Enabled`` off and on (set over REST; ABBA order over ``--rounds``
-rounds, after a warm-up each way). After each phase the benchmark waits until the outbox is
-empty, so each phase starts with an idle courier. Reports send → ack p50/p99 per phase and
-pooled, the p99 ratio with/without (per round, median); and for the messages sent with
-notifications on, the pushes the receiver got: exactly one per member (but the sender) per
-message, and the delivery rate (pushes/s from the first to the last of a phase).
+rounds, after a warm-up each way). With ``--courier after`` (the default) the benchmark holds
+the courier's lease while the sender sends, so the sends show what queueing the notifications
+costs them, and the courier expands and delivers once the phase is over; with ``--courier
+during`` it works meanwhile, and the local receiver (Python, on the same CPUs) competes with
+the server. After each phase the benchmark waits until the outbox is empty, so each phase
+starts with an idle courier. Reports send → ack p50/p99 per phase and pooled, the p99 ratio
+with/without (per round, median); and for the messages sent with notifications on, the pushes
+the receiver got: each other member told of each message (missing, and told twice: delivery is
+at least once, and a push whose answer was lost is sent again), and the delivery rate
+(pushes/s from the first to the last of a phase); and what the server logged as given up.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_push_fanout.py [--members 1000]
-        [--rate 5] [--seconds 6] [--rounds 2] [--warmup 2] [--drain-timeout 300]
+        [--rate 5] [--seconds 6] [--rounds 2] [--warmup 2] [--courier after|during]
+        [--drain-timeout 600]
 """
 
 from __future__ import annotations

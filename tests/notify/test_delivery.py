@@ -258,3 +258,31 @@ def test_a_provider_that_answers_later_is_tried_again_after_the_backoff(
         "twilio.channel.added_to_channel"
     )
     assert pushing.store.get_binding(pushing.service_sid, phone.sid) == phone
+
+
+def test_a_binding_without_a_credential_uses_its_accounts_and_a_deleted_one_gives_up(
+    pushing: Pushing, caplog: pytest.LogCaptureFixture
+) -> None:
+    pushing.service().update(notifications_added_to_channel_enabled=True)
+    unnamed = pushing.store.register_binding(
+        pushing.creds.account_sid,
+        pushing.service_sid,
+        identity="bob",
+        binding_type="fcm",
+        address="bob-fcm-registration-token",
+        endpoint="bob-phone",
+        message_types=["twilio.channel.added_to_channel"],
+    )
+    assert unnamed.credential_sid is None
+    pushing.service().channels.create(unique_name="general")
+    pushing.service().channels("general").members.create(identity="bob")
+    until(lambda: len(pushing.fcm.messages) == 1 and pushing.queued() == 0)
+
+    # Its credential deleted, a binding's pushes are given up (and the binding kept).
+    named = pushing.bind("carol", "carol-fcm-registration-token")
+    pushing.store.delete_credential(pushing.creds.account_sid, pushing.fcm_credential)
+    pushing.service().channels("general").members.create(identity="carol")
+    until(lambda: pushing.queued() == 0 and "given up" in caplog.text)
+    assert len(pushing.fcm.messages) == 1
+    assert f"push to binding {named.sid} given up: no fcm credential" in caplog.text
+    assert pushing.store.get_binding(pushing.service_sid, named.sid) == named
