@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from hubbub.push import Notification, Outcome, PushCredential
@@ -209,3 +211,23 @@ def test_no_answer_is_worth_another_try(fcm: Fcm, make_pusher: Pushers) -> None:
     outcome = make_pusher(fcm_url=fcm.receiver.base_url).send(unreachable, DEVICE, NEW_MESSAGE)
     assert outcome.retryable
     assert outcome.detail.startswith("fcm token endpoint: ConnectError")
+
+
+def test_a_slow_answer_is_a_timeout_worth_another_try(fcm: Fcm, make_pusher: Pushers) -> None:
+    pusher = make_pusher(fcm_url=fcm.receiver.base_url)
+    fcm.receiver.script = [Reply(200, delay=1.0)]
+    outcome = pusher.send(fcm.credential, DEVICE, NEW_MESSAGE, timeout=0.3)
+    assert outcome == Outcome(False, retryable=True, detail="fcm: timed out")
+
+
+def test_threads_sending_at_once_share_one_access_token(fcm: Fcm, make_pusher: Pushers) -> None:
+    pusher = make_pusher(fcm_url=fcm.receiver.base_url)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(lambda i: pusher.send(fcm.credential, f"{DEVICE}{i}", NEW_MESSAGE), range(32))
+        )
+    assert all(outcome.ok for outcome in outcomes)
+    assert fcm.receiver.grants == 1
+    assert sorted(m["token"] for m in fcm.receiver.messages) == sorted(
+        f"{DEVICE}{i}" for i in range(32)
+    )

@@ -46,10 +46,12 @@ class _Refused(Exception):
 
 
 class FcmSender:
-    """Sends FCM messages through ``client``; safe to share between threads."""
+    """Sends FCM messages with the clients of ``clients``; safe to share between threads."""
 
-    def __init__(self, client: httpx.Client, base_url: str, clock: Callable[[], float]) -> None:
-        self.client = client
+    def __init__(
+        self, clients: _http.ClientPool, base_url: str, clock: Callable[[], float]
+    ) -> None:
+        self.clients = clients
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self._tokens: dict[tuple[str, ...], _Token] = {}
@@ -78,15 +80,16 @@ class FcmSender:
             except _Refused as refused:
                 return refused.outcome
             try:
-                response = self.client.post(
-                    url,
-                    content=body,
-                    headers={
-                        "authorization": f"Bearer {token}",
-                        "content-type": "application/json; charset=UTF-8",
-                    },
-                    timeout=timeout,
-                )
+                with self.clients.client() as client:
+                    response = client.post(
+                        url,
+                        content=body,
+                        headers={
+                            "authorization": f"Bearer {token}",
+                            "content-type": "application/json; charset=UTF-8",
+                        },
+                        timeout=timeout,
+                    )
             except httpx.HTTPError as exc:
                 return _http.no_answer("fcm", exc, address)
             if response.status_code == 401 and attempt == 0:
@@ -126,7 +129,8 @@ class FcmSender:
         }
         form = {"grant_type": _GRANT_TYPE, "assertion": rs256(key, claims)}
         try:
-            response = self.client.post(account.token_uri, data=form, timeout=timeout)
+            with self.clients.client() as client:
+                response = client.post(account.token_uri, data=form, timeout=timeout)
         except httpx.HTTPError as exc:
             raise _Refused(_http.no_answer("fcm token endpoint", exc)) from None
         answer = _http.json_object(response)

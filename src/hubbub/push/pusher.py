@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import httpx
-
+from hubbub.push._http import ClientPool
 from hubbub.push.apns import ApnsSender
 from hubbub.push.fcm import FcmSender
 from hubbub.push.notification import Notification, Outcome, PushCredential
@@ -49,12 +48,12 @@ class Pusher:
         webpush_client: Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._http = httpx.Client(http2=True, verify=tls if tls is not None else True)
+        self._clients = ClientPool(tls if tls is not None else True)
         self._own_webpush_client = webpush_client is None
         self._webpush_client = webpush_client or Client(Guard())
-        self.fcm = FcmSender(self._http, fcm_url, clock)
+        self.fcm = FcmSender(self._clients, fcm_url, clock)
         self.apns = ApnsSender(
-            self._http, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
+            self._clients, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
         )
         self.webpush = WebPushSender(self._webpush_client, clock)
         self._senders: dict[str, _Sender] = {
@@ -89,6 +88,6 @@ class Pusher:
     def close(self) -> None:
         """Close the connections (FCM's and APNs' HTTP/2, and an own Web Push client)."""
         self.apns.close()
-        self._http.close()
+        self._clients.close()
         if self._own_webpush_client:
             self._webpush_client.close()
