@@ -212,19 +212,24 @@ def test_certificate_credentials_authenticate_with_tls_client_certificates(
         assert len(receiver.delivered) == 2
         assert "authorization" not in receiver.delivered[0].headers
 
-        # A certificate the server's CA did not sign: the TLS handshake fails.
+        # The credential's certificate replaced by one the server's CA did not sign: it is
+        # presented from then on, and the TLS handshake fails.
         stranger, stranger_key = Authority().issue(apple_subject(), client=True)
-        credential = PushCredential(
-            "CR" + "c" * 32,
-            "apn",
-            False,
-            {},
-            {"certificate": stranger, "private_key": stranger_key},
+        credential = dataclasses.replace(
+            credential, secrets={"certificate": stranger, "private_key": stranger_key}
         )
         outcome = pusher.send(credential, DEVICE, NEW_MESSAGE)
         assert not outcome.ok
         assert outcome.retryable
         assert len(receiver.delivered) == 2
+
+        # Renewed again, with a good one: delivered again.
+        renewed, renewed_key = apple.issue(apple_subject(), client=True)
+        credential = dataclasses.replace(
+            credential, secrets={"certificate": renewed, "private_key": renewed_key}
+        )
+        assert pusher.send(credential, DEVICE, NEW_MESSAGE).ok
+        assert len(receiver.delivered) == 3
         make_pusher.close()
 
 

@@ -64,7 +64,8 @@ class ApnsSender:
         self.tls = tls
         self.clock = clock
         self._tokens: dict[tuple[str, ...], _ProviderToken] = {}
-        self._certified: dict[str, _http.ClientPool] = {}
+        # credential sid -> the digest of its certificate and key, and their clients
+        self._certified: dict[str, tuple[str, _http.ClientPool]] = {}
         self._lock = threading.Lock()
 
     def send(
@@ -99,7 +100,7 @@ class ApnsSender:
     def close(self) -> None:
         with self._lock:
             pools, self._certified = list(self._certified.values()), {}
-        for pool in pools:
+        for _digest, pool in pools:
             pool.close()
 
     def _send_with_token(
@@ -161,11 +162,15 @@ class ApnsSender:
         cert = certificate(cert_pem)
         topic = credential.settings.get("topic") or apns_topic_of(cert)
         digest = hashlib.sha256(f"{cert_pem}\0{key_pem}".encode()).hexdigest()
+        replaced = None
         with self._lock:
-            pool = self._certified.get(digest)
-            if pool is None:
+            known, pool = self._certified.get(credential.sid, ("", None))
+            if pool is None or known != digest:  # new, or its certificate was replaced
+                replaced = pool
                 pool = _http.ClientPool(_client_context(self.tls, cert_pem, key_pem))
-                self._certified[digest] = pool
+                self._certified[credential.sid] = digest, pool
+        if replaced is not None:
+            replaced.close()
         return pool, topic if isinstance(topic, str) else None
 
     def _post(
