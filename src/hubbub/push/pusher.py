@@ -32,8 +32,10 @@ class Pusher:
 
     ``fcm_url`` and the APNs URLs are the providers' (operator configuration; tests point them
     at local receivers). ``tls`` is what FCM and APNs connections trust (the system's CAs when
-    ``None``). Web Push goes through ``webpush_client``, the webhooks' guarded client (by
-    default one that reaches public addresses only). ``clock`` times token lifetimes.
+    ``None``). What credentials and clients name rather than the operator (Web Push
+    endpoints, service accounts' token URIs) goes through ``webpush_client``, the webhooks'
+    guarded client (by default one that reaches public addresses only). ``clock`` times
+    token lifetimes.
 
     :meth:`send` is synchronous and safe to call from many threads at once.
     """
@@ -51,7 +53,7 @@ class Pusher:
         self._clients = ClientPool(tls if tls is not None else True)
         self._own_webpush_client = webpush_client is None
         self._webpush_client = webpush_client or Client(Guard())
-        self.fcm = FcmSender(self._clients, fcm_url, clock)
+        self.fcm = FcmSender(self._clients, self._webpush_client, fcm_url, clock)
         self.apns = ApnsSender(
             self._clients, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
         )
