@@ -70,6 +70,8 @@ class Request:
 class Reply:
     status: int
     body: dict[str, Any] | None = None
+    #: Seconds to wait before answering (to outlast the sender's timeout).
+    delay: float = 0.0
 
 
 class Rejected(Exception):
@@ -158,6 +160,8 @@ class Receiver:
             with self.lock:
                 self.problems.append(exc.reason)
             reply = Reply(exc.status, {"reason": exc.reason})
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         payload = json.dumps(reply.body).encode() if reply.body is not None else b""
         await send(
             {

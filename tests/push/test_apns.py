@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -211,19 +212,24 @@ def test_certificate_credentials_authenticate_with_tls_client_certificates(
         assert len(receiver.delivered) == 2
         assert "authorization" not in receiver.delivered[0].headers
 
-        # A certificate the server's CA did not sign: the TLS handshake fails.
+        # The credential's certificate replaced by one the server's CA did not sign: it is
+        # presented from then on, and the TLS handshake fails.
         stranger, stranger_key = Authority().issue(apple_subject(), client=True)
-        credential = PushCredential(
-            "CR" + "c" * 32,
-            "apn",
-            False,
-            {},
-            {"certificate": stranger, "private_key": stranger_key},
+        credential = dataclasses.replace(
+            credential, secrets={"certificate": stranger, "private_key": stranger_key}
         )
         outcome = pusher.send(credential, DEVICE, NEW_MESSAGE)
         assert not outcome.ok
         assert outcome.retryable
         assert len(receiver.delivered) == 2
+
+        # Renewed again, with a good one: delivered again.
+        renewed, renewed_key = apple.issue(apple_subject(), client=True)
+        credential = dataclasses.replace(
+            credential, secrets={"certificate": renewed, "private_key": renewed_key}
+        )
+        assert pusher.send(credential, DEVICE, NEW_MESSAGE).ok
+        assert len(receiver.delivered) == 3
         make_pusher.close()
 
 
@@ -233,3 +239,23 @@ def test_bad_key_material_is_a_failure_not_an_exception(apns: Apns, make_pusher:
     assert outcome == Outcome(
         False, detail="apns: bad credential: the .p8 private key is not a PEM private key"
     )
+
+
+def test_a_slow_answer_is_a_timeout_worth_another_try(apns: Apns, make_pusher: Pushers) -> None:
+    pusher = make_pusher(apns_url=apns.url)
+    apns.receiver.script = [Reply(200, delay=1.0)]
+    outcome = pusher.send(apns.credential, DEVICE, NEW_MESSAGE, timeout=0.3)
+    assert outcome == Outcome(False, retryable=True, detail="apns: timed out")
+
+
+def test_threads_sending_at_once_share_one_connection_and_token(
+    apns: Apns, make_pusher: Pushers
+) -> None:
+    pusher = make_pusher(apns_url=apns.url)
+    devices = [f"{i:064x}" for i in range(32)]
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda d: pusher.send(apns.credential, d, NEW_MESSAGE), devices))
+    assert [o for o in outcomes if not o.ok] == []
+    assert apns.receiver.problems == []
+    assert len(set(apns.receiver.provider_tokens)) == 1
+    assert sorted(d.device for d in apns.receiver.delivered) == devices

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from hubbub.push import Notification, Outcome, PushCredential
+from hubbub.webhooks.addresses import Guard
 from tests.push.conftest import NEW_MESSAGE, Fcm, Pushers, dead_url
 from tests.push.receivers import Clock, Reply, fcm_error
 
@@ -208,4 +211,36 @@ def test_no_answer_is_worth_another_try(fcm: Fcm, make_pusher: Pushers) -> None:
     unreachable = PushCredential("CR" + "d" * 32, "fcm", False, {}, {"service_account": account})
     outcome = make_pusher(fcm_url=fcm.receiver.base_url).send(unreachable, DEVICE, NEW_MESSAGE)
     assert outcome.retryable
-    assert outcome.detail.startswith("fcm token endpoint: ConnectError")
+    assert outcome.detail.startswith("fcm token endpoint: cannot connect to 127.0.0.1:")
+
+
+def test_the_guard_keeps_a_token_uri_off_private_addresses(fcm: Fcm, make_pusher: Pushers) -> None:
+    # token_uri comes with the uploaded service account, not from the operator: by default
+    # (public addresses only) one on loopback is refused before any connection.
+    pusher = make_pusher(fcm_url=fcm.receiver.base_url, guard=Guard())
+    outcome = pusher.send(fcm.credential, DEVICE, NEW_MESSAGE)
+    assert outcome.ok is False
+    assert outcome.retryable is False
+    assert outcome.detail.startswith("fcm token endpoint: refused: ")
+    assert "127.0.0.1 (loopback)" in outcome.detail
+    assert fcm.receiver.grants == 0
+
+
+def test_a_slow_answer_is_a_timeout_worth_another_try(fcm: Fcm, make_pusher: Pushers) -> None:
+    pusher = make_pusher(fcm_url=fcm.receiver.base_url)
+    fcm.receiver.script = [Reply(200, delay=1.0)]
+    outcome = pusher.send(fcm.credential, DEVICE, NEW_MESSAGE, timeout=0.3)
+    assert outcome == Outcome(False, retryable=True, detail="fcm: timed out")
+
+
+def test_threads_sending_at_once_share_one_access_token(fcm: Fcm, make_pusher: Pushers) -> None:
+    pusher = make_pusher(fcm_url=fcm.receiver.base_url)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(lambda i: pusher.send(fcm.credential, f"{DEVICE}{i}", NEW_MESSAGE), range(32))
+        )
+    assert all(outcome.ok for outcome in outcomes)
+    assert fcm.receiver.grants == 1
+    assert sorted(m["token"] for m in fcm.receiver.messages) == sorted(
+        f"{DEVICE}{i}" for i in range(32)
+    )

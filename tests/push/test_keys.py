@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Mapping
@@ -181,6 +182,15 @@ def test_a_certificate_needs_its_own_key_and_a_topic() -> None:
     with pytest.raises(ValueError, match="names no topic"):
         check_credential("apn", {}, secrets)
     check_credential("apn", {"topic": TOPIC}, secrets)
+
+
+def test_an_expired_certificate_is_refused() -> None:
+    certificate, private_key = Authority().issue(
+        apple_subject(), client=True, lifetime=-datetime.timedelta(days=3)
+    )
+    expired = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=3)).date()
+    with pytest.raises(ValueError, match=f"^the certificate expired on {expired.isoformat()}$"):
+        check_credential("apn", {}, {"certificate": certificate, "private_key": private_key})
 
 
 def test_a_new_vapid_key_is_a_p256_pair() -> None:

@@ -182,3 +182,13 @@ def test_a_title_alone_makes_a_message_too(webpush: WebPush, make_pusher: Pusher
         "twi_title": "general",
         "title": "general",
     }
+
+
+def test_a_slow_answer_is_a_timeout_worth_another_try(
+    webpush: WebPush, make_pusher: Pushers
+) -> None:
+    webpush.receiver.script = [Reply(201, delay=1.0)]
+    address = webpush.receiver.subscribe()
+    outcome = make_pusher().send(webpush.credential, address, NEW_MESSAGE, timeout=0.3)
+    assert outcome.retryable
+    assert outcome.detail.startswith("webpush: no answer from 127.0.0.1:")

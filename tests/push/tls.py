@@ -66,8 +66,15 @@ class Authority:
     def pem(self) -> str:
         return cert_pem(self.cert)
 
-    def issue(self, subject: x509.Name | None = None, *, client: bool = False) -> tuple[str, str]:
-        """A certificate and its key, PEM: for 127.0.0.1, or a client's (RSA, as Apple's)."""
+    def issue(
+        self,
+        subject: x509.Name | None = None,
+        *,
+        client: bool = False,
+        lifetime: datetime.timedelta = datetime.timedelta(hours=1),
+    ) -> tuple[str, str]:
+        """A certificate and its key, PEM: for 127.0.0.1, or a client's (RSA, as Apple's).
+        A negative ``lifetime`` makes one that has expired."""
         key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
         key = (
             rsa.generate_private_key(65537, 2048)
@@ -82,8 +89,10 @@ class Authority:
             .issuer_name(self.name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
+            .not_valid_before(
+                now + min(lifetime, datetime.timedelta()) - datetime.timedelta(days=1)
+            )
+            .not_valid_after(now + lifetime)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
