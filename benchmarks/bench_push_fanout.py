@@ -203,7 +203,15 @@ def main() -> None:
     members = [f"member{i}" for i in range(args.members - 1)]
     with Workers(receive_pushes, [(authority, key)]) as receiving:
         ((_, fcm_url, token_uri),) = receiving.gather(30)
-        serve_args = ("--push-fcm-url", fcm_url, "--push-ca-file", str(ca_file))
+        # The service account's token URI (the receiver's) is reached like a webhook.
+        serve_args = (
+            "--push-fcm-url",
+            fcm_url,
+            "--push-ca-file",
+            str(ca_file),
+            "--webhook-allow",
+            "127.0.0.0/8",
+        )
         with Server(serve_args=serve_args) as server:
             server.set_limits(max(args.members, 250))
             channel = server.create_channel("fanout")

@@ -133,12 +133,14 @@ def pushing(tmp_path: Path) -> Iterator[Pushing]:
             settings={"key_id": "KEY1234567", "team_id": "TEAM123456", "topic": TOPIC},
         )
         webhooks = Sender(store, box, Client(LOOPBACK))
+        # What credentials name (the FCM token URI, here the receiver's) goes through it.
+        guarded = Client(LOOPBACK, ssl_context=authority.trusting())
         pusher = Pusher(
             fcm_url=fcm_url,
             apns_url=apns_url,
             apns_sandbox_url=apns_url,
             tls=authority.trusting(),
-            webpush_client=Client(LOOPBACK, ssl_context=authority.trusting()),
+            webpush_client=guarded,
         )
         sender = dispatcher(store, box, webhooks, pusher)
         clock = Skew()
@@ -165,6 +167,7 @@ def pushing(tmp_path: Path) -> Iterator[Pushing]:
             stop.set()
             thread.join()
             sender.close()  # the pusher's connections, before the receivers stop
+            guarded.close()
             store.close()
 
 

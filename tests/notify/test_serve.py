@@ -43,6 +43,9 @@ def test_hubbub_serve_sends_push_notifications_to_the_configured_provider(
             fcm_url,
             "--push-ca-file",
             str(tmp_path / "ca.pem"),
+            # The service account's token URI is the credential's, reached like a webhook.
+            "--webhook-allow",
+            "127.0.0.0/8",
             start_new_session=True,
         )
         try:

@@ -34,7 +34,8 @@ def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
 
 def pusher_for(settings: ServeSettings) -> Pusher:
     """How the courier pushes: to the providers' URLs of the settings, trusting the system's
-    CAs and ``push_ca_file``; Web Push reaches what webhooks may reach."""
+    CAs and ``push_ca_file``. What credentials and clients name (Web Push endpoints, service
+    accounts' token URIs) goes where webhooks may go (``webhook_allow``)."""
     tls = None
     if settings.push_ca_file:
         tls = ssl.create_default_context()
@@ -48,7 +49,7 @@ def pusher_for(settings: ServeSettings) -> Pusher:
         apns_url=settings.push_apns_url,
         apns_sandbox_url=settings.push_apns_sandbox_url,
         tls=tls,
-        webpush_client=Client(Guard.from_strings(settings.webhook_allow)),
+        webpush_client=Client(Guard.from_strings(settings.webhook_allow), ssl_context=tls),
     )
 
 
