@@ -5,7 +5,8 @@ On 127.0.0.1 only, each side a server process of its own (one uvicorn worker eac
 
 - the peer, ``benchmarks/peers/media_starlette.py``: ``await request.body()`` then a file
   (fsynced, as hubbub's), and ``FileResponse``; what buffering a whole upload costs;
-- hubbub with media on disk (``hubbub serve`` on SQLite, the default media store);
+- hubbub with media on disk (``hubbub serve`` on SQLite, the default media store), the file
+  uploaded raw and, to the same server, as a browser's FormData (``multipart/form-data``);
 - hubbub with media in PostgreSQL (``--media-store database``), when ``--postgres URL`` names
   a server where the benchmark may create a throw-away database (dropped at the end).
 
@@ -69,9 +70,10 @@ class Side:
     headers: dict[str, str] = field(default_factory=dict)
     uploads: list[Transfer] = field(default_factory=list)
     downloads: list[Transfer] = field(default_factory=list)
-    #: Where the uploaded file is read back from, and how it is removed (hubbub).
+    #: Where the uploaded file is read back from (the peer).
     content_path: str = ""
-    delete_path: str = ""
+    #: Uploads as a browser's FormData (``multipart/form-data``) rather than the raw file.
+    form: bool = False
 
 
 def free_port() -> int:
@@ -122,12 +124,20 @@ def measured(side: Side, work: Any) -> tuple[Transfer, Any]:
 def upload(side: Side, path: Path) -> dict[str, Any]:
     size = path.stat().st_size
     connection = http.client.HTTPConnection(HOST, side.port, timeout=600, blocksize=PIECE)
-    with path.open("rb") as body:
-        headers = {
-            **side.headers,
-            "Content-Type": "video/mp4",
-            "Content-Length": str(size),
-        }
+    with path.open("rb") as file:
+        body: Any = file
+        content_type, length = "video/mp4", size
+        if side.form:
+            boundary = "----hubbubBenchBoundary7MA4YWxkTrZu0gW"
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+            ).encode()
+            tail = f"\r\n--{boundary}--\r\n".encode()
+            body = _form_body(head, file, tail)
+            content_type = f"multipart/form-data; boundary={boundary}"
+            length = len(head) + size + len(tail)
+        headers = {**side.headers, "Content-Type": content_type, "Content-Length": str(length)}
         connection.request("POST", side.upload_path, body=body, headers=headers)
     response = connection.getresponse()
     answer = response.read()
@@ -138,6 +148,13 @@ def upload(side: Side, path: Path) -> dict[str, Any]:
     if record.get("size") != size:
         raise SystemExit(f"{side.label}: stored {record.get('size')} bytes of {size}")
     return record
+
+
+def _form_body(head: bytes, file: Any, tail: bytes) -> Iterator[bytes]:
+    yield head
+    while piece := file.read(PIECE):
+        yield piece
+    yield tail
 
 
 def download(side: Side, path: str) -> tuple[int, str]:
@@ -299,6 +316,14 @@ def main() -> int:
                 work = root / name
                 work.mkdir()
                 sides.append(start(work))
+                if name == "disk":  # the same server, a browser's FormData upload
+                    first = sides[-1]
+                    sides.append(
+                        Side(
+                            "hubbub, media on disk, uploaded as multipart/form-data",
+                            first.proc, first.port, first.upload_path, first.headers, form=True,
+                        )
+                    )  # fmt: skip
             for side in sides:  # warm-up: every code path loaded, buffers sized
                 one_run(side, small, small_digest)
                 side.uploads.clear()
@@ -317,7 +342,7 @@ def main() -> int:
                     )
         finally:
             for side in sides:
-                stop(side.proc)
+                stop(side.proc)  # a second stop of a shared server does nothing
 
     size = args.size_mb * MiB
     print(f"\n{machine()}; a {args.size_mb} MiB file, median of {args.runs} runs each\n")
