@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -419,27 +416,3 @@ def test_the_sweep_frees_what_no_message_shows(node: Node, media: Media, db: Sto
         twilio_error(media.get(None, f"/{gone}").json(), 404, 20404)
         assert not blobs.path(gone).exists()
     assert media.get(None, f"/{kept}/Content").content == b"sent"
-
-
-# -- settings --------------------------------------------------------------------------------
-
-
-def test_the_database_media_store_is_refused_on_sqlite(tmp_path: Path) -> None:
-    from tests.realtime.test_crash import HUBBUB
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBBUB_", "TWILIO_"))}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2] / "src")
-    done = subprocess.run(
-        [str(HUBBUB), "serve", "--media-store", "database", "--port", "1"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode != 0
-    assert done.stderr.strip().splitlines() == [
-        "hubbub: --media-store database needs PostgreSQL: on SQLite a long upload would hold "
-        "the database's one write lock (use --media-store disk)"
-    ]
