@@ -110,6 +110,12 @@ def test_a_raw_upload_comes_back_whole_in_ranges_and_through_its_temporary_link(
     assert part.status_code == 206
     assert part.content == data[1048570:1048581]
     assert part.headers["content-range"] == f"bytes 1048570-1048580/{len(data)}"
+    head = media.http.head(f"{media.url()}/{sid}/Content", headers=media.headers("alice"))
+    assert (head.status_code, head.headers["content-length"], head.content) == (
+        200,
+        str(len(data)),
+        b"",
+    )
     past = media.get("alice", f"/{sid}/Content", Range=f"bytes={len(data)}-")
     twilio_error(past.json(), 416, 20416)
 

@@ -275,10 +275,6 @@ class MediaService:
         else:
             _, media = await self._db(self._readable, request, service_sid, sid)
         start, end, status = _range(request.headers.get("range"), media.size)
-        try:
-            chunks = await self._io(self.blobs.read, sid, start, end)
-        except FileNotFoundError:
-            raise ApiError(404, NOT_FOUND, f"The requested resource {path} was not found") from None
         headers = {
             **_CORS,
             "Content-Type": media.content_type,
@@ -292,6 +288,12 @@ class MediaService:
         }
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{media.size}"
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers)
+        try:
+            chunks = await self._io(self.blobs.read, sid, start, end)
+        except FileNotFoundError:
+            raise ApiError(404, NOT_FOUND, f"The requested resource {path} was not found") from None
         return StreamingResponse(self._stream(chunks), status_code=status, headers=headers)
 
     async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
