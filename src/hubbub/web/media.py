@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -33,6 +34,7 @@ from hubbub.chat.errors import (
     INVALID_PARAMETER,
     NOT_FOUND,
     REQUEST_TOO_LARGE,
+    SERVICE_UNAVAILABLE,
     ApiError,
     from_store,
     invalid,
@@ -550,6 +552,10 @@ def _answered(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Re
         except ClientDisconnect:
             # Nobody to answer; what it sent was dropped.
             error = ApiError(400, INVALID_PARAMETER, "the client went away")
+        except PoolTimeout:
+            # Every connection of the media store's pool is moving someone's file. The SDKs
+            # try again on 503.
+            error = ApiError(503, SERVICE_UNAVAILABLE, "too many uploads at once; try again")
         response = error_response(error)
         response.headers.update(_CORS)
         if error.status == 416:
