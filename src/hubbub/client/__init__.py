@@ -16,6 +16,7 @@ from hubbub.client.channel import Channel, MessagePage, Paginator
 from hubbub.client.client import DEFAULT_URL, ChatClient, TokenProvider
 from hubbub.client.errors import ChatError, CommandTimeout, FrameTooLarge, NotConnected
 from hubbub.client.events import EVENTS, ConnectionState
+from hubbub.client.media import Media
 from hubbub.client.models import Member, Message, Typing, User
 from hubbub.client.pacing import Pacer
 from hubbub.client.policy import Backoff
@@ -30,6 +31,7 @@ __all__ = [
     "CommandTimeout",
     "ConnectionState",
     "FrameTooLarge",
+    "Media",
     "Member",
     "Message",
     "MessagePage",
