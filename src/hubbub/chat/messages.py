@@ -61,15 +61,6 @@ def prepare_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) 
     is the user, or ``values["from_"]`` (``system`` if none) for the application's server.
     ``values["media_sid"]`` names an upload the message carries (``carriable``)."""
     channel = None
-    media: MessageMedia | None = None
-    if (media_sid := values.get("media_sid")) is not None:
-        values = {key: value for key, value in values.items() if key != "media_sid"}
-        media = carriable(core, actor, media_sid).carried()
-        if not values.get("body"):
-            # Twilio's "message text to send when a media message does not have any text",
-            # for clients that show only bodies; the SDKs show media messages without it.
-            service = core.store.get_service(actor.account_sid, actor.service_sid)
-            values["body"] = service.config.media.compatibility_message or ""
     if actor.identity is not None:
         channel = access.channel(core, actor, ref, cached=True)
         member = access.membership(core, actor, channel, ref=ref, cached=True)
@@ -79,6 +70,14 @@ def prepare_message(core: Core, actor: Actor, ref: str, values: dict[str, Any]) 
     else:
         values = {**values, "from_": values.get("from_") or "system"}
         channel_sid = ref
+    media: MessageMedia | None = None
+    if (media_sid := values.pop("media_sid", None)) is not None:
+        media = carriable(core, actor, media_sid).carried()
+        if not values.get("body"):
+            # Twilio's "message text to send when a media message does not have any text",
+            # for clients that show only bodies; the SDKs show media messages without it.
+            service = core.store.get_service(actor.account_sid, actor.service_sid)
+            values["body"] = service.config.media.compatibility_message or ""
     values.setdefault("attributes", "{}")
     values = core.before("send_message", actor, values, channel)
     return Draft(actor, channel_sid, values, media)
