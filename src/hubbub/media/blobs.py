@@ -23,13 +23,12 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from sqlalchemy import (
     Connection,
     Engine,
     RootTransaction,
-    bindparam,
     create_engine,
     delete,
     exists,
@@ -241,9 +240,15 @@ def _file_chunks(handle: BinaryIO, start: int, end: int | None) -> Iterator[byte
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 _chunks = s.media_chunks
-_READ_CHUNK = select(_chunks.c.data).where(
-    _chunks.c.media_sid == bindparam("sid"), _chunks.c.seq == bindparam("seq")
-)
+# Asked of psycopg itself, for its binary results: in text, a bytea comes as hex, twice its
+# size, and decoding it made reads five times slower.
+_READ_CHUNK = "SELECT data FROM media_chunks WHERE media_sid = %s AND seq = %s"
+
+
+def _read_chunk(conn: Connection, sid: str, seq: int) -> bytes | None:
+    driver: Any = conn.connection.driver_connection
+    row = driver.execute(_READ_CHUNK, (sid, seq), binary=True).fetchone()
+    return None if row is None else bytes(row[0])
 
 
 class DatabaseBlobs:
@@ -281,7 +286,7 @@ class DatabaseBlobs:
         while left is None or left > 0:
             # One short transaction per chunk: a slow reader holds no connection.
             with self.engine.connect() as conn:
-                data = conn.execute(_READ_CHUNK, {"sid": sid, "seq": seq}).scalar()
+                data = _read_chunk(conn, sid, seq)
             if data is None:
                 return
             piece = bytes(data[skip:]) if skip else bytes(data)

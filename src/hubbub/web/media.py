@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -33,6 +34,7 @@ from hubbub.chat.errors import (
     INVALID_PARAMETER,
     NOT_FOUND,
     REQUEST_TOO_LARGE,
+    SERVICE_UNAVAILABLE,
     ApiError,
     from_store,
     invalid,
@@ -275,10 +277,6 @@ class MediaService:
         else:
             _, media = await self._db(self._readable, request, service_sid, sid)
         start, end, status = _range(request.headers.get("range"), media.size)
-        try:
-            chunks = await self._io(self.blobs.read, sid, start, end)
-        except FileNotFoundError:
-            raise ApiError(404, NOT_FOUND, f"The requested resource {path} was not found") from None
         headers = {
             **_CORS,
             "Content-Type": media.content_type,
@@ -292,6 +290,12 @@ class MediaService:
         }
         if status == 206:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{media.size}"
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers)
+        try:
+            chunks = await self._io(self.blobs.read, sid, start, end)
+        except FileNotFoundError:
+            raise ApiError(404, NOT_FOUND, f"The requested resource {path} was not found") from None
         return StreamingResponse(self._stream(chunks), status_code=status, headers=headers)
 
     async def _stream(self, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
@@ -548,6 +552,10 @@ def _answered(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Re
         except ClientDisconnect:
             # Nobody to answer; what it sent was dropped.
             error = ApiError(400, INVALID_PARAMETER, "the client went away")
+        except PoolTimeout:
+            # Every connection of the media store's pool is moving someone's file. The SDKs
+            # try again on 503.
+            error = ApiError(503, SERVICE_UNAVAILABLE, "too many uploads at once; try again")
         response = error_response(error)
         response.headers.update(_CORS)
         if error.status == 416:
