@@ -5,6 +5,7 @@ client = await ChatClient.create(token, url="ws://127.0.0.1:8080/v1/ws")
 client.on("message_added", lambda message: print(message.author, message.body))
 channel = await client.get_channel_by_unique_name("general")
 await channel.send_message("hello")
+await channel.send_message(media="photo.png")  # a file: uploaded, then sent
 await client.shutdown()
 ```
 
