@@ -46,6 +46,8 @@ class Draft:
 
     def row(self) -> NewMessage:
         """What ``Store.create_messages`` takes (a user's text message has nothing more)."""
+        if self.media is not None:
+            raise ValueError("a media message is stored alone, by store_draft")
         values = self.values
         return (
             self.actor.service_sid,
