@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+
+from hubbub import sids
+from hubbub.media.blobs import DiskBlobs, Draft
+from hubbub.media.setup import recorder
 from hubbub.media.sweep import LEFTOVER, UNATTACHED, Swept, sweep
-from hubbub.store import Media
+from hubbub.store import Media, open_store
 from hubbub.store.db import utc_now
+from hubbub.store.records import MEDIA
 from tests.media.conftest import Bench
+from tests.twilio_sdk.nodes import poll
 
 
 def _upload(bench: Bench, data: bytes) -> Media:
@@ -61,3 +69,31 @@ def test_the_sweep_removes_bytes_whose_service_went(bench: Bench) -> None:
     assert swept.leftovers == 1
     assert _bytes(bench, media.sid) == b""
     assert bench.held() == 0
+
+
+def test_hubbub_serve_sweeps_in_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hubbub import supervisor
+    from hubbub.media import sweep as sweeping
+    from hubbub.settings import ServeSettings
+
+    settings = ServeSettings(db=f"sqlite:///{tmp_path / 'hubbub.db'}")
+    store = open_store(settings.db)
+    service = store.create_service(
+        store.create_account(friendly_name="a", auth_token_hash="h").sid, friendly_name="chat"
+    )
+    blobs = DiskBlobs(settings.media_directory, recorder(store))
+    upload = blobs.begin(
+        Draft(sids.new_sid(MEDIA), service.account_sid, service.sid, "alice", "media", None, "a/b")
+    )
+    upload.write(b"never sent")
+    media = upload.commit()
+    # Sweeps a few times a second, and uploads wait for no message at all.
+    monkeypatch.setattr(sweeping, "INTERVAL", 0.05)
+    monkeypatch.setattr(sweeping, "UNATTACHED", timedelta(seconds=-60))
+
+    with supervisor._media_sweep(settings):
+        poll(lambda: not store.existing_media([media.sid]), timeout=10, what="the sweep")
+    assert not blobs.path(media.sid).exists()
+    store.close()

@@ -74,7 +74,7 @@ class Upload(Protocol):
     #: Bytes written so far.
     size: int
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
 
     def commit(self) -> Media:
         """Store the bytes for good and write the media row; ``NotFound`` if its service went
@@ -190,7 +190,7 @@ class _DiskUpload:
         self._file = os.fdopen(fd, "wb", buffering=0)
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
         while view:
             written = self._file.write(view)
@@ -328,7 +328,7 @@ class _DatabaseUpload:
         self._seq = 0
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.size += len(data)
         self._pending += data
         while len(self._pending) >= CHUNK:

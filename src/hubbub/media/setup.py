@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hubbub.auth.cookies import derive_key
 from hubbub.media.blobs import Blobs, DatabaseBlobs, DiskBlobs, Draft, Record
 from hubbub.media.signing import PURPOSE, Signer
-from hubbub.settings import ServeSettings
 from hubbub.store import Media, Store
+
+if TYPE_CHECKING:
+    from hubbub.settings import ServeSettings
 
 
 def recorder(store: Store) -> Record:

@@ -71,10 +71,10 @@ def _free(store: Store, blobs: Blobs, batch: list[Media], *, unattached: bool) -
     return freed
 
 
-def run(store: Store, blobs: Blobs, stop: threading.Event, interval: float = INTERVAL) -> None:
-    """Sweep every ``interval`` seconds until ``stop`` is set; a failed sweep is logged and
-    tried again next time."""
-    while not stop.wait(interval):
+def run(store: Store, blobs: Blobs, stop: threading.Event, interval: float | None = None) -> None:
+    """Sweep every ``interval`` seconds (default ``INTERVAL``) until ``stop`` is set; a failed
+    sweep is logged and tried again next time."""
+    while not stop.wait(INTERVAL if interval is None else interval):
         try:
             swept = sweep(store, blobs)
         except Exception:

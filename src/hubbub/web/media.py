@@ -406,8 +406,9 @@ class MediaService:
 
 
 class _Writer:
-    """One upload fed from the event loop: pieces gathered up to ``FLUSH`` bytes, written on
-    the door's threads one at a time, the size limit checked as they come."""
+    """One upload fed from the event loop: pieces gathered up to ``FLUSH`` bytes and written on
+    the door's threads, one at a time but while the next piece arrives (so at most two pieces
+    are held), the size limit checked as they come."""
 
     def __init__(self, door: MediaService, limit: int) -> None:
         self.door = door
@@ -419,11 +420,6 @@ class _Writer:
         self._begun: Future[Upload] | None = None
         self._last: Future[Any] | None = None
 
-    async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        future = self.door._pool.submit(function, *args)
-        self._last = future
-        return await asyncio.wrap_future(future)
-
     async def begin(self, draft: Draft) -> None:
         self._begun = self.door._pool.submit(self.door.blobs.begin, draft)
         await asyncio.wrap_future(self._begun)
@@ -434,20 +430,31 @@ class _Writer:
             raise RuntimeError("the upload has not begun")
         return self._begun.result()
 
+    async def _settled(self) -> None:
+        """Once the write under way is done (raising what it raised)."""
+        if self._last is not None:
+            await asyncio.wrap_future(self._last)
+
+    async def _flush(self) -> None:
+        await self._settled()
+        piece, self._pending = self._pending, bytearray()
+        self._last = self.door._pool.submit(self.upload.write, piece)
+
     async def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
             raise _too_large(self.limit)
         self._pending += data
         if len(self._pending) >= FLUSH:
-            piece, self._pending = self._pending, bytearray()
-            await self._call(self.upload.write, piece)
+            await self._flush()
 
     async def commit(self) -> Media:
         if self._pending:
-            piece, self._pending = self._pending, bytearray()
-            await self._call(self.upload.write, piece)
-        return await self._call(self.upload.commit)
+            await self._flush()
+        await self._settled()
+        self._last = self.door._pool.submit(self.upload.commit)
+        media: Media = await asyncio.wrap_future(self._last)
+        return media
 
     def abort(self) -> None:
         """Drop the upload, once its thread is done with whatever it was doing (the request
