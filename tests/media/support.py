@@ -88,16 +88,25 @@ def media_files(root: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def half_upload(port: int, path: str, token: str, declared: int, sent: int) -> Iterator[None]:
+def half_upload(
+    port: int, path: str, token: str, declared: int, sent: int, *, form: bool = False
+) -> Iterator[None]:
     """Start an upload declaring ``declared`` bytes, send ``sent`` of them, and hang up when
-    the block ends."""
+    the block ends; raw, or (``form``) as a browser's FormData cut in its file part."""
+    content_type, opening = "application/octet-stream", b""
+    if form:
+        content_type = "multipart/form-data; boundary=cut"
+        opening = (
+            b'--cut\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n"
+        )
     with socket.create_connection(("127.0.0.1", port)) as sock:
         head = (
             f"POST {path}?Filename=cut.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"X-Twilio-Token: {token}\r\nContent-Type: application/octet-stream\r\n"
+            f"X-Twilio-Token: {token}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {declared}\r\n\r\n"
         )
-        sock.sendall(head.encode())
+        sock.sendall(head.encode() + opening)
         piece = b"x" * 65536
         for _ in range(sent // len(piece)):
             sock.sendall(piece)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hubbub.media import multipart, types
 from hubbub.media.signing import Signer
@@ -86,73 +89,119 @@ def test_temporary_links() -> None:
 BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
 
 
-def _form(file: bytes, *, name: str = 'filename="cat.png"', extra: bytes = b"") -> bytes:
+def _form(file: bytes, *, name: str = 'filename="cat.png"', boundary: str = BOUNDARY) -> bytes:
+    """A body as a browser's FormData sends it: a text field, then the file."""
     return (
         (
-            f"preamble\r\n--{BOUNDARY}\r\n"
+            f"--{boundary}\r\n"
             'Content-Disposition: form-data; name="note"\r\n\r\n'
             "hello\r\n"
-            f"--{BOUNDARY}\r\n"
+            f"--{boundary}\r\n"
             f'Content-Disposition: form-data; name="media"; {name}\r\n'
             "Content-Type: image/png\r\n\r\n"
         ).encode()
         + file
-        + f"\r\n--{BOUNDARY}--\r\nepilogue".encode()
-        + extra
+        + f"\r\n--{boundary}--\r\nepilogue".encode()
     )
 
 
-def _parse(body: bytes, step: int) -> list[tuple[multipart.Part, bytes]]:
-    parser = multipart.Parser(BOUNDARY)
+def _parse(
+    body: bytes, pieces: Iterable[int], boundary: str = BOUNDARY
+) -> list[tuple[multipart.Part, bytes]]:
+    """The parts of ``body`` fed in pieces of the given sizes (the rest in one)."""
+    parser = multipart.Parser(boundary)
     parts: list[tuple[multipart.Part, bytes]] = []
     ended = 0
-    for at in range(0, len(body), step):
-        for event in parser.feed(body[at : at + step]):
+    at = 0
+    for size in [*pieces, len(body)]:
+        for event in parser.feed(body[at : at + size]):
             if isinstance(event, multipart.Part):
+                assert ended == len(parts)  # each part ends before the next begins
                 parts.append((event, b""))
             elif isinstance(event, multipart.Data):
+                assert isinstance(event.data, bytes)
                 parts[-1] = (parts[-1][0], parts[-1][1] + event.data)
             else:
                 ended += 1
+        at += size
+    assert parser.done
     parser.close()
     assert ended == len(parts)
     return parts
 
 
+# A file holding what looks like boundaries, CRLFs and dashes.
+TRICKY = (b"\r\n--" + BOUNDARY.encode()[:-1] + b"x\r\n-\r\n--\r" + bytes(range(256))) * 50
+
+
 @pytest.mark.parametrize("step", [1, 2, 3, 37, 4096, 10**9])
 def test_multipart_parts_whatever_the_pieces(step: int) -> None:
-    # A file holding what looks like boundaries, CRLFs and dashes.
-    file = (b"\r\n--" + BOUNDARY.encode()[:-1] + b"x\r\n-\r\n--\r" + bytes(range(256))) * 50
-    parts = _parse(_form(file), step)
+    body = _form(TRICKY)
+    parts = _parse(body, [step] * (len(body) // step))
 
     assert [(p.name, p.filename, p.content_type) for p, _ in parts] == [
         ("note", None, None),
         ("media", "cat.png", "image/png"),
     ]
     assert parts[0][1] == b"hello"
-    assert parts[1][1] == file
+    assert parts[1][1] == TRICKY
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=300), max_size=60))
+def test_multipart_any_split_of_the_body(pieces: list[int]) -> None:
+    # Any cut, the empty piece included; a cut inside a delimiter above all.
+    parts = _parse(_form(TRICKY[:1000]), pieces)
+    assert [(p.name, data) for p, data in parts] == [("note", b"hello"), ("media", TRICKY[:1000])]
 
 
 def test_multipart_file_names_and_empty_files() -> None:
-    parts = _parse(_form(b"", name='filename="a \\"q\\"; b.png"'), 5)
+    parts = _parse(_form(b"", name='filename="a \\"q\\"; b.png"'), [5] * 60)
     assert parts[1][0].filename == 'a "q"; b.png'
     assert parts[1][1] == b""
+    # Browsers send names in UTF-8, unescaped.
+    utf8 = _parse(_form(b"x", name='filename="猫 ü.png"'), [7] * 40)
+    assert utf8[1][0].filename == "猫 ü.png"
+    assert utf8[1][0].headers["content-type"] == "image/png"
+
+
+def test_multipart_boundaries() -> None:
+    assert multipart.boundary("image/png") is None
+    assert multipart.boundary("application/x-www-form-urlencoded") is None
+    assert multipart.boundary(f'multipart/form-data; boundary="{BOUNDARY}"') == BOUNDARY
+    assert multipart.boundary(f"Multipart/Form-Data;Boundary={BOUNDARY}") == BOUNDARY
+    spaced = "a b'()+_,./:=?-" + "z" * 55  # every character RFC 2046 allows, 70 of them
+    assert multipart.boundary(f'multipart/form-data; boundary="{spaced}"') == spaced
+    assert _parse(_form(b"file", boundary=spaced), [3] * 100, spaced)[1][1] == b"file"
+    for bad in ["", "; boundary=", "; boundary=" + "x" * 71, '; boundary="ends in space "']:
+        with pytest.raises(multipart.MultipartError, match="boundary"):
+            multipart.boundary("multipart/form-data" + bad)
 
 
 def test_multipart_errors() -> None:
-    assert multipart.boundary("image/png") is None
-    assert multipart.boundary(f'multipart/form-data; boundary="{BOUNDARY}"') == BOUNDARY
-    with pytest.raises(multipart.MultipartError):
-        multipart.boundary("multipart/form-data")
-    with pytest.raises(multipart.MultipartError):
-        multipart.boundary("multipart/form-data; boundary=" + "x" * 71)
     cut = multipart.Parser(BOUNDARY)
     cut.feed(_form(b"12345")[:-30])
+    assert not cut.done
     with pytest.raises(multipart.MultipartError, match="ends before"):
         cut.close()
+    # Headers are held until they end, so they are capped, counted over all of a part's lines.
     endless = multipart.Parser(BOUNDARY)
     with pytest.raises(multipart.MultipartError, match="headers"):
         endless.feed(f"--{BOUNDARY}\r\n".encode() + b"X-A: b\r\n" * 3000)
+    # One long line, in pieces: it fits up to the cap, and not a piece beyond.
+    long_line = multipart.Parser(BOUNDARY)
+    assert long_line.feed(f"--{BOUNDARY}\r\nX-A: ".encode()) == []
+    for _ in range(16):
+        assert long_line.feed(b"b" * 1000) == []
+    with pytest.raises(multipart.MultipartError, match="header"):
+        long_line.feed(b"b" * 1000)
     headless = multipart.Parser(BOUNDARY)
     with pytest.raises(multipart.MultipartError, match="form-data"):
         headless.feed(f"--{BOUNDARY}\r\nContent-Type: a/b\r\n\r\nx".encode())
+    # Another boundary than the declared one, or anything before the first delimiter.
+    for body in [_form(b"x", boundary="other"), b"preamble\r\n" + _form(b"x")]:
+        with pytest.raises(multipart.MultipartError, match="not well-formed"):
+            multipart.Parser(BOUNDARY).feed(body)
+    colonless = multipart.Parser(BOUNDARY)
+    with pytest.raises(multipart.MultipartError, match="not well-formed"):
+        colonless.feed(f"--{BOUNDARY}\r\nno colon here\r\n\r\n".encode())

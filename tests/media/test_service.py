@@ -148,6 +148,74 @@ def test_a_browser_form_upload_takes_its_file_part(media: Media) -> None:
     assert content.headers["content-disposition"].startswith("attachment;")
 
 
+def test_a_form_upload_takes_the_first_file_and_the_query_filename(media: Media) -> None:
+    first, second = _pattern(70_000), b"not this one"
+    response = media.http.post(
+        media.url(),
+        params={"Filename": "from the query.png"},
+        data={"before": "x" * 5000},
+        files=[("a", ("a.png", first, "image/png")), ("b", ("b.png", second, "image/png"))],
+        headers=media.headers("alice"),
+    )
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert (record["filename"], record["size"]) == ("from the query.png", len(first))
+    assert media.get("alice", f"/{record['sid']}/Content").content == first
+    # Without a Content-Type of its own, the file part is application/octet-stream.
+    bare = media.http.post(
+        media.url(),
+        content=b'--b\r\nContent-Disposition: form-data; name="f"; filename="n"\r\n\r\nxy\r\n--b--',
+        headers=media.headers("alice", **{"Content-Type": "multipart/form-data; boundary=b"}),
+    )
+    assert bare.status_code == 201, bare.text
+    assert (bare.json()["content_type"], bare.json()["size"]) == ("application/octet-stream", 2)
+
+
+def test_malformed_form_bodies_are_refused_and_leave_nothing(
+    node: Node, media: Media, db: Store
+) -> None:
+    root = node.workdir / "media"
+    before = set(media_files(root))
+    rows_before = len(db.unattached_media(utc_now() + timedelta(days=1)))
+    part = b'Content-Disposition: form-data; name="f"; filename="a.png"\r\n\r\n' + b"d" * MiB
+    bodies = {
+        "no boundary": ("multipart/form-data", b"--b\r\n" + part + b"\r\n--b--"),
+        "a boundary too long": (
+            "multipart/form-data; boundary=" + "b" * 71,
+            b"--b\r\n" + part + b"\r\n--b--",
+        ),
+        "another boundary": ("multipart/form-data; boundary=b", b"--c\r\n" + part + b"\r\n--c--"),
+        # The file is whole, but the body ends in the next part.
+        "no closing boundary": (
+            "multipart/form-data; boundary=b",
+            b"--b\r\n" + part + b'\r\n--b\r\nContent-Disposition: form-data; name="n"\r\n\r\nx',
+        ),
+        "not form-data": (
+            "multipart/form-data; boundary=b",
+            b"--b\r\nContent-Type: a/b\r\n\r\nd\r\n--b--",
+        ),
+        "endless headers": (
+            "multipart/form-data; boundary=b",
+            b"--b\r\n" + b"X-A: b\r\n" * 5000 + b"\r\nd\r\n--b--",
+        ),
+        "no file part": (
+            "multipart/form-data; boundary=b",
+            b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n--b--',
+        ),
+    }
+    for what, (content_type, body) in bodies.items():
+        response = media.http.post(
+            media.url(),
+            content=body,
+            headers=media.headers("alice", **{"Content-Type": content_type}),
+        )
+        assert response.status_code == 400, (what, response.text)
+        twilio_error(response.json(), 400, 20001)
+
+    poll(lambda: set(media_files(root)) == before, timeout=5, what="the refused uploads' files")
+    assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
+
+
 def test_an_uploaded_html_page_cannot_run_on_the_origin(media: Media) -> None:
     record = media.upload("alice", b"<script>alert(1)</script>", "text/html", filename="x.html")
     content = media.get("alice", record["links"]["content_direct_temporary"])
@@ -379,8 +447,9 @@ def test_a_service_may_allow_only_some_types(node: Node, media: Media, small_ser
     media.upload("alice", b"<html>", "text/html")
 
 
+@pytest.mark.parametrize("form", [False, True], ids=["raw", "form"])
 def test_a_client_that_hangs_up_half_way_leaves_nothing(
-    node: Node, media: Media, db: Store
+    node: Node, media: Media, db: Store, form: bool
 ) -> None:
     root = node.workdir / "media"
     before = set(media_files(root))
@@ -388,7 +457,7 @@ def test_a_client_that_hangs_up_half_way_leaves_nothing(
 
     with half_upload(
         node.port, f"/v1/Services/{media.service_sid}/Media", media.tokens.token("alice"),
-        declared=8 * MiB, sent=3 * MiB,
+        declared=8 * MiB, sent=3 * MiB, form=form,
     ):  # fmt: skip
         poll(
             lambda: [p for p in media_files(root) if p.name.startswith(".upload-")],

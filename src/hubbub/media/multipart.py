@@ -1,6 +1,11 @@
-"""A streaming parser of ``multipart/form-data`` bodies (RFC 7578), as a browser's FormData
-sends them: fed the body as it arrives, it hands back each part's headers and then its bytes,
-never holding more than a part's headers and a delimiter's length of data. No I/O.
+"""``multipart/form-data`` bodies (RFC 7578), as a browser's FormData sends them, parsed as
+they arrive by python-multipart's streaming ``MultipartParser`` (the parser Starlette uses).
+
+This module only turns the library's callbacks into events (a part's headers, its bytes, its
+end) and holds hubbub's promises: a part's headers take at most ``MAX_HEADERS`` bytes, the
+boundary is one RFC 2046 allows, each part is ``form-data``, the body ends with its closing
+delimiter, and every fault is a :class:`MultipartError`. Nothing more than a part's headers
+and the chunk being fed is held. No I/O.
 """
 
 from __future__ import annotations
@@ -8,10 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-#: The most a part's headers may take.
+from python_multipart import MultipartParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+
+#: The most a part's headers may take (names, values and 4 bytes a line for ``: `` and CRLF).
 MAX_HEADERS = 16 * 1024
-_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=? -]{1,70}")
-_PARAM = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]")
 
 
 class MultipartError(ValueError):
@@ -45,116 +53,112 @@ Event = Part | Data | End
 
 def boundary(content_type: str) -> str | None:
     """The boundary of a ``multipart/form-data`` Content-Type, or ``None`` if it is not one."""
-    kind, _, rest = content_type.partition(";")
-    if kind.strip().lower() != "multipart/form-data":
+    # Starlette decodes headers as latin-1, so this gives back the bytes that were sent.
+    kind, params = parse_options_header(content_type.encode("latin-1", "replace"))
+    if kind != b"multipart/form-data":
         return None
-    params = _params(";" + rest)
-    value = params.get("boundary")
-    if value is None or _BOUNDARY.fullmatch(value) is None or value.endswith(" "):
+    value = params.get(b"boundary")
+    if value is None or _BOUNDARY.fullmatch(value) is None:
         raise MultipartError("multipart/form-data needs a boundary of 1 to 70 characters")
-    return value
-
-
-def _params(text: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for match in _PARAM.finditer(text):
-        name, value = match.group(1).lower(), match.group(2).strip()
-        if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        found.setdefault(name, value)
-    return found
+    return value.decode("ascii")
 
 
 class Parser:
     """Feed it the body with :meth:`feed`; call :meth:`close` at its end."""
 
     def __init__(self, boundary: str) -> None:
-        self._delimiter = b"\r\n--" + boundary.encode("ascii")
-        # The first delimiter may open the body without the CRLF before it.
-        self._buffer = bytearray(b"\r\n")
-        self._state = "preamble"
+        self._events: list[Event] = []
+        self._headers: dict[str, bytes] = {}
+        self._name = bytearray()
+        self._value = bytearray()
+        self._size = 0  # of the current part's headers
+        self._done = False
+        self._parser = MultipartParser(
+            boundary.encode("ascii"),
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+                "on_end": self._end,
+            },
+            # The library's own per-line and per-count limits, loose enough that MAX_HEADERS,
+            # counted here over all of a part's header lines, is the one that holds.
+            max_header_count=MAX_HEADERS // 4,
+            max_header_size=MAX_HEADERS,
+        )
 
     @property
     def done(self) -> bool:
         """Whether the closing delimiter was seen."""
-        return self._state == "epilogue"
+        return self._done
 
     def feed(self, data: bytes) -> list[Event]:
-        if self._state == "epilogue":
-            return []
-        self._buffer += data
-        events: list[Event] = []
-        while self._step(events):
-            pass
+        """The events the next piece of the body completes, in order."""
+        try:
+            self._parser.write(data)
+        except FormParserError as exc:
+            # The library's message says what was wrong and where; ours says it is the body's.
+            raise MultipartError(f"the multipart body is not well-formed: {exc}") from None
+        finally:
+            events, self._events = self._events, []
         return events
 
     def close(self) -> None:
-        if self._state != "epilogue":
+        """At the body's end: refuse one that stopped before its closing delimiter."""
+        if not self._done:
             raise MultipartError("the multipart body ends before its closing boundary")
 
-    def _step(self, events: list[Event]) -> bool:
-        """Parse what the buffer allows in the current state; whether to go on."""
-        buffer = self._buffer
-        if self._state in ("preamble", "body"):
-            at = buffer.find(self._delimiter)
-            if at < 0:
-                keep = len(self._delimiter) - 1
-                if self._state == "body" and len(buffer) > keep:
-                    events.append(Data(bytes(buffer[: len(buffer) - keep])))
-                if len(buffer) > keep:
-                    del buffer[: len(buffer) - keep]
-                return False
-            if self._state == "body":
-                if at:
-                    events.append(Data(bytes(buffer[:at])))
-                events.append(End())
-            del buffer[: at + len(self._delimiter)]
-            self._state = "delimiter"
-            return True
-        if self._state == "delimiter":
-            if len(buffer) < 2:
-                return False
-            if buffer[:2] == b"--":
-                self._state = "epilogue"
-                buffer.clear()
-                return False
-            # Transport padding (spaces, tabs) may follow a delimiter before its CRLF.
-            end = buffer.find(b"\r\n")
-            if end < 0:
-                if len(buffer) > 1024:
-                    raise MultipartError("a multipart boundary is followed by garbage")
-                return False
-            if buffer[:end].strip(b" \t"):
-                raise MultipartError("a multipart boundary is followed by garbage")
-            del buffer[: end + 2]
-            self._state = "headers"
-            return True
-        if self._state == "headers":
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEADERS:
-                    raise MultipartError(f"a part's headers take more than {MAX_HEADERS} bytes")
-                return False
-            events.append(_part(bytes(buffer[:end])))
-            # What follows the blank line is the body, up to the CRLF that opens a delimiter.
-            del buffer[: end + 4]
-            self._state = "body"
-            return True
-        return False  # epilogue: ignored
+    # -- the library's callbacks -------------------------------------------------------------
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._size = 0
 
+    def _count(self, size: int) -> None:
+        self._size += size
+        if self._size > MAX_HEADERS:
+            raise MultipartError(f"a part's headers take more than {MAX_HEADERS} bytes")
 
-def _part(raw: bytes) -> Part:
-    headers: dict[str, str] = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n"):
-        if not line:
-            continue
-        name, colon, value = line.partition(":")
-        if not colon:
-            raise MultipartError("a part's header line has no colon")
-        headers[name.strip().lower()] = value.strip()
-    disposition = headers.get("content-disposition", "")
-    kind, _, rest = disposition.partition(";")
-    if kind.strip().lower() != "form-data":
-        raise MultipartError("each part needs Content-Disposition: form-data")
-    params = _params(";" + rest)
-    return Part(params.get("name"), params.get("filename"), headers.get("content-type"), headers)
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count(end - start)
+        self._name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count(end - start)
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._count(4)  # ": " and CRLF: so many short lines count as what they take
+        name = self._name.decode("ascii").lower()  # the library lets only token bytes in
+        self._headers[name] = bytes(self._value).strip(b" \t")
+        self._name.clear()
+        self._value.clear()
+
+    def _headers_finished(self) -> None:
+        # Given bytes, parse_options_header reads them as latin-1 and gives back the same bytes.
+        kind, params = parse_options_header(self._headers.get("content-disposition", b""))
+        if kind != b"form-data":
+            raise MultipartError("each part needs Content-Disposition: form-data")
+        # Browsers send names (and any header) in UTF-8.
+        headers = {key: value.decode("utf-8", "replace") for key, value in self._headers.items()}
+        name, filename = params.get(b"name"), params.get(b"filename")
+        self._events.append(
+            Part(
+                None if name is None else name.decode("utf-8", "replace"),
+                None if filename is None else filename.decode("utf-8", "replace"),
+                headers.get("content-type"),
+                headers,
+            )
+        )
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        self._events.append(Data(data if start == 0 and end == len(data) else data[start:end]))
+
+    def _part_end(self) -> None:
+        self._events.append(End())
+
+    def _end(self) -> None:
+        self._done = True
