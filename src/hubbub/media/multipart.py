@@ -10,6 +10,7 @@ and the chunk being fed is held. No I/O.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -19,6 +20,9 @@ from python_multipart.multipart import parse_options_header
 
 #: The most a part's headers may take (names, values and 4 bytes a line for ``: `` and CRLF).
 MAX_HEADERS = 16 * 1024
+# A malformed body is the client's mistake, answered with a 400; the library's own warning of
+# it would only fill the operator's log.
+logging.getLogger("python_multipart").setLevel(logging.ERROR)
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]")
 
 
