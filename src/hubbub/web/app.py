@@ -42,7 +42,7 @@ from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
 from hubbub.web.endpoint import routes as bind
 from hubbub.web.metrics import MetricsMiddleware
-from hubbub.web.rest import channels, keys, services, unsupported, users, webhooks
+from hubbub.web.rest import channels, keys, push, services, users, webhooks
 from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
 from hubbub.webhooks.addresses import Guard
 from hubbub.webhooks.hooks import WebhookHooks
@@ -129,7 +129,7 @@ def create_app(
         *bind(users.TABLE, ctx),
         *bind(services.TABLE, ctx),
         *bind(webhooks.TABLE, ctx),
-        *bind(unsupported.TABLE, ctx),
+        *bind(push.TABLE, ctx),
         *bind(keys.TABLE, ctx),
     ]
 
