@@ -33,11 +33,12 @@ CHAT_TYPES = (
     "twilio.channel.removed_from_channel",
 )
 #: Every type a binding may take: twilio-chat's (``consumption_update`` is for iOS badges) and
-#: Conversations'.
+#: Conversations' (which subscribe push channels to typing too; it is taken, and not pushed).
 MESSAGE_TYPES = frozenset(
     {
         *CHAT_TYPES,
         "twilio.channel.consumption_update",
+        "twilio.ipmsg.typing_indicator",
         "twilio.conversations.new_message",
         "twilio.conversations.added_to_conversation",
         "twilio.conversations.removed_from_conversation",
