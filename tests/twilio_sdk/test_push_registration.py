@@ -18,8 +18,8 @@ from tests.twilio_sdk.driver import Driver
 Drivers = Callable[[str], Driver]
 Fresh = Callable[[str], str]
 
-#: What each SDK subscribes a push channel to (twilio-chat 6.0.0 client.ts; Conversations
-#: client.ts, which adds typing), as the REST API lists them.
+#: What each SDK subscribes a push channel to (twilio-chat client.ts, 5.x adding typing;
+#: Conversations' client.ts, which adds typing too), as the REST API lists them.
 CONV = {
     "twilio.conversations.new_message",
     "twilio.conversations.added_to_conversation",
@@ -27,14 +27,16 @@ CONV = {
     "twilio.ipmsg.typing_indicator",
     "consumption_update",
 }
+CHAT = {
+    "new_message",
+    "added_to_channel",
+    "invited_to_channel",
+    "removed_from_channel",
+    "consumption_update",
+}
 REST_TYPES = {
-    "chat6": {
-        "new_message",
-        "added_to_channel",
-        "invited_to_channel",
-        "removed_from_channel",
-        "consumption_update",
-    },
+    "chat5": CHAT | {"twilio.ipmsg.typing_indicator"},
+    "chat6": CHAT,
     "conv2": CONV,
     "conv3": CONV,
 }
@@ -81,7 +83,7 @@ def _registered(
     return record
 
 
-@pytest.mark.parametrize("sdk", ["chat6", "conv2", "conv3"])
+@pytest.mark.parametrize("sdk", ["chat5", "chat6", "conv2", "conv3"])
 def test_set_push_registration_id_makes_a_binding_and_unset_removes_it(
     sdk: str,
     sdk_server: SdkServer,
