@@ -75,7 +75,8 @@ def kind_of(value: object) -> CredentialType:
     for kind in BINDING_TYPES:
         if value == kind:
             return kind
-    raise invalid(f"binding_type must be one of {', '.join(BINDING_TYPES)}, not {value!r}")
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+    raise invalid(f"binding_type must be one of {', '.join(BINDING_TYPES)}, not {shown}")
 
 
 def address_of(kind: CredentialType, value: object) -> str:
@@ -128,7 +129,7 @@ def credential_for(
     ``push_credential_sid``), else the account's newest of that provider."""
     if wanted is not None:
         if not sids.is_sid(wanted, CREDENTIAL):
-            raise invalid(f"push_credential_sid must be a Credential SID, not {wanted!r}")
+            raise invalid("the token's push_credential_sid is not a Credential SID")
         try:
             credential = store.get_credential(account_sid, wanted)
         except NotFound:
