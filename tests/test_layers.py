@@ -18,6 +18,7 @@ BELOW_WEB = (
     "hubbub.webhooks",
     "hubbub.sync",
     "hubbub.twilsock",
+    "hubbub.push",
 )
 
 

@@ -45,26 +45,27 @@ class _ProviderToken:
 class ApnsSender:
     """Sends APNs notifications; safe to share between threads.
 
-    ``client`` (HTTP/2) carries token-based requests; each certificate gets a client of its
-    own, its TLS context trusting what ``tls`` trusts (the system's store when ``None``).
+    ``clients`` carry token-based requests; each certificate gets a pool of its own, its TLS
+    context trusting what ``tls`` trusts (the system's store when ``None``).
     """
 
     def __init__(
         self,
-        client: httpx.Client,
+        clients: _http.ClientPool,
         *,
         url: str,
         sandbox_url: str,
         tls: ssl.SSLContext | None,
         clock: Callable[[], float],
     ) -> None:
-        self.client = client
+        self.clients = clients
         self.url = url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.tls = tls
         self.clock = clock
         self._tokens: dict[tuple[str, ...], _ProviderToken] = {}
-        self._certified: dict[str, httpx.Client] = {}
+        # credential sid -> the digest of its certificate and key, and their clients
+        self._certified: dict[str, tuple[str, _http.ClientPool]] = {}
         self._lock = threading.Lock()
 
     def send(
@@ -87,20 +88,20 @@ class ApnsSender:
         }
         try:
             if credential.secrets.get("certificate") is not None:
-                client, topic = self._certified_client(credential)
+                clients, topic = self._certified_clients(credential)
                 if topic is not None:
                     headers["apns-topic"] = topic
                 url = f"{base}/3/device/{address}"
-                return self._post(client, url, body, headers, timeout)[2]
+                return self._post(clients, url, body, headers, timeout)[2]
             return self._send_with_token(credential, address, base, body, headers, timeout)
         except ValueError as exc:
             return Outcome(False, detail=f"apns: bad credential: {exc}")
 
     def close(self) -> None:
         with self._lock:
-            clients, self._certified = list(self._certified.values()), {}
-        for client in clients:
-            client.close()
+            pools, self._certified = list(self._certified.values()), {}
+        for _digest, pool in pools:
+            pool.close()
 
     def _send_with_token(
         self,
@@ -128,7 +129,7 @@ class ApnsSender:
             token = self._provider_token(cache_key, key, refused)
             headers["authorization"] = f"bearer {token}"
             status, reason, outcome = self._post(
-                self.client, f"{base}/3/device/{address}", body, headers, timeout
+                self.clients, f"{base}/3/device/{address}", body, headers, timeout
             )
             if status != 403 or reason != "ExpiredProviderToken" or refused is not None:
                 return outcome
@@ -153,7 +154,7 @@ class ApnsSender:
             self._tokens[cache_key] = _ProviderToken(value, now)
             return value
 
-    def _certified_client(self, credential: PushCredential) -> tuple[httpx.Client, str | None]:
+    def _certified_clients(self, credential: PushCredential) -> tuple[_http.ClientPool, str | None]:
         cert_pem = credential.secrets["certificate"]
         key_pem = credential.secrets.get("private_key")
         if not isinstance(key_pem, str):
@@ -161,17 +162,20 @@ class ApnsSender:
         cert = certificate(cert_pem)
         topic = credential.settings.get("topic") or apns_topic_of(cert)
         digest = hashlib.sha256(f"{cert_pem}\0{key_pem}".encode()).hexdigest()
+        replaced = None
         with self._lock:
-            client = self._certified.get(digest)
-            if client is None:
-                context = _client_context(self.tls, cert_pem, key_pem)
-                client = httpx.Client(http2=True, verify=context)
-                self._certified[digest] = client
-        return client, topic if isinstance(topic, str) else None
+            known, pool = self._certified.get(credential.sid, ("", None))
+            if pool is None or known != digest:  # new, or its certificate was replaced
+                replaced = pool
+                pool = _http.ClientPool(_client_context(self.tls, cert_pem, key_pem))
+                self._certified[credential.sid] = digest, pool
+        if replaced is not None:
+            replaced.close()
+        return pool, topic if isinstance(topic, str) else None
 
     def _post(
         self,
-        client: httpx.Client,
+        clients: _http.ClientPool,
         url: str,
         body: bytes,
         headers: dict[str, str],
@@ -179,7 +183,8 @@ class ApnsSender:
     ) -> tuple[int, str, Outcome]:
         """The status and Apple's reason (0 and "" without an answer), and the outcome."""
         try:
-            response = client.post(url, content=body, headers=headers, timeout=timeout)
+            with clients.client() as client:
+                response = client.post(url, content=body, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             return 0, "", _http.no_answer("apns", exc, url.rsplit("/", 1)[-1])
         status = response.status_code

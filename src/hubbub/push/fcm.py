@@ -9,10 +9,13 @@ reads the ``twi_*`` fields from ``data`` (see :mod:`hubbub.push.payloads`).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -21,6 +24,7 @@ from hubbub.push.jwt import rs256
 from hubbub.push.keys import ServiceAccount, service_account
 from hubbub.push.notification import Notification, Outcome, PushCredential
 from hubbub.push.payloads import TooLarge, fcm_message
+from hubbub.webhooks.http import Client, DeliveryError, Refused
 
 __all__ = ["SCOPE", "FcmSender"]
 
@@ -46,10 +50,22 @@ class _Refused(Exception):
 
 
 class FcmSender:
-    """Sends FCM messages through ``client``; safe to share between threads."""
+    """Sends FCM messages with the clients of ``clients``; safe to share between threads.
 
-    def __init__(self, client: httpx.Client, base_url: str, clock: Callable[[], float]) -> None:
-        self.client = client
+    The token endpoint is the service account's ``token_uri``: uploaded with a credential,
+    not configured by the operator, so it is asked through ``guarded``, the webhooks' client
+    that reaches only the addresses its guard allows (Google's are public).
+    """
+
+    def __init__(
+        self,
+        clients: _http.ClientPool,
+        guarded: Client,
+        base_url: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self.clients = clients
+        self.guarded = guarded
         self.base_url = base_url.rstrip("/")
         self.clock = clock
         self._tokens: dict[tuple[str, ...], _Token] = {}
@@ -78,15 +94,16 @@ class FcmSender:
             except _Refused as refused:
                 return refused.outcome
             try:
-                response = self.client.post(
-                    url,
-                    content=body,
-                    headers={
-                        "authorization": f"Bearer {token}",
-                        "content-type": "application/json; charset=UTF-8",
-                    },
-                    timeout=timeout,
-                )
+                with self.clients.client() as client:
+                    response = client.post(
+                        url,
+                        content=body,
+                        headers={
+                            "authorization": f"Bearer {token}",
+                            "content-type": "application/json; charset=UTF-8",
+                        },
+                        timeout=timeout,
+                    )
             except httpx.HTTPError as exc:
                 return _http.no_answer("fcm", exc, address)
             if response.status_code == 401 and attempt == 0:
@@ -124,17 +141,30 @@ class FcmSender:
             "iat": int(now),
             "exp": int(now) + _ASSERTION_LIFETIME,
         }
-        form = {"grant_type": _GRANT_TYPE, "assertion": rs256(key, claims)}
+        form = urlencode({"grant_type": _GRANT_TYPE, "assertion": rs256(key, claims)})
         try:
-            response = self.client.post(account.token_uri, data=form, timeout=timeout)
-        except httpx.HTTPError as exc:
-            raise _Refused(_http.no_answer("fcm token endpoint", exc)) from None
-        answer = _http.json_object(response)
+            response = self.guarded.request(
+                "POST",
+                account.token_uri,
+                headers=[("Content-Type", "application/x-www-form-urlencoded")],
+                body=form.encode("ascii"),
+                deadline=time.monotonic() + timeout,
+            )
+        except Refused as exc:
+            raise _Refused(Outcome(False, detail=f"fcm token endpoint: refused: {exc}")) from None
+        except DeliveryError as exc:
+            failed = Outcome(False, retryable=True, detail=f"fcm token endpoint: {exc}")
+            raise _Refused(failed) from None
+        status = response.status
+        try:
+            answer = json.loads(response.body)
+        except ValueError:
+            answer = None
+        answer = answer if isinstance(answer, dict) else {}
         token, expires_in = answer.get("access_token"), answer.get("expires_in")
-        if response.status_code != 200 or not isinstance(token, str):
+        if status != 200 or not isinstance(token, str):
             reason = answer.get("error") if isinstance(answer.get("error"), str) else ""
-            detail = f"fcm token endpoint: status {response.status_code} {reason}".rstrip()
-            status = response.status_code
+            detail = f"fcm token endpoint: status {status} {reason}".rstrip()
             raise _Refused(Outcome(False, retryable=_http.retryable(status), detail=detail))
         lifetime = float(expires_in) if isinstance(expires_in, int | float) else 3600.0
         # Renew ahead of the end, so no request carries a token about to lapse in flight.

@@ -7,6 +7,7 @@ text, so sending does not parse an RSA key per message.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -173,6 +174,9 @@ def _check_fcm(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> None:
 def _check_apn(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> None:
     if secrets.get("certificate") is not None:
         cert = certificate(secrets["certificate"])
+        if cert.not_valid_after_utc < datetime.datetime.now(datetime.UTC):
+            expired = cert.not_valid_after_utc.date().isoformat()
+            raise ValueError(f"the certificate expired on {expired}")
         key = _key(secrets.get("private_key"), "the private key")
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("the private key is neither RSA nor EC")

@@ -39,7 +39,8 @@ APNS_LIMIT = 4096
 #: so this stays a little below.
 FCM_LIMIT = 4000
 _ELLIPSIS = "…"
-# Keys FCM refuses in ``data`` (its own); a data field of one of these names would fail the send.
+# Keys FCM refuses in ``data`` (its own, and any starting "google" or "gcm"): a data field of
+# one of these names would fail the send.
 _FCM_RESERVED = frozenset({"from", "notification", "message_type", "collapse_key"})
 
 
@@ -75,7 +76,7 @@ def fcm_data(notification: Notification, body: str | None) -> dict[str, str]:
     data = {
         key: str(value)
         for key, value in notification.data.items()
-        if key not in _FCM_RESERVED and not key.startswith(("google.", "gcm."))
+        if key not in _FCM_RESERVED and not key.lower().startswith(("google", "gcm"))
     }
     data["twi_message_type"] = notification.message_type
     for key, value in (

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import httpx
-
+from hubbub.push._http import ClientPool
 from hubbub.push.apns import ApnsSender
 from hubbub.push.fcm import FcmSender
 from hubbub.push.notification import Notification, Outcome, PushCredential
@@ -33,8 +32,10 @@ class Pusher:
 
     ``fcm_url`` and the APNs URLs are the providers' (operator configuration; tests point them
     at local receivers). ``tls`` is what FCM and APNs connections trust (the system's CAs when
-    ``None``). Web Push goes through ``webpush_client``, the webhooks' guarded client (by
-    default one that reaches public addresses only). ``clock`` times token lifetimes.
+    ``None``). What credentials and clients name rather than the operator (Web Push
+    endpoints, service accounts' token URIs) goes through ``webpush_client``, the webhooks'
+    guarded client (by default one that reaches public addresses only). ``clock`` times
+    token lifetimes.
 
     :meth:`send` is synchronous and safe to call from many threads at once.
     """
@@ -49,12 +50,12 @@ class Pusher:
         webpush_client: Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._http = httpx.Client(http2=True, verify=tls if tls is not None else True)
+        self._clients = ClientPool(tls if tls is not None else True)
         self._own_webpush_client = webpush_client is None
         self._webpush_client = webpush_client or Client(Guard())
-        self.fcm = FcmSender(self._http, fcm_url, clock)
+        self.fcm = FcmSender(self._clients, self._webpush_client, fcm_url, clock)
         self.apns = ApnsSender(
-            self._http, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
+            self._clients, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
         )
         self.webpush = WebPushSender(self._webpush_client, clock)
         self._senders: dict[str, _Sender] = {
@@ -89,6 +90,6 @@ class Pusher:
     def close(self) -> None:
         """Close the connections (FCM's and APNs' HTTP/2, and an own Web Push client)."""
         self.apns.close()
-        self._http.close()
+        self._clients.close()
         if self._own_webpush_client:
             self._webpush_client.close()
