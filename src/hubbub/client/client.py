@@ -28,6 +28,7 @@ from hubbub.client.channel import Channel, Paginator, Status, encode_attributes
 from hubbub.client.connection import Connection
 from hubbub.client.errors import ChatError, CommandTimeout, NotConnected
 from hubbub.client.events import Callback, ConnectionState, Emitter
+from hubbub.client.media import MediaService, media_url
 from hubbub.client.models import Member, Message, Typing, User
 from hubbub.client.pacing import Pacer
 from hubbub.client.policy import Action, Backoff, CloseCode, after_close
@@ -113,6 +114,9 @@ class ChatClient:
         self._shut_down = False
         self._connected_at = 0.0
         self._renewing = False
+        self._media = MediaService(
+            lambda: media_url(self.url, self.service_sid or ""), lambda: self._token, timeout
+        )
 
     @classmethod
     async def create(
@@ -535,7 +539,7 @@ class ChatClient:
         if anchor is not None:
             params["anchor"] = anchor
         result = await self._command("get_messages", params)
-        messages = [Message.from_json(m, sid) for m in result.get("messages") or []]
+        messages = [Message.from_json(m, sid, self._media) for m in result.get("messages") or []]
         return messages, result.get("truncated") is True
 
     def _deliver(self, changes: list[Change[Message]]) -> None:
@@ -546,7 +550,7 @@ class ChatClient:
     def _on_push(self, kind: str, data: dict[str, Any]) -> None:
         channel_sid = data.get("channel_sid")
         if kind in _MESSAGE_EVENTS:
-            message = Message.from_json(data.get("message") or {}, channel_sid)
+            message = Message.from_json(data.get("message") or {}, channel_sid, self._media)
             self._deliver(self._timeline.push(message.channel_sid, _MESSAGE_EVENTS[kind], message))
         elif kind in _MEMBER_EVENTS:
             self._events.emit(kind, Member.from_json(data.get("member") or {}, channel_sid))

@@ -239,8 +239,7 @@ class Commands:
     def cmd_send_message(self, who: Identity, params: Params) -> Outcome:
         draft = self.draft_message(who, params)
         with self.core.atomic():
-            stored = self.store.create_message(who.service_sid, draft.channel_sid, **draft.values)
-            return self.sent(draft, stored)
+            return self.sent(draft, messages.store_draft(self.store, draft))
 
     def draft_message(self, who: Identity, params: Params) -> Draft:
         """``send_message`` up to the write: checked, not stored. The adapter stores drafts of
@@ -248,6 +247,8 @@ class Commands:
         ref = _channel(params)
         body = fields.body(_text(params, "body", MAX_FRAME) or "", "body")
         values = {"body": body, "attributes": _attributes(params)}
+        if (media_sid := _text(params, "media_sid", 34)) is not None:
+            values["media_sid"] = media_sid
         try:
             return messages.prepare_message(self.core, who.actor, ref, values)
         except StoreError as exc:

@@ -714,10 +714,21 @@ class Store(Protocol):
         """Record that a message carries the media; ``Conflict`` if another already does."""
         ...
 
-    def delete_media(self, service_sid: str, sid: str) -> None: ...
+    def delete_media(self, service_sid: str, sid: str, *, unattached: bool = False) -> None:
+        """Delete the row; with ``unattached``, only while no message carries it (else
+        ``Conflict``)."""
+        ...
 
     def unattached_media(self, before: datetime, *, limit: int = 1000) -> list[Media]:
         """Uploads that no message carries, made before ``before``."""
+        ...
+
+    def media_of_deleted_messages(self, *, limit: int = 1000) -> list[Media]:
+        """Media whose message is gone (deleted, or its channel)."""
+        ...
+
+    def existing_media(self, sids: Sequence[str]) -> set[str]:
+        """Those of ``sids`` that have a media row, in any service."""
         ...
 
     # Push --------------------------------------------------------------------------------------

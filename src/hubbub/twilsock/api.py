@@ -185,6 +185,12 @@ class Api:
                 "user_infos_to_subscribe": 100,
                 "http_cache_interval": "PT1S",
                 "consumption_report_interval": f"PT{config.consumption_report_interval}S",
+                # Conversations' limits of a message's attachments (``conversation.limits``).
+                "media_attachments_count_limit": 1,
+                "media_attachment_size_limit_in_mb": config.media.size_limit_mb,
+                "media_attachments_total_size_limit_in_mb": config.media.size_limit_mb,
+                "email_histories_allowed_mime_types": [],
+                "email_bodies_allowed_mime_types": [],
             },
         }
         return Answer(200, body)
@@ -440,6 +446,8 @@ class Api:
         body = _object(request.body)
         text = _text(body, "body", limit=fields.MAX_TEXT + 1) or ""
         values = {"body": fields.body(text, "body"), "attributes": _attributes(body)}
+        if (media_sid := _media_sid(body)) is not None:
+            values["media_sid"] = media_sid
         draft = messages.prepare_message(self.core, who.actor, args[0], values)
         return Answer(200, None, draft=draft)
 
@@ -584,6 +592,22 @@ def _text(body: dict[str, Any], *names: str, limit: int = fields.MAX_TEXT) -> st
             raise invalid(f"{name} is not acceptable text (at most {limit} characters, no NUL)")
         return value
     return None
+
+
+def _media_sid(body: dict[str, Any]) -> str | None:
+    """The upload a message carries: chat's ``media_sid``, or conversations' ``media_sids``
+    (which its builder sends empty with text). One per message, as in Chat."""
+    single = _text(body, "media_sid", limit=34)
+    many = body.get("media_sids")
+    if many is None or many == []:
+        return single
+    if not isinstance(many, list) or not all(isinstance(sid, str) for sid in many):
+        raise invalid("media_sids must be a list of Media SIDs")
+    if len(many) > 1 or single is not None:
+        raise invalid(
+            "a message carries one media in hubbub: send each file in a message of its own"
+        )
+    return _text({"media_sids": many[0]}, "media_sids", limit=34)
 
 
 def _attributes(body: dict[str, Any]) -> str:

@@ -45,6 +45,8 @@ export const ui = {
   composer: element("composer", HTMLFormElement),
   message: element("message", HTMLTextAreaElement),
   send: element("send", HTMLButtonElement),
+  attach: element("attach", HTMLLabelElement),
+  attachFile: element("attach-file", HTMLInputElement),
   memberList: element("member-list", HTMLUListElement),
   inviteForm: element("invite-form", HTMLFormElement),
   inviteIdentity: element("invite-identity", HTMLInputElement),

@@ -7,6 +7,7 @@
 // index, so that no message is missed or repeated (timeline.js decides which to deliver).
 
 import { Channel, Paginator, encodeAttributes } from "./channel.js";
+import { MediaService, mediaUrl } from "./media.js";
 import { intOrNull, toMember, toMessage, toUser } from "./models.js";
 import { Session, sleep } from "./session.js";
 import { Timeline } from "./timeline.js";
@@ -79,6 +80,21 @@ export class ChatClient extends Session {
     this._channels = new Map();
     /** @type {Timeline<Message>} */
     this._timeline = new Timeline();
+    /** The media service beside this server's /v1/ws, reached with this client's token. */
+    this._media = new MediaService(
+      () => mediaUrl(this.url, this.serviceSid || ""),
+      () => this._token,
+    );
+  }
+
+  /**
+   * A URL of a message's media bytes that needs no token (for an <img src> or a download
+   * link), valid a few minutes: ask again for a fresh one.
+   * @param {{sid: string} | string} media a message's `media`, or its SID
+   * @returns {Promise<string>}
+   */
+  getMediaContentUrl(media) {
+    return this._media.contentUrl(typeof media === "string" ? media : media.sid);
   }
 
   // -- the application's side --------------------------------------------------------------
