@@ -28,7 +28,9 @@
 //   base64, filename, attributes, how, body}; mediaContent {index}; updateMessageBody {index,
 //   body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
 //   setAllRead; advanceRead {index}; updateRead {index}; setNoneRead; unreadCount; counts;
-//   members; getUser {identity}; updateUser {friendlyName, attributes}; listen.
+//   members; getUser {identity}; updateUser {friendlyName, attributes}; listen;
+//   setPushRegistrationId {channelType, registrationId}; unsetPushRegistrationId
+//   {channelType}; removePushRegistrations {channelType, registrationId} (Conversations).
 // A result is what the SDK's object held when its promise resolved: what the server then
 // pushes (the new attributes after updateChannel, say) arrives later, as events.
 //
@@ -771,6 +773,26 @@ const OPS = {
     if (args.friendlyName !== undefined) await user.updateFriendlyName(args.friendlyName);
     if (args.attributes !== undefined) await user.updateAttributes(args.attributes);
     return userInfo(user);
+  },
+
+  // Push registration (ERS through twilsock); "removePushRegistrations" is Conversations'.
+  async setPushRegistrationId(args) {
+    const entry = entryOf(args);
+    await entry.client.setPushRegistrationId(need(args, "channelType"), need(args, "registrationId"));
+    return null;
+  },
+
+  async unsetPushRegistrationId(args) {
+    const entry = entryOf(args);
+    await entry.client.unsetPushRegistrationId(need(args, "channelType"));
+    return null;
+  },
+
+  async removePushRegistrations(args) {
+    const entry = entryOf(args);
+    if (typeof entry.client.removePushRegistrations !== "function") unsupported("removePushRegistrations");
+    await entry.client.removePushRegistrations(need(args, "channelType"), need(args, "registrationId"));
+    return null;
   },
 
   async listen(args) {

@@ -358,12 +358,6 @@ def test_oversized_bodies_are_refused_unread(base_url: str, creds: Credentials) 
     assert json.loads(caught.value.read())["code"] == 20413
 
 
-def test_unsupported_resources_answer_in_twilio_shape(chat: Any, client: Client) -> None:
-    assert chat.bindings.list() == []
-    assert client.chat.v2.credentials.list() == []
-    fails(lambda: client.chat.v2.credentials.create(type="fcm", secret="x"), 405, 20004)
-
-
 def raw_request(
     base_url: str, creds: Credentials, path: str, data: bytes | None = None
 ) -> tuple[int, Any]:

@@ -31,6 +31,7 @@ from hubbub.store.records import Channel, User
 from hubbub.sync import objects
 from hubbub.sync.objects import MY_CHANNELS, USER_INFO
 from hubbub.sync.reads import SyncReads, channel_objects
+from hubbub.twilsock import registrations
 
 CHAT = "/Client/v2"
 #: The most objects one subscription request may name (the SDKs send at most what the answer's
@@ -118,6 +119,12 @@ class Api:
             (re.compile(r"/v3/(Maps|Lists|Documents)/([^/]+)"), {"GET": self.sync_object}),
             (re.compile(r"/v3/(Maps|Lists)/([^/]+)/Items"), {"GET": self.sync_items}),
             (re.compile(r"/v4/Subscriptions"), {"POST": self.subscriptions}),
+            # Push registrations (ERS), whatever host the SDK names.
+            (
+                re.compile(r"/v1/registrations"),
+                {"POST": self.register_push, "DELETE": self.unregister_push},
+            ),
+            (re.compile(r"/v1/registrations/([^/]+)"), {"DELETE": self.unregister_push}),
         ]
 
     def handle(self, who: Identity, request: Request) -> Answer:
@@ -516,6 +523,14 @@ class Api:
             "sync_unique_name": info,
             "links": {"self": f"{self.base}{CHAT}/Users/{quote(user.identity, safe='')}"},
         }
+
+    # -- push registrations --------------------------------------------------------------------
+    def register_push(self, who: Identity, request: Request, args: list[str]) -> Answer:
+        return Answer(200, registrations.register(self.store, who, request.body))
+
+    def unregister_push(self, who: Identity, request: Request, args: list[str]) -> Answer:
+        registrations.unregister(self.store, who, request.body, args[0] if args else None)
+        return Answer(204, None)
 
     # -- Sync ----------------------------------------------------------------------------------
     def sync_object(self, who: Identity, request: Request, args: list[str]) -> Answer:

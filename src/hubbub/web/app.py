@@ -46,7 +46,7 @@ from hubbub.web.endpoint import error_response
 from hubbub.web.endpoint import routes as bind
 from hubbub.web.media import MediaService
 from hubbub.web.metrics import MetricsMiddleware
-from hubbub.web.rest import channels, keys, services, unsupported, users, webhooks
+from hubbub.web.rest import channels, keys, push, services, users, webhooks
 from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
 from hubbub.webhooks.addresses import Guard
 from hubbub.webhooks.hooks import WebhookHooks
@@ -137,7 +137,7 @@ def create_app(
         *bind(users.TABLE, ctx),
         *bind(services.TABLE, ctx),
         *bind(webhooks.TABLE, ctx),
-        *bind(unsupported.TABLE, ctx),
+        *bind(push.TABLE, ctx),
         *bind(keys.TABLE, ctx),
         *(media_service.routes() if media_service is not None else ()),
     ]

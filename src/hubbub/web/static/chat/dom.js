@@ -25,6 +25,8 @@ export const ui = {
   connection: element("connection", HTMLElement),
   chatError: element("chat-error", HTMLElement),
   me: element("me", HTMLElement),
+  notify: element("notify", HTMLButtonElement),
+  notifyStatus: element("notify-status", HTMLElement),
   signout: element("signout", HTMLButtonElement),
   channelList: element("channel-list", HTMLUListElement),
   notice: element("notice", HTMLElement),

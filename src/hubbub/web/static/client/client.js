@@ -163,6 +163,53 @@ export class ChatClient extends Session {
     return fetch(null);
   }
 
+  // -- push --------------------------------------------------------------------------------
+  /**
+   * The VAPID public key a browser subscribes with (`applicationServerKey`), or null when the
+   * account has no webpush credential.
+   * @returns {Promise<string | null>}
+   */
+  async getWebPushKey() {
+    const result = await this._command("get_webpush_key", {});
+    return typeof result.public_key === "string" ? result.public_key : null;
+  }
+
+  /**
+   * Have this user's device told of chat events by push (Twilio's `setPushRegistrationId`):
+   * `bindingType` "webpush" with a PushSubscription (or its JSON), or "fcm" / "apn" with the
+   * device's token. Resolves with the binding's SID.
+   * @param {string} bindingType
+   * @param {string | object} address
+   * @param {string[]} [messageTypes] the service's four chat types unless given
+   * @returns {Promise<string>}
+   */
+  async setPushRegistrationId(bindingType, address, messageTypes) {
+    /** @type {Record<string, unknown>} */
+    const params = {
+      binding_type: bindingType,
+      address: typeof address === "string" ? address : JSON.parse(JSON.stringify(address)),
+    };
+    if (messageTypes) params.message_types = messageTypes;
+    const result = await this._command("register_push", params);
+    return String(result.binding_sid);
+  }
+
+  /**
+   * Remove this user's registration of the device at `address` (Twilio's
+   * `removePushRegistrations`); resolves with the SIDs of the bindings removed.
+   * @param {string} bindingType
+   * @param {string | object} address
+   * @returns {Promise<string[]>}
+   */
+  async removePushRegistrations(bindingType, address) {
+    const params = {
+      binding_type: bindingType,
+      address: typeof address === "string" ? address : JSON.parse(JSON.stringify(address)),
+    };
+    const result = await this._command("unregister_push", params);
+    return Array.isArray(result.removed) ? result.removed.map(String) : [];
+  }
+
   // -- catching up -------------------------------------------------------------------------
   _dropped() {
     this._timeline.suspend();
