@@ -40,6 +40,19 @@ def test_patterns_and_content_types() -> None:
     assert types.content_type("text/plain\r\nX: y") is None
 
 
+def test_only_the_checked_type_and_its_charset_are_kept() -> None:
+    # A browser takes the last type of a list: this would be served, and sniffed, as HTML.
+    assert types.content_type("image/png;a=,text/html") is None
+    assert types.content_type('image/png; a="x"') is None
+    assert types.content_type("image/png; name=cat") == "image/png"
+    assert types.content_type("Text/Plain; Charset=UTF-8; x=y") == "text/plain; charset=utf-8"
+    assert types.content_type("text/plain; charset=") is None
+    assert types.content_type("image/png; =x") is None
+    assert types.content_type("image/png;") == "image/png"
+    assert types.served("image/png;a=,text/html") == types.DEFAULT_TYPE
+    assert types.served("image/png") == "image/png"
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
@@ -79,6 +92,8 @@ def test_temporary_links() -> None:
     assert not signer.check("IS1", "ME1", str(expires + 1), signature, 1000)
     assert not signer.check("IS1", "ME1", str(expires), signature[:-1] + "A", 1000)
     assert not signer.check("IS1", "ME1", "-5", signature, 1000)
+    for odd in ("²", "1²", "١٢٣", "", "1" * 13, " 1300"):  # not ASCII digits, or too many
+        assert not signer.check("IS1", "ME1", odd, signature, 1000)
     assert not Signer(b"x" * 32).check("IS1", "ME1", str(expires), signature, 1000)
     # A link made to last far longer than links do is refused, even correctly signed.
     far = 1000 + 86_400

@@ -13,6 +13,7 @@ from hubbub.media.blobs import DiskBlobs
 from hubbub.media.setup import recorder
 from hubbub.media.sweep import sweep
 from hubbub.store import Store, open_store
+from hubbub.store import schema as s
 from hubbub.store.db import utc_now
 from hubbub.tokens.minter import Minter
 from tests.media.support import Media, half_upload, media_files
@@ -216,6 +217,27 @@ def test_malformed_form_bodies_are_refused_and_leave_nothing(
     assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
 
 
+def test_a_form_part_file_name_is_checked_before_anything_is_stored(
+    node: Node, media: Media, db: Store
+) -> None:
+    root = node.workdir / "media"
+    before = set(media_files(root))
+    rows_before = len(db.unattached_media(utc_now() + timedelta(days=1)))
+    for name in (b"a\x00b.png", b"n" * 15_000 + b".png", b"a\x1bb.png"):
+        body = (
+            b'--b\r\nContent-Disposition: form-data; name="f"; filename="' + name + b'"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + b"d" * 1000 + b"\r\n--b--\r\n"
+        )
+        response = media.http.post(
+            media.url(),
+            content=body,
+            headers=media.headers("alice", **{"Content-Type": "multipart/form-data; boundary=b"}),
+        )
+        twilio_error(response.json(), 400, 20001)
+    poll(lambda: set(media_files(root)) == before, timeout=5, what="the refused uploads' files")
+    assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
+
+
 def test_an_uploaded_html_page_cannot_run_on_the_origin(media: Media) -> None:
     record = media.upload("alice", b"<script>alert(1)</script>", "text/html", filename="x.html")
     content = media.get("alice", record["links"]["content_direct_temporary"])
@@ -223,6 +245,35 @@ def test_an_uploaded_html_page_cannot_run_on_the_origin(media: Media) -> None:
     assert content.headers["content-disposition"].startswith("attachment;")
     assert content.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in content.headers["content-security-policy"]
+
+
+def test_a_crafted_content_type_cannot_make_a_page_of_an_image(media: Media, db: Store) -> None:
+    refused = media.upload(
+        "alice", b"<script>alert(1)</script>", "image/png;a=,text/html", expect=400
+    )
+    twilio_error(refused, 400, 20001)
+    form = media.http.post(
+        media.url(),
+        files={"file": ("x.png", b"<script>alert(1)</script>", "image/png;a=,text/html")},
+        headers=media.headers("alice"),
+    )
+    twilio_error(form.json(), 400, 20001)
+    # Other parameters are dropped: only the checked type is stored and served.
+    record = media.upload("alice", b"png", "image/png; name=x.html")
+    assert record["content_type"] == "image/png"
+    content = media.get("alice", f"/{record['sid']}/Content")
+    assert content.headers["content-type"] == "image/png"
+    # A row stored before (any parameters) is served as a download of unknown type.
+    old = media.upload("alice", b"<script>alert(1)</script>", "image/png")["sid"]
+    with db._write() as conn:
+        conn.execute(
+            s.media.update()
+            .where(s.media.c.sid == old)
+            .values(content_type="image/png;a=,text/html")
+        )
+    served = media.get("alice", f"/{old}/Content")
+    assert served.headers["content-type"] == "application/octet-stream"
+    assert served.headers["content-disposition"].startswith("attachment")
 
 
 def test_media_set_answers_each_media_as_the_sdk_expects(media: Media) -> None:
@@ -363,6 +414,16 @@ def test_temporary_links_are_checked(media: Media) -> None:
     theirs = httpx.get(f"{media.url()}/{other}/Content?Expires={expires}&Signature={signature}")
     twilio_error(theirs.json(), 403, 20403)
     twilio_error(httpx.get(base).json(), 401, 20003)
+    superscript = httpx.get(f"{base}?Expires=%C2%B2&Signature=x")
+    twilio_error(superscript.json(), 403, 20403)
+
+
+def test_odd_ranges_get_the_whole_file(media: Media) -> None:
+    sid = media.upload("alice", b"0123456789")["sid"]
+    for odd in ("bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000):
+        response = media.get("alice", f"/{sid}/Content", Range=odd)
+        assert (response.status_code, response.content) == (200, b"0123456789"), odd
+    assert media.get("alice", f"/{sid}/Content", Range="bytes=2-3").content == b"23"
 
 
 def test_delete_is_the_uploaders_while_no_message_carries_it(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from hubbub.tokens.encoding import b64url_encode
 
@@ -16,6 +17,7 @@ from hubbub.tokens.encoding import b64url_encode
 TTL = 300
 #: The purpose the key is derived for (``hubbub.auth.cookies.derive_key``).
 PURPOSE = "media-url"
+_EXPIRES = re.compile(r"[0-9]{1,12}")
 
 
 class Signer:
@@ -37,7 +39,8 @@ class Signer:
     ) -> bool:
         """Whether the link's ``Expires`` and ``Signature`` hold at ``now``: signed by this key
         for this media, not expired, and not made to last longer than links do."""
-        if not expires.isdigit() or len(expires) > 12:
+        # ASCII digits only: str.isdigit takes "²", which int() refuses.
+        if _EXPIRES.fullmatch(expires) is None:
             return False
         when = int(expires)
         expected = self._mac(service_sid, media_sid, when)

@@ -20,6 +20,7 @@ _NAME = r"[A-Za-z0-9!#$&^_.+-]{1,127}"  # an RFC 6838 type or subtype name
 _TYPE = re.compile(rf"{_NAME}/{_NAME}")
 _PATTERN = re.compile(rf"(?:\*/\*|{_NAME}/(?:\*|{_NAME}))")
 _MAX_HEADER = 255
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")  # an RFC 9110 token
 # Shown in place (an <img>, <audio> or <video>): kinds a browser renders without running
 # script. SVG is an image that may carry script, so it is served as an attachment like the rest.
 _INLINE_PREFIXES = ("image/", "audio/", "video/")
@@ -32,17 +33,36 @@ def is_pattern(pattern: str) -> bool:
 
 
 def content_type(header: str | None) -> str | None:
-    """The content type an upload declares, normalised (lower-case type, parameters kept);
-    ``DEFAULT_TYPE`` when none is given; ``None`` when it is malformed."""
+    """The content type an upload declares, normalised: the lower-case ``type/subtype`` and at
+    most its ``charset`` (a token); ``DEFAULT_TYPE`` when none is given; ``None`` when it is
+    malformed. Other parameters are dropped, and one holding ``,`` or ``"`` is refused: a
+    browser reads ``image/png;a=,text/html`` as HTML, so nothing but the checked type is kept."""
     if header is None or not header.strip():
         return DEFAULT_TYPE
     if len(header) > _MAX_HEADER or any(ord(c) < 0x20 or ord(c) > 0x7E for c in header):
         return None
-    base, sep, params = header.partition(";")
+    base, _, params = header.partition(";")
     base = base.strip().lower()
-    if _TYPE.fullmatch(base) is None:
+    if _TYPE.fullmatch(base) is None or "," in params or '"' in params:
         return None
-    return f"{base};{params}" if sep else base
+    charset = None
+    for param in params.split(";"):
+        name, sep, value = param.partition("=")
+        if not param.strip():
+            continue
+        if not sep or _TOKEN.fullmatch(name.strip()) is None:
+            return None
+        if name.strip().lower() == "charset":
+            if _TOKEN.fullmatch(value.strip()) is None:
+                return None
+            charset = value.strip().lower()
+    return base if charset is None else f"{base}; charset={charset}"
+
+
+def served(stored: str) -> str:
+    """The ``Content-Type`` to serve stored media with: its type checked again (rows written
+    before parameters were dropped may hold any), else ``DEFAULT_TYPE``."""
+    return content_type(stored) or DEFAULT_TYPE
 
 
 def base_type(value: str) -> str:

@@ -63,7 +63,8 @@ FORBIDDEN = 20403
 UNSUPPORTED_TYPE = 20415
 RANGE_NOT_SATISFIABLE = 20416
 _CATEGORIES: dict[str, MediaCategory] = {"media": "media", "body": "body", "history": "history"}
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# ASCII digits, and few enough for int(): a longer number is no range (the whole is sent).
+_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range, Content-Disposition",
@@ -277,11 +278,12 @@ class MediaService:
         else:
             _, media = await self._db(self._readable, request, service_sid, sid)
         start, end, status = _range(request.headers.get("range"), media.size)
+        content_type = types.served(media.content_type)
         headers = {
             **_CORS,
-            "Content-Type": media.content_type,
+            "Content-Type": content_type,
             "Content-Length": str(end - start),
-            "Content-Disposition": types.disposition(media.content_type, media.filename),
+            "Content-Disposition": types.disposition(content_type, media.filename),
             "X-Content-Type-Options": "nosniff",
             # Even if a browser were to render it, nothing in it may run or load anything.
             "Content-Security-Policy": "default-src 'none'; sandbox",
@@ -389,8 +391,9 @@ class MediaService:
                 for event in parser.feed(chunk):
                     if isinstance(event, multipart.Part):
                         if state == "before" and event.filename is not None:
-                            given = event.content_type
-                            kind = types.content_type(given)
+                            # Checked as the query's is, before anything is stored.
+                            _check_filename(event.filename)
+                            kind = types.content_type(event.content_type)
                             await writer.begin(draft(kind, event.filename or None))
                             state = "in"
                     elif isinstance(event, multipart.Data):
