@@ -69,9 +69,7 @@ def media_postgres(postgres: PostgresDatabases) -> Iterator[str]:
     postgres.drop(url)
 
 
-@pytest.fixture(params=KINDS)
-def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    kind = str(request.param)
+def _bench(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
     root: Path | None = None
     if kind == "disk":
         url = f"sqlite:///{tmp_path / 'hubbub.db'}"
@@ -82,9 +80,20 @@ def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
         url = request.getfixturevalue("media_postgres")
         request.getfixturevalue("postgres").empty(url)
         store = open_store(url)
-        blobs = DatabaseBlobs(url)
+        blobs = DatabaseBlobs(url, spool=tmp_path / "spool")
     account = store.create_account(friendly_name="main", auth_token_hash="hash")
     service = store.create_service(account.sid, friendly_name="chat")
     yield Bench(kind, store, blobs, service, root, url)
     blobs.close()
     store.close()
+
+
+@pytest.fixture(params=KINDS)
+def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
+    yield from _bench(str(request.param), request, tmp_path)
+
+
+@pytest.fixture
+def database_bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
+    """The database store alone, for its own promises."""
+    yield from _bench("database", request, tmp_path)

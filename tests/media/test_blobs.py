@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hubbub import sids
-from hubbub.media.blobs import CHUNK, DiskBlobs, Draft
+from hubbub.media.blobs import CHUNK, DatabaseBlobs, DiskBlobs, Draft
 from hubbub.media.setup import recorder
 from hubbub.store import NotFound, open_store
 from hubbub.store.records import MEDIA
@@ -139,3 +140,48 @@ def test_disk_files_are_private(tmp_path: Path) -> None:
     assert os.stat(tmp_path / "media").st_mode & 0o777 == 0o700
     with pytest.raises(ValueError, match="not a media SID"):
         blobs.path("../../etc/passwd")
+
+
+def _database(bench: Bench) -> DatabaseBlobs:
+    assert isinstance(bench.blobs, DatabaseBlobs)
+    return bench.blobs
+
+
+def test_a_database_upload_holds_no_connection_until_it_commits(database_bench: Bench) -> None:
+    bench = database_bench
+    blobs = _database(bench)
+    upload = blobs.begin(bench.draft())
+    upload.write(_pattern(CHUNK + 7))
+    assert blobs.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    # Spooled to a file with no name: the spool directory stays empty, even now.
+    assert blobs.spool is not None
+    assert list(blobs.spool.iterdir()) == []
+    assert bench.held() == 0
+    sid = upload.commit().sid
+
+    assert blobs.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert bench.held() == 2
+    assert b"".join(blobs.read(sid)) == _pattern(CHUNK + 7)
+
+
+def test_a_database_read_fails_before_its_first_byte(database_bench: Bench) -> None:
+    bench = database_bench
+    blobs = _database(bench)
+    upload = blobs.begin(bench.draft())
+    upload.write(_pattern(2 * CHUNK + 1))
+    sid = upload.commit().sid
+    blobs.delete(sid)
+    # Missing bytes raise at the call (the door answers 404), not half way through a 200.
+    with pytest.raises(FileNotFoundError):
+        blobs.read(sid, 0, 2 * CHUNK + 1)
+    with pytest.raises(FileNotFoundError):
+        blobs.read(sid, CHUNK + 3, 2 * CHUNK + 1)
+    assert list(blobs.read(sid, 0, 0)) == []
+
+    # A pool with no connection free times out at the call too (the door answers 503).
+    small = DatabaseBlobs(bench.db_url, connections=1, pool_timeout=0.2)
+    try:
+        with small.engine.connect(), pytest.raises(PoolTimeout):
+            small.read(sid, 0, 10)
+    finally:
+        small.close()

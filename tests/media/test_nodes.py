@@ -1,10 +1,15 @@
 """Media in PostgreSQL (``--media-store database``): two real ``hubbub serve`` nodes on one
-database each serve what the other stored, and an upload cut off by its client or by the
-server's death leaves no chunk behind."""
+database each serve what the other stored; an upload is spooled to disk while it arrives, so
+slow clients hold no connection, and one cut off by its client or by the server's death
+leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +19,11 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from hubbub.media.blobs import APPLICATION_NAME, SPOOL
 from hubbub.store import schema as s
 from tests.media.support import Media, half_upload, media_files
 from tests.postgres import PostgresDatabases
+from tests.support import twilio_error
 from tests.twilio_sdk.nodes import Node, poll
 
 MiB = 1024 * 1024
@@ -54,19 +61,43 @@ def _count(database: str, *where: object) -> int:
         engine.dispose()
 
 
-def _uploads_under_way(database: str) -> int:
-    """Transactions open on the database between two statements: an upload writing chunks."""
+def _busy(database: str) -> int:
+    """Connections of the media store (its ``application_name``) in a transaction or running a
+    statement: what an upload held for as long as its client took, before uploads were
+    spooled."""
     url = make_url(database).set(drivername="postgresql+psycopg")
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             stmt = text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+                "AND application_name = :name AND state <> 'idle'"
             )
-            return int(conn.execute(stmt).scalar_one())
+            return int(conn.execute(stmt, {"name": APPLICATION_NAME}).scalar_one())
     finally:
         engine.dispose()
+
+
+def _spooled(node: Node) -> list[str]:
+    """The spool files the node's processes hold open (unnamed: only their descriptors show
+    them, as ``…/spool/#123 (deleted)``)."""
+    assert node.process is not None
+    spool = str(node.workdir / "media" / SPOOL) + "/"
+    held: list[str] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(proc.name)) != node.process.pid:
+                continue
+            for fd in (proc / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith(spool):
+                        held.append(target)
+        except (OSError, ProcessLookupError):
+            continue
+    return held
 
 
 def _pattern(size: int) -> bytes:
@@ -100,7 +131,7 @@ def test_each_node_serves_what_the_other_stored(nodes: list[Node], database: str
         second.close()
 
 
-def test_an_upload_cut_off_by_its_client_leaves_no_chunk(nodes: list[Node], database: str) -> None:
+def test_an_upload_cut_off_by_its_client_leaves_nothing(nodes: list[Node], database: str) -> None:
     client = Media(nodes[0])
     before = _count(database)
     try:
@@ -108,18 +139,24 @@ def test_an_upload_cut_off_by_its_client_leaves_no_chunk(nodes: list[Node], data
             nodes[0].port, f"/v1/Services/{client.service_sid}/Media",
             client.tokens.token("alice"), declared=10 * MiB, sent=4 * MiB,
         ):  # fmt: skip
-            poll(lambda: _uploads_under_way(database), what="the upload writing its chunks")
-        poll(lambda: _count(database) == before, timeout=10, what="chunks of the cut upload")
+            poll(lambda: _spooled(nodes[0]), what="the upload's spool file")
+            # While the client sends, the upload holds no connection, let alone a transaction.
+            assert _busy(database) == 0
+        poll(lambda: not _spooled(nodes[0]), timeout=10, what="the cut upload's spool file")
+        assert _count(database) == before
+        assert _busy(database) == 0
         assert client.upload("alice", b"still works")["size"] == 11
     finally:
         client.close()
 
 
-def test_an_upload_cut_off_by_the_servers_death_leaves_no_chunk(
+def test_an_upload_cut_off_by_the_servers_death_leaves_nothing(
     database: str, tmp_path: Path, nodes: list[Node]
 ) -> None:
     # A node of its own, killed (SIGKILL: no goodbye) in the middle of an upload.
-    doomed = Node(nodes[0].workdir, "--db", database, "--media-store", "database").start()
+    workdir = tmp_path / "doomed"
+    shutil.copytree(nodes[0].workdir, workdir, ignore=shutil.ignore_patterns("media", "*.err"))
+    doomed = Node(workdir, "--db", database, "--media-store", "database").start()
     client = Media(doomed)
     before = _count(database)
     try:
@@ -127,10 +164,59 @@ def test_an_upload_cut_off_by_the_servers_death_leaves_no_chunk(
             doomed.port, f"/v1/Services/{client.service_sid}/Media",
             client.tokens.token("alice"), declared=10 * MiB, sent=4 * MiB,
         ):  # fmt: skip
-            # Chunks are written as they come, but within the upload's transaction: unseen.
-            poll(lambda: _uploads_under_way(database), what="the upload writing its chunks")
+            poll(lambda: _spooled(doomed), what="the upload's spool file")
+            assert _busy(database) == 0
             doomed.stop(signal.SIGKILL)
-        poll(lambda: _count(database) == before, timeout=10, what="chunks of the killed upload")
+        # The spool file had no name: nothing of it is left on disk.
+        assert list((workdir / "media" / SPOOL).iterdir()) == []
+        assert _count(database) == before
+        poll(lambda: _busy(database) == 0, what="the killed node's connections")
     finally:
         client.close()
         doomed.close()
+
+
+def test_slow_uploads_do_not_hold_up_downloads(nodes: list[Node], database: str) -> None:
+    client = Media(nodes[0])
+    data = _pattern(MiB + 9)
+    sid = client.upload("alice", data, "video/mp4")["sid"]
+    try:
+        with contextlib.ExitStack() as uploads:
+            # More uploads under way than the media store has connections (8).
+            for _ in range(12):
+                uploads.enter_context(
+                    half_upload(
+                        nodes[0].port,
+                        f"/v1/Services/{client.service_sid}/Media",
+                        client.tokens.token("alice"),
+                        declared=10 * MiB,
+                        sent=2 * MiB,
+                    )
+                )
+            poll(lambda: len(_spooled(nodes[0])) == 12, what="twelve uploads under way")
+            started = time.monotonic()
+            content = client.get("alice", f"/{sid}/Content")
+            assert (content.status_code, content.content) == (200, data)
+            assert time.monotonic() - started < 5  # not the pool's wait for a connection
+            assert client.upload("alice", b"and another")["size"] == 11
+    finally:
+        client.close()
+
+
+def test_missing_bytes_are_a_404_before_any_answer(nodes: list[Node], database: str) -> None:
+    client = Media(nodes[0])
+    try:
+        sid = client.upload("alice", _pattern(2 * MiB + 1), "video/mp4")["sid"]
+        engine = create_engine(
+            make_url(database).set(drivername="postgresql+psycopg"), poolclass=NullPool
+        )
+        try:
+            with engine.begin() as conn:
+                conn.execute(s.media_chunks.delete().where(s.media_chunks.c.media_sid == sid))
+        finally:
+            engine.dispose()
+        twilio_error(client.get("alice", f"/{sid}/Content").json(), 404, 20404)
+        ranged = client.get("alice", f"/{sid}/Content", Range=f"bytes={MiB + 5}-")
+        twilio_error(ranged.json(), 404, 20404)
+    finally:
+        client.close()

@@ -9,10 +9,12 @@ the HTTP door calls them on worker threads.
   live, fsyncs it and renames it into place, then writes the row. A server killed half way
   leaves a temporary file (or, between the rename and the row, a file without a row); the
   sweep removes those once they are older than an hour (``leftovers``).
-- :class:`DatabaseBlobs` writes the chunks and the row in one transaction on one connection
-  of its own pool, so a client that goes, a limit exceeded or a server killed rolls it all
-  back: PostgreSQL discards an open transaction whose connection is lost. Its pool is apart
-  from the store's, so slow uploads cannot take the connections chat needs.
+- :class:`DatabaseBlobs` spools each upload to an unnamed temporary file while it arrives
+  (nothing to clean up: the file goes with its descriptor, even when the process is killed),
+  then writes the chunks and the row in one short transaction on a connection of its own
+  pool: a client that goes or a limit exceeded never reaches the database, and a server killed
+  while committing is rolled back by PostgreSQL. No connection waits on a client, so slow
+  uploads cannot hold the pool that downloads need; and the pool is apart from the store's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +31,6 @@ from typing import Any, BinaryIO, Literal, Protocol
 from sqlalchemy import (
     Connection,
     Engine,
-    RootTransaction,
     create_engine,
     delete,
     exists,
@@ -46,9 +48,13 @@ from hubbub.store.records import MEDIA, Media, MediaCategory
 CHUNK = 1024 * 1024
 #: The directory under the data directory where disk media live by default.
 DIRECTORY = "media"
+#: The directory under the media directory where the database store spools uploads.
+SPOOL = "spool"
 #: A temporary file's name starts so; nothing else in the directory does.
 _TEMPORARY = ".upload-"
 StoreKind = Literal["disk", "database"]
+#: What the database store's connections call themselves (``pg_stat_activity``).
+APPLICATION_NAME = "hubbub-media"
 #: ``sids -> those that have a media row``: how leftovers are told from live bytes.
 Existing = Callable[[Sequence[str]], set[str]]
 #: ``(draft, size) -> the row written``: how a disk upload records itself (through the store).
@@ -256,9 +262,19 @@ class DatabaseBlobs:
 
     kind: StoreKind = "database"
 
-    def __init__(self, url: str, clock: Clock = utc_now, *, connections: int = 8) -> None:
-        """``connections``: how many uploads and chunk reads of this process may use the
-        database at once; more wait for one."""
+    def __init__(
+        self,
+        url: str,
+        clock: Clock = utc_now,
+        *,
+        spool: str | os.PathLike[str] | None = None,
+        connections: int = 8,
+        pool_timeout: float = 30,
+    ) -> None:
+        """``spool``: the directory uploads are written to while they arrive (default: the
+        system's temporary directory). ``connections``: how many commits and chunk reads of
+        this process may use the database at once; more wait up to ``pool_timeout`` seconds
+        for one, then fail with SQLAlchemy's ``TimeoutError``."""
         parsed = make_url(url)
         if parsed.drivername.partition("+")[0] not in ("postgresql", "postgres"):
             raise ValueError(
@@ -269,41 +285,64 @@ class DatabaseBlobs:
             parsed.set(drivername="postgresql+psycopg"),
             pool_size=1,
             max_overflow=connections - 1,
-            pool_timeout=60,
+            pool_timeout=pool_timeout,
             hide_parameters=True,  # errors must not carry the bytes of someone's file
+            connect_args={"application_name": APPLICATION_NAME},
         )
+        self.spool: Path | None = None
+        if spool is not None:
+            self.spool = Path(spool)
+            self.spool.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._clock = clock
 
     def begin(self, draft: Draft) -> Upload:
         return _DatabaseUpload(self, draft)
 
     def read(self, sid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        return self._chunks(sid, start, end)
-
-    def _chunks(self, sid: str, start: int, end: int | None) -> Iterator[bytes]:
+        # The first chunk is read here, not in the generator: a full pool or missing bytes
+        # fail now, before any answer has been sent.
+        if end is not None and end <= start:
+            return iter(())
         seq, skip = divmod(start, CHUNK)
-        left = None if end is None else end - start
-        while left is None or left > 0:
-            # One short transaction per chunk: a slow reader holds no connection.
-            with self.engine.connect() as conn:
-                data = _read_chunk(conn, sid, seq)
-            if data is None:
-                return
-            piece = bytes(data[skip:]) if skip else bytes(data)
+        first = self._chunk(sid, seq)
+        if first is None:
+            if end is None:  # an empty file has no chunk; a caller who knows the size says so
+                return iter(())
+            raise FileNotFoundError(f"no chunk {seq} of media {sid}")
+        return self._chunks(sid, first, seq, skip, None if end is None else end - start)
+
+    def _chunk(self, sid: str, seq: int) -> bytes | None:
+        # One short transaction per chunk: a slow reader holds no connection.
+        with self.engine.connect() as conn:
+            return _read_chunk(conn, sid, seq)
+
+    def _chunks(
+        self, sid: str, data: bytes, seq: int, skip: int, left: int | None
+    ) -> Iterator[bytes]:
+        while True:
+            piece = data[skip:] if skip else data
             skip = 0
             if left is not None:
                 piece = piece[:left]
                 left -= len(piece)
             yield piece
+            if left is not None and left <= 0:
+                return
             seq += 1
+            found = self._chunk(sid, seq)
+            if found is None:
+                if left is not None:  # fewer bytes than the row says: cut the answer short
+                    raise OSError(f"media {sid} lacks chunk {seq}")
+                return
+            data = found
 
     def delete(self, sid: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(_chunks).where(_chunks.c.media_sid == sid))
 
     def leftovers(self, existing: Existing, older_than: float) -> int:
-        # Chunks of an upload under way are not visible outside its transaction, and commit
-        # with its row: any chunk visible without a row is garbage, whatever its age.
+        # Chunks are written with their row in one transaction: any chunk visible without a
+        # row is garbage, whatever its age.
         orphan = ~exists().where(s.media.c.sid == _chunks.c.media_sid)
         with self.engine.begin() as conn:
             sids = conn.execute(
@@ -319,56 +358,68 @@ class DatabaseBlobs:
 
 
 class _DatabaseUpload:
+    """Spooled to an unnamed temporary file while the client sends (no connection held, and
+    the file vanishes with its descriptor, even if the process is killed), then written in
+    one short transaction by ``commit``."""
+
     def __init__(self, blobs: DatabaseBlobs, draft: Draft) -> None:
         self._blobs = blobs
         self._draft = draft
-        self._conn: Connection | None = blobs.engine.connect()
-        self._tx: RootTransaction | None = self._conn.begin()
-        self._pending = bytearray()
-        self._seq = 0
+        # Closed by commit or abort, which the door always calls.
+        spooled = tempfile.TemporaryFile(dir=blobs.spool, buffering=0)  # noqa: SIM115
+        self._file: BinaryIO | None = spooled
         self.size = 0
 
-    def write(self, data: bytes | bytearray) -> None:
-        self.size += len(data)
-        self._pending += data
-        while len(self._pending) >= CHUNK:
-            self._insert(bytes(self._pending[:CHUNK]))
-            del self._pending[:CHUNK]
-
-    def _connection(self) -> Connection:
-        if self._conn is None:
+    def _spooled(self) -> BinaryIO:
+        if self._file is None:
             raise RuntimeError("the upload is over")
-        return self._conn
+        return self._file
 
-    def _insert(self, data: bytes) -> None:
-        self._connection().execute(
-            _chunks.insert().values(media_sid=self._draft.sid, seq=self._seq, data=data)
-        )
-        self._seq += 1
+    def write(self, data: bytes | bytearray) -> None:
+        spooled = self._spooled()
+        view = memoryview(data)
+        while view:
+            written = spooled.write(view)
+            view = view[written or 0 :]
+        self.size += len(data)
 
     def commit(self) -> Media:
-        if self._pending:
-            self._insert(bytes(self._pending))
-            self._pending.clear()
-        conn = self._connection()
+        spooled = self._spooled()
+        spooled.seek(0)
         media = _media(self._draft, self.size, self._blobs._clock)
-        insert_media(conn, media)
-        conn.commit()
-        self._finish()
+        try:
+            # All or nothing: a failure or a killed process rolls the chunks back with the row.
+            with self._blobs.engine.begin() as conn:
+                seq = 0
+                while data := _read_full(spooled, CHUNK):
+                    conn.execute(
+                        _chunks.insert().values(media_sid=self._draft.sid, seq=seq, data=data)
+                    )
+                    seq += 1
+                insert_media(conn, media)
+        finally:
+            self.abort()
         return media
 
     def abort(self) -> None:
-        if self._tx is not None:
-            with contextlib.suppress(Exception):
-                self._tx.rollback()
-        self._finish()
+        spooled, self._file = self._file, None
+        if spooled is not None:
+            with contextlib.suppress(OSError):
+                spooled.close()
 
-    def _finish(self) -> None:
-        self._tx = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._pending = bytearray()
+
+def _read_full(handle: BinaryIO, size: int) -> bytes:
+    """``size`` bytes of ``handle`` (fewer only at its end): reads assume every chunk but the
+    last is whole."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        data = handle.read(left)
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
 
 
 def open_blobs(
@@ -382,5 +433,5 @@ def open_blobs(
     """The blob store ``kind`` names: files in ``directory``, or chunks in the PostgreSQL
     database at ``db_url``. ``record`` writes a disk upload's row."""
     if kind == "database":
-        return DatabaseBlobs(db_url, clock)
+        return DatabaseBlobs(db_url, clock, spool=Path(directory) / SPOOL)
     return DiskBlobs(directory, record)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hubbub.auth.cookies import derive_key
-from hubbub.media.blobs import Blobs, DatabaseBlobs, DiskBlobs, Draft, Record
+from hubbub.media.blobs import SPOOL, Blobs, DatabaseBlobs, DiskBlobs, Draft, Record
 from hubbub.media.signing import PURPOSE, Signer
 from hubbub.store import Media, Store
 
@@ -32,10 +33,11 @@ def recorder(store: Store) -> Record:
 
 
 def blobs_for(settings: ServeSettings, store: Store) -> Blobs:
-    """The blob store of ``settings``: ``DatabaseBlobs`` on the same PostgreSQL, or
-    ``DiskBlobs`` in ``settings.media_directory``."""
+    """The blob store of ``settings``: ``DatabaseBlobs`` on the same PostgreSQL (uploads
+    spooled in ``spool`` under ``settings.media_directory``), or ``DiskBlobs`` there."""
     if settings.media_store == "database":
-        return DatabaseBlobs(settings.db)
+        # Uploads are spooled where disk media would live, not in a tmpfs /tmp: 150 MB each.
+        return DatabaseBlobs(settings.db, spool=Path(settings.media_directory) / SPOOL)
     return DiskBlobs(settings.media_directory, recorder(store))
 
 

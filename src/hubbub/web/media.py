@@ -466,10 +466,18 @@ class _Writer:
         if begun is None:
             return
         last = self._last or begun
+        pool = self.door._pool
 
         def drop(_: object) -> None:
-            if begun.exception() is None:
-                begun.result().abort()
+            # ``exception()`` of a cancelled future raises: ``begin`` never ran, nothing to drop.
+            if begun.cancelled() or begun.exception() is not None:
+                return
+            upload = begun.result()
+            try:
+                # On a thread, never on the event loop (this may run there, and may do I/O).
+                pool.submit(upload.abort)
+            except RuntimeError:  # the pool is shut down: the process is stopping
+                upload.abort()
 
         last.add_done_callback(drop)  # runs now if it is done, else in its thread when it is
 
