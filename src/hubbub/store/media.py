@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from hubbub.store import schema as s
 from hubbub.store.db import Base, find, require_service
@@ -19,6 +19,11 @@ from hubbub.store.errors import Conflict, NotFound
 from hubbub.store.records import Media, MediaCategory
 
 _t = s.media
+# A media whose carrying message is gone is gone too, at once: the sweep only frees its bytes.
+_shown = or_(
+    _t.c.message_sid.is_(None),
+    select(s.messages.c.sid).where(s.messages.c.sid == _t.c.message_sid).exists(),
+)
 
 
 def media_of(row: Any) -> Media:
@@ -81,19 +86,20 @@ class MediaOps(Base):
         return media
 
     def get_media(self, service_sid: str, sid: str) -> Media:
+        """The media; ``NotFound`` also once the message that carried it is deleted."""
+        stmt = select(_t).where(_t.c.sid == sid, _t.c.service_sid == service_sid, _shown)
         with self._read() as conn:
-            row = conn.execute(
-                find(_t, "sid", "service_sid"), {"sid": sid, "service_sid": service_sid}
-            ).first()
+            row = conn.execute(stmt).first()
         if row is None:
             raise NotFound("Media", sid)
         return media_of(row)
 
     def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
-        """Those of ``sids`` that exist in the service, in no particular order."""
+        """Those of ``sids`` that exist in the service (not those of deleted messages), in no
+        particular order."""
         if not sids:
             return []
-        stmt = select(_t).where(_t.c.service_sid == service_sid, _t.c.sid.in_(list(sids)))
+        stmt = select(_t).where(_t.c.service_sid == service_sid, _t.c.sid.in_(list(sids)), _shown)
         with self._read() as conn:
             return [media_of(row) for row in conn.execute(stmt)]
 
