@@ -356,6 +356,34 @@ def test_credentials_are_checked_as_the_sockets_check_them(node: Node, media: Me
     poll(refused, timeout=5, what="a revoked key's token still uploads")
 
 
+def test_no_basic_challenge_and_no_basic_from_a_page(node: Node, media: Media, db: Store) -> None:
+    anonymous = media.http.get(f"{media.url()}/ME{'0' * 32}")
+    twilio_error(anonymous.json(), 401, 20003)
+    assert "www-authenticate" not in anonymous.headers
+    wrong = media.http.post(media.url(), content=b"x", auth=("AC" + "0" * 32, "wrong"))
+    twilio_error(wrong.json(), 401, 20003)
+    assert "www-authenticate" not in wrong.headers
+
+    rows_before = len(db.unattached_media(utc_now() + timedelta(days=1)))
+    from_a_page = media.http.post(
+        media.url(),
+        content=b"forged",
+        auth=media.basic,
+        headers={"Origin": "https://elsewhere.example", "Content-Type": "text/plain"},
+    )
+    twilio_error(from_a_page.json(), 403, 20403)
+    assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
+    # A page with a token is what the browser SDKs are, Origin and all.
+    token = media.http.post(
+        media.url(),
+        content=b"fine",
+        headers=media.headers(
+            "alice", Origin="https://app.example", **{"Content-Type": "text/plain"}
+        ),
+    )
+    assert token.status_code == 201, token.text
+
+
 def test_a_token_of_another_service_is_refused(node: Node, media: Media) -> None:
     rest = node.rest()
     created = rest.http.post(f"{node.base_url}/v2/Services", data={"FriendlyName": "other"})

@@ -316,6 +316,10 @@ class MediaService:
 
         def admit() -> tuple[Caller, int, tuple[str, ...]]:
             caller = self._caller(request, service_sid)
+            if caller.identity is None and "origin" in request.headers:
+                # A browser page never has the application's secrets: HTTP Basic from one is
+                # credentials it remembered, sent along by a form of any other site.
+                raise forbidden("HTTP Basic is for the application's server; pages use a token")
             config = self.ctx.store.get_service(caller.account_sid, service_sid).config.media
             return caller, config.size_limit_mb * 1024 * 1024, config.allowed_types
 
@@ -575,6 +579,10 @@ def _answered(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Re
             # try again on 503.
             error = ApiError(503, SERVICE_UNAVAILABLE, "too many uploads at once; try again")
         response = error_response(error)
+        # No Basic challenge: a browser would ask for, then keep, credentials that a form of
+        # any other site could then send along.
+        if "www-authenticate" in response.headers:
+            del response.headers["www-authenticate"]
         response.headers.update(_CORS)
         if error.status == 416:
             response.headers["Content-Range"] = "bytes */*"
