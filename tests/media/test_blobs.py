@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hubbub import sids
-from hubbub.media.blobs import CHUNK, DatabaseBlobs, DiskBlobs, Draft
+from hubbub.media.blobs import CHUNK, DatabaseBlobs, DiskBlobs, Draft, UploadExpired
 from hubbub.media.setup import recorder
 from hubbub.store import NotFound, open_store
 from hubbub.store.records import MEDIA
@@ -185,3 +185,21 @@ def test_a_database_read_fails_before_its_first_byte(database_bench: Bench) -> N
             small.read(sid, 0, 10)
     finally:
         small.close()
+
+
+def test_a_disk_upload_whose_file_was_swept_fails_cleanly(bench: Bench) -> None:
+    draft = bench.draft()
+    upload = bench.blobs.begin(draft)
+    upload.write(b"stalled")
+    # An hour later (the sweep's wait for bytes without a row), the upload is still open.
+    bench.blobs.leftovers(bench.store.existing_media, time.time() + 3601)
+    upload.write(b" for an hour")
+
+    if bench.kind == "disk":
+        with pytest.raises(UploadExpired):
+            upload.commit()
+        upload.abort()
+        assert bench.held() == 0
+        assert bench.store.existing_media([draft.sid]) == set()
+    else:  # spooled with no name: nothing for the sweep to take
+        assert b"".join(bench.blobs.read(upload.commit().sid)) == b"stalled for an hour"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -575,6 +577,46 @@ def test_a_client_that_hangs_up_half_way_leaves_nothing(
         )
 
     poll(lambda: set(media_files(root)) == before, timeout=10, what="the cut upload's file")
+    assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
+
+
+def _answer(sock: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the HTTP answer on ``sock`` (with a Content-Length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.lower().split(": ", 1) for line in lines[1:])
+    while len(body) < int(fields["content-length"]):
+        body += sock.recv(65536)
+    return int(lines[0].split()[1]), body
+
+
+def test_an_upload_stalled_past_the_sweeps_wait_is_a_408(
+    node: Node, media: Media, db: Store
+) -> None:
+    root = node.workdir / "media"
+    rows_before = len(db.unattached_media(utc_now() + timedelta(days=1)))
+    path = f"/v1/Services/{media.service_sid}/Media"
+    with socket.create_connection(("127.0.0.1", node.port)) as sock:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"X-Twilio-Token: {media.tokens.token('alice')}\r\nContent-Type: image/png\r\n"
+            f"Content-Length: {2 * MiB}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"a" * (MiB + 1))  # over FLUSH: a file is being written
+        poll(
+            lambda: [p for p in media_files(root) if p.name.startswith(".upload-")],
+            what="the upload's temporary file",
+        )
+        # The sweep, an hour later, takes it for a crashed upload's leftover.
+        DiskBlobs(root, recorder(db)).leftovers(db.existing_media, time.time() + 3601)
+        sock.sendall(b"b" * (MiB - 1))
+        status, body = _answer(sock)
+    assert status == 408, body
+    twilio_error(json.loads(body), 408, 20408)
+    assert not [p for p in media_files(root) if p.name.startswith(".upload-")]
     assert len(db.unattached_media(utc_now() + timedelta(days=1))) == rows_before
 
 

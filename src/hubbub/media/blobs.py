@@ -74,6 +74,11 @@ class Draft:
     content_type: str
 
 
+class UploadExpired(Exception):
+    """The upload's temporary file was removed as left over (the upload stalled longer than
+    the sweep waits): it must be sent again."""
+
+
 class Upload(Protocol):
     """One upload under way."""
 
@@ -84,7 +89,8 @@ class Upload(Protocol):
 
     def commit(self) -> Media:
         """Store the bytes for good and write the media row; ``NotFound`` if its service went
-        meanwhile (nothing is left then)."""
+        meanwhile, ``UploadExpired`` if it stalled so long that the sweep took its temporary
+        file (nothing is left then)."""
         ...
 
     def abort(self) -> None:
@@ -207,7 +213,10 @@ class _DiskUpload:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self._temporary, self._final)
+        try:
+            os.replace(self._temporary, self._final)
+        except FileNotFoundError:
+            raise UploadExpired(f"the temporary file of {self._draft.sid} is gone") from None
         _fsync_directory(self._final.parent)
         try:
             return self._blobs._record(self._draft, self.size)

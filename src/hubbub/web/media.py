@@ -41,7 +41,7 @@ from hubbub.chat.errors import (
 )
 from hubbub.chat.render import date
 from hubbub.media import multipart, types
-from hubbub.media.blobs import Blobs, Draft, Upload
+from hubbub.media.blobs import Blobs, Draft, Upload, UploadExpired
 from hubbub.media.signing import Signer
 from hubbub.realtime.node import Node
 from hubbub.store.errors import NotFound, StoreError
@@ -62,6 +62,7 @@ MAX_FILENAME = 1024
 FORBIDDEN = 20403
 UNSUPPORTED_TYPE = 20415
 RANGE_NOT_SATISFIABLE = 20416
+UPLOAD_TIMEOUT = 20408
 _CATEGORIES: dict[str, MediaCategory] = {"media": "media", "body": "body", "history": "history"}
 # ASCII digits, and few enough for int(): a longer number is no range (the whole is sent).
 _RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
@@ -574,6 +575,9 @@ def _answered(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Re
         except ClientDisconnect:
             # Nobody to answer; what it sent was dropped.
             error = ApiError(400, INVALID_PARAMETER, "the client went away")
+        except UploadExpired:
+            # It stalled for over an hour, and the sweep took its file meanwhile.
+            error = ApiError(408, UPLOAD_TIMEOUT, "the upload took too long; send it again")
         except PoolTimeout:
             # Every connection of the media store's pool is moving someone's file. The SDKs
             # try again on 503.
