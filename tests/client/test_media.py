@@ -3,7 +3,10 @@ the client's token, send, and read the bytes back from the link the receiver is 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from tests.client.support import connect, record, run, until
 from tests.realtime.conftest import RealtimeServer
 from tests.web.server import running
 
+MiB = 1024 * 1024
 #: A 1×1 PNG.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c494441"
@@ -109,3 +113,56 @@ def test_a_file_sent_by_one_user_is_read_by_another(server: RealtimeServer, tmp_
                 await room.send_message()
 
     run(scenario())
+
+
+def test_files_are_streamed_both_ways(server: RealtimeServer, tmp_path: Path) -> None:
+    size = 24 * MiB
+    big = tmp_path / "big.bin"
+    with big.open("wb") as out:
+        for n in range(size // MiB):
+            out.write(bytes([n]) * MiB)
+    saved = tmp_path / "saved.bin"
+
+    async def scenario() -> None:
+        async with await connect(server, "alice") as alice:
+            room = await alice.create_channel(unique_name="room")
+            added = record(alice, "message_added")
+            # The server runs in this process too: the peak covers both ends.
+            tracemalloc.start()
+            try:
+                await room.send_message(media=big)
+                await until(lambda: len(added) == 1)
+                media = added[0].media
+                assert media.size == size
+                assert await media.save_content(saved) == size
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < 12 * MiB, f"{peak / MiB:.1f} MiB held for a {size // MiB} MiB file"
+            assert _digest(saved) == _digest(big)
+
+            # An open file is sent from where it stands; a pipe (no length) is sent chunked.
+            with big.open("rb") as opened:
+                opened.seek(size - 10)
+                await room.send_message(media=opened)
+            read_end, write_end = os.pipe()
+            threading.Thread(target=_feed, args=(write_end, b"piped " * 100_000)).start()
+            with os.fdopen(read_end, "rb") as piped:
+                await room.send_message(media=piped, filename="piped.txt")
+            await until(lambda: len(added) == 3)
+            rest, pipe = added[1].media, added[2].media
+            assert (rest.size, await rest.get_content()) == (10, bytes([size // MiB - 1]) * 10)
+            assert [piece async for piece in pipe.stream_content()] != []
+            assert await pipe.get_content() == b"piped " * 100_000
+
+    run(scenario())
+
+
+def _feed(fd: int, data: bytes) -> None:
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

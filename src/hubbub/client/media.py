@@ -4,14 +4,17 @@ An upload is ``POST {media}?Category=media&Filename=NAME`` with the bytes as the
 client's Access Token in ``X-Twilio-Token``; the answer's ``sid`` (``ME…``) is what
 ``send_message`` names. A media record (``GET {media}/{sid}``, the token again) links to its
 bytes at a short-lived URL that needs no header (``links.content_direct_temporary``). The media
-service lives beside ``/v1/ws`` on the same server: ``/v1/Services/{IS}/Media``.
+service lives beside ``/v1/ws`` on the same server: ``/v1/Services/{IS}/Media``. Files are
+streamed both ways, never read whole into memory (but by ``Media.get_content``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
-from collections.abc import Callable
+import stat
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +26,10 @@ from hubbub.client.errors import ChatError
 
 #: What ``send_message(media=...)`` takes: the bytes, a file's path, or a file open for reading.
 MediaSource = bytes | bytearray | str | os.PathLike[str] | IO[bytes]
+#: An upload's body once its source is known: the bytes, a file's path, or an open file.
+Body = bytes | Path | IO[bytes]
+#: The size of the pieces a file is sent and received in.
+PIECE = 1024 * 1024
 
 
 def media_url(ws_url: str, service_sid: str) -> str:
@@ -35,24 +42,41 @@ def media_url(ws_url: str, service_sid: str) -> str:
 
 def read_source(
     source: MediaSource, filename: str | None, content_type: str | None
-) -> tuple[bytes, str | None, str]:
-    """The bytes, file name and content type of an upload: a path names the file, and the
-    type is guessed from the name when not given (``application/octet-stream`` failing that)."""
+) -> tuple[Body, str | None, str]:
+    """What to upload, its file name and content type: a path names the file, and the type is
+    guessed from the name when not given (``application/octet-stream`` failing that). Nothing
+    is read here: a path or a file is read as it is sent."""
+    body: Body
     if isinstance(source, bytes | bytearray):
-        data = bytes(source)
+        body = bytes(source)
     elif isinstance(source, str | os.PathLike):
-        path = Path(source)
-        data = path.read_bytes()
-        filename = filename or path.name
+        body = Path(source)
+        filename = filename or body.name
     else:
-        data = source.read()
+        body = source
         name = getattr(source, "name", None)
         if filename is None and isinstance(name, str):
             filename = Path(name).name
     if content_type is None:
         guessed = mimetypes.guess_type(filename or "")[0]
         content_type = guessed or "application/octet-stream"
-    return data, filename, content_type
+    return body, filename, content_type
+
+
+def _remaining(handle: IO[bytes]) -> int | None:
+    """How many bytes are left to read in ``handle``, if it can tell (a regular file)."""
+    try:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return max(0, os.fstat(handle.fileno()).st_size - handle.tell())
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+async def _pieces(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    """``handle``'s bytes, a piece at a time, read off the event loop."""
+    while data := await asyncio.to_thread(handle.read, PIECE):
+        yield data
 
 
 class MediaService:
@@ -66,13 +90,32 @@ class MediaService:
         self._token = token
         self._timeout = timeout
 
-    async def upload(self, data: bytes, filename: str | None, content_type: str) -> Media:
+    async def upload(self, body: Body, filename: str | None, content_type: str) -> Media:
+        """Upload ``body`` (bytes, a file's path, or a binary file open for reading, read from
+        where it is): a file is streamed, never held whole in memory."""
         params = {"Category": "media"}
         if filename:
             params["Filename"] = filename
-        record = await self._request(
-            "POST", self._url(), params=params, content=data, content_type=content_type
-        )
+        if isinstance(body, bytes):
+            record = await self._request(
+                "POST", self._url(), params=params, content=body, content_type=content_type
+            )
+            return Media.from_json(record, self)
+        handle = await asyncio.to_thread(body.open, "rb") if isinstance(body, Path) else body
+        try:
+            # With its length declared, a file over the service's limit is refused at once.
+            size = await asyncio.to_thread(_remaining, handle)
+            record = await self._request(
+                "POST",
+                self._url(),
+                params=params,
+                content=_pieces(handle),
+                content_type=content_type,
+                length=size,
+            )
+        finally:
+            if handle is not body:  # the caller's own file stays open
+                await asyncio.to_thread(handle.close)
         return Media.from_json(record, self)
 
     async def fetch(self, sid: str) -> dict[str, Any]:
@@ -87,12 +130,38 @@ class MediaService:
         return urljoin(self._url(), url)
 
     async def download(self, sid: str) -> bytes:
+        return b"".join([piece async for piece in self.stream(sid)])
+
+    async def stream(self, sid: str) -> AsyncIterator[bytes]:
+        """The bytes of ``sid``, as they arrive."""
         url = await self.content_url(sid)
-        async with httpx.AsyncClient(timeout=self._timeout) as http:
-            response = await http.get(url)
-        if response.status_code != 200:
-            raise _error(response)
-        return response.content
+        async with (
+            httpx.AsyncClient(timeout=self._timeout) as http,
+            http.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                await response.aread()
+                raise _error(response)
+            async for piece in response.aiter_bytes(PIECE):
+                yield piece
+
+    async def save(self, sid: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write the bytes of ``sid`` to ``target`` (a path, or a binary file open for
+        writing) as they arrive; how many."""
+        handle = (
+            await asyncio.to_thread(Path(target).open, "wb")
+            if isinstance(target, str | os.PathLike)
+            else target
+        )
+        written = 0
+        try:
+            async for piece in self.stream(sid):
+                await asyncio.to_thread(handle.write, piece)
+                written += len(piece)
+        finally:
+            if handle is not target:
+                await asyncio.to_thread(handle.close)
+        return written
 
     async def _request(
         self,
@@ -100,8 +169,9 @@ class MediaService:
         url: str,
         *,
         params: dict[str, str] | None = None,
-        content: bytes | None = None,
+        content: bytes | AsyncIterator[bytes] | None = None,
         content_type: str | None = None,
+        length: int | None = None,
     ) -> dict[str, Any]:
         token = self._token()
         if token is None:
@@ -109,6 +179,8 @@ class MediaService:
         headers = {"X-Twilio-Token": token}
         if content_type is not None:
             headers["Content-Type"] = content_type
+        if length is not None:
+            headers["Content-Length"] = str(length)
         async with httpx.AsyncClient(timeout=self._timeout) as http:
             response = await http.request(
                 method, url, params=params, content=content, headers=headers
@@ -160,8 +232,18 @@ class Media:
         return await self._reach().content_url(self.sid)
 
     async def get_content(self) -> bytes:
-        """The bytes themselves."""
+        """The bytes themselves (all in memory: ``save_content`` or ``stream_content`` for
+        large files)."""
         return await self._reach().download(self.sid)
+
+    def stream_content(self) -> AsyncIterator[bytes]:
+        """The bytes, as they arrive."""
+        return self._reach().stream(self.sid)
+
+    async def save_content(self, target: str | os.PathLike[str] | IO[bytes]) -> int:
+        """Write the bytes to ``target`` (a path, or a binary file open for writing) as they
+        arrive, never all in memory; how many."""
+        return await self._reach().save(self.sid, target)
 
     def _reach(self) -> MediaService:
         if self._service is None:
