@@ -702,14 +702,16 @@ class Store(Protocol):
         """Record an upload whose bytes are stored (under ``sid``), carried by no message yet."""
         ...
 
-    def get_media(self, service_sid: str, sid: str) -> Media:
-        """The media; ``NotFound`` also once the message that carried it is deleted (the
-        sweep frees its bytes later)."""
+    def get_media(self, service_sid: str, sid: str, *, live: bool = False) -> Media:
+        """The media; with ``live``, ``NotFound`` also once the message that carried it is
+        deleted (the sweep frees its bytes later)."""
         ...
 
-    def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
-        """Those of ``sids`` that exist in the service, but for media of deleted messages, in
-        no particular order."""
+    def get_media_many(
+        self, service_sid: str, sids: Sequence[str], *, live: bool = False
+    ) -> list[Media]:
+        """Those of ``sids`` that exist in the service (with ``live``, but for media of
+        deleted messages), in no particular order."""
         ...
 
     def attach_media(

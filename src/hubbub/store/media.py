@@ -19,8 +19,9 @@ from hubbub.store.errors import Conflict, NotFound
 from hubbub.store.records import Media, MediaCategory
 
 _t = s.media
-# A media whose carrying message is gone is gone too, at once: the sweep only frees its bytes.
-_shown = or_(
+# Media that no message carries yet, or whose message still exists: a deleted message's media
+# are gone from the media service at once, though the sweep frees their bytes only later.
+_live = or_(
     _t.c.message_sid.is_(None),
     select(s.messages.c.sid).where(s.messages.c.sid == _t.c.message_sid).exists(),
 )
@@ -85,21 +86,28 @@ class MediaOps(Base):
             insert_media(conn, media)
         return media
 
-    def get_media(self, service_sid: str, sid: str) -> Media:
-        """The media; ``NotFound`` also once the message that carried it is deleted."""
-        stmt = select(_t).where(_t.c.sid == sid, _t.c.service_sid == service_sid, _shown)
+    def get_media(self, service_sid: str, sid: str, *, live: bool = False) -> Media:
+        """The media; with ``live``, ``NotFound`` also once the message that carried it is
+        deleted (what the media service serves: the sweep frees the bytes later)."""
+        stmt = select(_t).where(_t.c.sid == sid, _t.c.service_sid == service_sid)
+        if live:
+            stmt = stmt.where(_live)
         with self._read() as conn:
             row = conn.execute(stmt).first()
         if row is None:
             raise NotFound("Media", sid)
         return media_of(row)
 
-    def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
-        """Those of ``sids`` that exist in the service (not those of deleted messages), in no
-        particular order."""
+    def get_media_many(
+        self, service_sid: str, sids: Sequence[str], *, live: bool = False
+    ) -> list[Media]:
+        """Those of ``sids`` that exist in the service (with ``live``, but for media of
+        deleted messages), in no particular order."""
         if not sids:
             return []
-        stmt = select(_t).where(_t.c.service_sid == service_sid, _t.c.sid.in_(list(sids)), _shown)
+        stmt = select(_t).where(_t.c.service_sid == service_sid, _t.c.sid.in_(list(sids)))
+        if live:
+            stmt = stmt.where(_live)
         with self._read() as conn:
             return [media_of(row) for row in conn.execute(stmt)]
 

@@ -186,7 +186,8 @@ class MediaService:
     def _media(self, service_sid: str, sid: str, path: str) -> Media:
         if not sids.is_sid(sid, MEDIA):
             raise ApiError(404, NOT_FOUND, f"The requested resource {path} was not found")
-        return self.ctx.store.get_media(service_sid, sid)
+        # ``live``: a deleted message's media are gone at once, not at the next sweep.
+        return self.ctx.store.get_media(service_sid, sid, live=True)
 
     # -- the record --------------------------------------------------------------------------
     def record(self, media: Media, base: str) -> dict[str, Any]:
@@ -231,7 +232,9 @@ class MediaService:
         caller = await self._db(self._caller, request, service_sid)
 
         def answer() -> list[dict[str, Any]]:
-            found = {m.sid: m for m in self.ctx.store.get_media_many(service_sid, wanted)}
+            found = {
+                m.sid: m for m in self.ctx.store.get_media_many(service_sid, wanted, live=True)
+            }
             base = self._base(request)
             items: list[dict[str, Any]] = []
             for sid in wanted:
