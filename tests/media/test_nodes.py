@@ -9,6 +9,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,37 @@ def test_an_upload_cut_off_by_the_servers_death_leaves_nothing(
         assert list((workdir / "media" / SPOOL).iterdir()) == []
         assert _count(database) == before
         poll(lambda: _busy(database) == 0, what="the killed node's connections")
+    finally:
+        client.close()
+        doomed.close()
+
+
+def test_a_server_killed_while_committing_leaves_nothing(
+    database: str, tmp_path: Path, nodes: list[Node]
+) -> None:
+    workdir = tmp_path / "doomed"
+    shutil.copytree(nodes[0].workdir, workdir, ignore=shutil.ignore_patterns("media", "*.err"))
+    doomed = Node(workdir, "--db", database, "--media-store", "database").start()
+    client = Media(doomed)
+    before = _count(database)
+    size = 140 * MiB  # long enough a commit to be caught in the middle
+    try:
+        with socket.create_connection(("127.0.0.1", doomed.port)) as sock:
+            head = (
+                f"POST /v1/Services/{client.service_sid}/Media HTTP/1.1\r\n"
+                f"Host: 127.0.0.1\r\nX-Twilio-Token: {client.tokens.token('alice')}\r\n"
+                f"Content-Type: video/mp4\r\nContent-Length: {size}\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            piece = b"v" * MiB
+            for _ in range(size // MiB):
+                sock.sendall(piece)
+            # Every byte is in: the commit's transaction is writing the chunks.
+            poll(lambda: _busy(database), interval=0.01, what="the commit's transaction")
+            doomed.stop(signal.SIGKILL)
+        poll(lambda: _busy(database) == 0, what="the killed node's transaction")
+        assert _count(database) == before  # rolled back, chunks and row alike
+        assert list((workdir / "media" / SPOOL).iterdir()) == []
     finally:
         client.close()
         doomed.close()
