@@ -259,8 +259,18 @@ def throwaway_database(server: str | None) -> Iterator[str | None]:
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        from sqlalchemy.exc import ProgrammingError
+
+        # FORCE may not end an autovacuum worker that just started there: wait it out.
+        for attempt in range(50):
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                break
+            except ProgrammingError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
         admin.dispose()
 
 
