@@ -19,6 +19,7 @@ BELOW_WEB = (
     "hubbub.sync",
     "hubbub.twilsock",
     "hubbub.push",
+    "hubbub.media",
 )
 
 

@@ -131,6 +131,20 @@ def add_commands(commands: Any) -> None:
         help="tell real-time sessions to renew their token this long before it expires "
         f"(default {defaults.TOKEN_WARNING:g}; $HUBBUB_TOKEN_WARNING)",
     )
+    serve.add_argument(
+        "--media-store",
+        choices=("disk", "database"),
+        default=os.environ.get("HUBBUB_MEDIA_STORE") or "disk",
+        help="where uploaded media's bytes live: files on disk, or chunks in the PostgreSQL "
+        "database (default disk; $HUBBUB_MEDIA_STORE)",
+    )
+    serve.add_argument(
+        "--media-dir",
+        default=os.environ.get("HUBBUB_MEDIA_DIR") or None,
+        metavar="DIR",
+        help="the disk media store's directory (default: media/ beside an SQLite database, or "
+        "in --data-dir for PostgreSQL; $HUBBUB_MEDIA_DIR)",
+    )
     add_serve_options(serve)
     serve.add_argument(
         "--config",
@@ -282,8 +296,18 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         webhook_allow = tuple(str(network) for network in networks(args.webhook_allow or ()))
     except ValueError as exc:
         raise CommandError(f"--webhook-allow: {exc}") from None
+    if args.media_store not in ("disk", "database"):
+        raise CommandError(f"--media-store must be disk or database, not {args.media_store!r}")
+    scheme = args.db.partition(":")[0].partition("+")[0]
+    if args.media_store == "database" and scheme not in ("postgresql", "postgres"):
+        raise CommandError(
+            "--media-store database needs PostgreSQL: on SQLite a long upload would hold the "
+            "database's one write lock (use --media-store disk)"
+        )
     return ServeSettings(
         db=args.db,
+        media_store=args.media_store,
+        media_dir=args.media_dir,
         public_url=public_url,
         master_key_file=args.master_key_file,
         data_dir=args.data_dir,

@@ -48,6 +48,11 @@ class ServeSettings:
     #: Networks (CIDR) outbound webhooks may reach although the SSRF guard refuses them
     #: (loopback, private…): for development and tests. See ``hubbub.webhooks.addresses``.
     webhook_allow: tuple[str, ...] = ()
+    #: Where uploads' bytes live: ``disk`` (files in ``media_dir``) or ``database``
+    #: (PostgreSQL only; see ``hubbub.media.blobs``).
+    media_store: str = "disk"
+    #: The disk media store's directory; ``None``: ``media`` in the database's state directory.
+    media_dir: str | None = None
     #: Where push notifications go: FCM's and APNs' base URLs (tests point them at local
     #: receivers), and a PEM file of CAs to trust besides the system's for them.
     push_fcm_url: str = defaults.PUSH_FCM_URL
@@ -58,6 +63,16 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         networks(self.webhook_allow)  # a ValueError names the one that is not a network
+
+    @property
+    def media_directory(self) -> str:
+        """The disk media store's directory: ``media_dir``, else ``media`` beside an SQLite
+        database or in the data directory (PostgreSQL)."""
+        from hubbub.masterkey import state_dir
+
+        if self.media_dir:
+            return os.path.abspath(self.media_dir)
+        return str(state_dir(self.db, self.data_dir) / "media")
 
     @property
     def base_url(self) -> str:

@@ -220,6 +220,34 @@ def _courier(settings: ServeSettings) -> Iterator[None]:
         keeper.join()
 
 
+@contextlib.contextmanager
+def _media_sweep(settings: ServeSettings) -> Iterator[None]:
+    """The media sweep (``hubbub.media.sweep``) in a thread of this process, with a store and a
+    blob store of its own: one per ``hubbub serve``, whatever its number of workers."""
+    stop = threading.Event()
+
+    def work() -> None:
+        from hubbub.media import sweep
+        from hubbub.media.setup import blobs_for
+        from hubbub.store import open_store
+
+        store = open_store(settings.db, run_migrations=False)
+        blobs = blobs_for(settings, store)
+        try:
+            sweep.run(store, blobs, stop)
+        finally:
+            blobs.close()
+            store.close()
+
+    thread = threading.Thread(target=work, name="hubbub-media-sweep", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 def serve(settings: ServeSettings) -> None:
     """Run ``hubbub serve`` until it is told to stop: in this process with one worker, else
     under the ``Supervisor`` (or uvicorn's, without ``SO_REUSEPORT``); with the webhook
@@ -227,7 +255,7 @@ def serve(settings: ServeSettings) -> None:
     import uvicorn
 
     options = uvicorn_options(settings)
-    with _shared_metrics(settings.workers), _courier(settings):
+    with _shared_metrics(settings.workers), _courier(settings), _media_sweep(settings):
         if settings.workers == 1:
             uvicorn.run(**options)
         elif reuse_port_available():

@@ -23,6 +23,9 @@ from playwright.sync_api import Browser, Page, Playwright, WebSocket, sync_playw
 from hubbub.auth.passwords import Passwords
 from hubbub.chat.provision import Credentials, new_account
 from hubbub.crypto import SecretBox
+from hubbub.media.blobs import DiskBlobs
+from hubbub.media.setup import recorder
+from hubbub.media.signing import Signer
 from hubbub.store import open_store
 from hubbub.web.app import create_app
 from hubbub.web.tokenserver import TokenSettings
@@ -60,6 +63,8 @@ PASSWORDS = {
     "xena": "xena-pass-9",
     "yuri": "yuri-pass-10",
     "zara": "zara-pass-11",
+    "ivan": "ivan-pass-12",
+    "hugo": "hugo-pass-13",
 }
 
 
@@ -129,7 +134,9 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer
         token_rate_identity=(600, 60.0),
         token_rate_address=(6000, 60.0),
     )
-    app = create_app(store, box, token_warning=TOKEN_WARNING, token_settings=settings)
+    # The media service, with uploads on disk, as `hubbub serve` has it.
+    media = (DiskBlobs(folder / "media", recorder(store)), Signer(os.urandom(32)))
+    app = create_app(store, box, token_warning=TOKEN_WARNING, token_settings=settings, media=media)
     with running(app) as base_url, httpx.Client(timeout=10) as http:
         server = ChatServer(base_url, creds, http)
         # Presence needs the Chat Service to track reachability.

@@ -1,13 +1,16 @@
 """People chat in real Chromium: sign in, channels, messages both ways, typing, unread counts,
 presence, infinite scroll, a dropped connection caught up, a token renewed in place, sign out;
 the members of a channel and who is online, unread counts at sign-in, the keyboard alone, a
-renewal that fails before it succeeds, a sign-out in another tab, invitations."""
+renewal that fails before it succeeds, a sign-out in another tab, invitations, files."""
 
 from __future__ import annotations
 
 import re
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -741,3 +744,68 @@ def test_names_cannot_reorder_the_text_after_them(
     found = zara.evaluate(OVERRIDDEN)  # and the invitation, and the notice of it
     assert len(found) >= 3
     assert all(place.endswith(" isolate") for place in found), found
+
+
+# -- files -----------------------------------------------------------------------------------
+def png(width: int, height: int) -> bytes:
+    """A PNG of a colour gradient, made by hand (no imaging library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((4 * x % 256, 6 * y % 256, 160)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_files_are_attached_and_shown_to_the_others(
+    people: People, chat_server: ChatServer, shots: Shots, tmp_path: Path
+) -> None:
+    """A file chosen with "Attach a file" is uploaded and sent at once: the others see an
+    image inline (really loaded, from a link that needs no token), any other file as a link
+    with its name and size that downloads the same bytes."""
+    gallery = new_channel(chat_server, "gallery", ("ivan", "hugo"))
+    hugo = signed_in(people, "hugo")
+    ivan = signed_in(people, "ivan")
+    expect(channel_button(ivan, "gallery")).to_have_attribute("aria-current", "true")
+    photo = tmp_path / "gradient.png"
+    photo.write_bytes(png(64, 40))
+    ivan.get_by_label("Attach a file").set_input_files(str(photo))
+
+    image = hugo.get_by_role("log").get_by_role("img", name="gradient.png")
+    expect(image).to_be_visible()
+    width = eventually(
+        hugo, lambda: image.evaluate("img => img.complete && img.naturalWidth"), "the image loads"
+    )
+    assert width == 64
+    assert image.evaluate("img => img.naturalHeight") == 40
+    expect(ivan.get_by_role("log").get_by_role("img", name="gradient.png")).to_be_visible()
+    shots(hugo, "hugo-sees-the-image")
+
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"agenda\n" * 300)
+    ivan.get_by_label("Attach a file").set_input_files(str(notes))
+    link = hugo.get_by_role("log").get_by_role("link", name="notes.txt (2.1 KB)")
+    expect(link).to_be_visible()
+    with hugo.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "notes.txt"
+    assert Path(download.value.path()).read_bytes() == b"agenda\n" * 300
+    shots(hugo, "hugo-sees-the-file")
+
+    # What the server holds: two media messages, each carrying its upload.
+    stored = chat_server.rest("GET", f"/Channels/{gallery['sid']}/Messages")["messages"]
+    assert [(m["type"], m["from"], m["media"]["filename"]) for m in stored] == [
+        ("media", "ivan", "gradient.png"),
+        ("media", "ivan", "notes.txt"),
+    ]
+    assert stored[0]["media"]["content_type"] == "image/png"

@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 import pytest
 from cryptography.fernet import Fernet
 
-from hubbub.chat import channels, members, users
+from hubbub.chat import channels, members, messages, users
 from hubbub.chat.core import Actor, Core, Outcome
 from hubbub.chat.errors import ApiError
 from hubbub.chat.provision import Credentials, new_account
 from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox
 from hubbub.store import Store, open_store
+from hubbub.store.errors import Conflict
 from tests.realtime.conftest import RealtimeServer, signed_in
 from tests.web.server import twilio_client
 
@@ -189,3 +190,48 @@ def test_the_creator_of_a_channel_over_rest_does_not_join_it(
     assert outcome.resource["created_by"] == "system"
     assert [event.frame["type"] for event in outcome.events] == ["channel_added"]
     assert not core.store.list_members(creds.chat_service_sid, "api").items
+
+
+def test_a_user_sends_only_their_own_uploads_and_each_once(
+    world: tuple[Core, Credentials],
+) -> None:
+    core, creds = world
+    service_sid = creds.chat_service_sid
+    for identity in ("alice", "bob"):
+        core.store.create_user(service_sid, identity)
+    alice, bob = _user(creds, "alice"), _user(creds, "bob")
+    channels.create_channel(core, alice, {"unique_name": "room"})
+    members.join(core, bob, "room")
+    upload = core.store.create_media(
+        creds.account_sid, service_sid, "ME" + "a" * 32,
+        content_type="image/png", size=3, filename="a.png", author="alice",
+    )  # fmt: skip
+    with pytest.raises(ApiError) as theirs:  # bob may not send alice's upload
+        messages.send_message(core, bob, "room", {"body": "", "media_sid": upload.sid})
+    assert (theirs.value.status, theirs.value.code) == (404, 50507)
+
+    # Two sends of the same upload checked side by side: the second to be stored is undone
+    # whole, message and all, and says why.
+    first = messages.prepare_message(core, alice, "room", {"body": "", "media_sid": upload.sid})
+    second = messages.prepare_message(core, alice, "room", {"body": "", "media_sid": upload.sid})
+    with core.atomic():
+        stored = messages.store_draft(core.store, first)
+    assert (stored.type, stored.media) == ("media", upload.carried())
+    with pytest.raises(Conflict) as taken, core.atomic():
+        messages.store_draft(core.store, second)
+    assert taken.value.code == 50508
+    assert [m.sid for m in core.store.list_messages(service_sid, "room").items] == [stored.sid]
+    assert core.store.get_media(service_sid, upload.sid).message_sid == stored.sid
+    with pytest.raises(ApiError) as again:  # checked before the write, too
+        messages.send_message(core, alice, "room", {"body": "", "media_sid": upload.sid})
+    assert (again.value.status, again.value.code) == (409, 50508)
+
+    # The application's server may send any upload of the service, a user's or its own.
+    server = _user(creds, None)
+    own = core.store.create_media(
+        creds.account_sid, service_sid, "ME" + "b" * 32, content_type="text/plain", size=1
+    )
+    outcome = messages.send_message(core, server, "room", {"body": "", "media_sid": own.sid})
+    assert outcome.resource is not None
+    assert outcome.resource["media"]["sid"] == own.sid
+    assert outcome.events[0].frame["message"]["type"] == "media"

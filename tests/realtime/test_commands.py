@@ -410,3 +410,65 @@ def test_joining_a_channel_one_is_in_answers_with_the_membership(
     store, creds = realtime_server.store, realtime_server.creds
     members = store.list_members(creds.chat_service_sid, "quickstart").items
     assert sorted(member.identity for member in members) == ["alice", "bob"]
+
+
+def test_media_messages_between_group_commits(realtime_server: RealtimeServer) -> None:
+    """A media message is committed alone in its turn among text messages sent at the same
+    moment; two connections racing to send one upload: one message carries it, the other is
+    refused and stores nothing."""
+    store, creds = realtime_server.store, realtime_server.creds
+    upload = store.create_media(
+        creds.account_sid, creds.chat_service_sid, "ME" + "c" * 32,
+        content_type="image/gif", size=35, filename="dot.gif", author="alice",
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        async with signed_in(realtime_server, "alice", "alice", "bob") as (alice, again, bob):
+            await alice.command("create_channel", unique_name="room")
+            await bob.command("join", channel="room")
+            frames = [
+                (bob, {"id": 101, "type": "send_message", "channel": "room", "body": "one"}),
+                (alice, {"id": 102, "type": "send_message", "channel": "room",
+                         "media_sid": upload.sid}),
+                (again, {"id": 103, "type": "send_message", "channel": "room",
+                         "media_sid": upload.sid, "body": "twice"}),
+                (bob, {"id": 104, "type": "send_message", "channel": "room", "body": "two"}),
+            ]  # fmt: skip
+            # All sent before any is answered, so that they meet in the commit queue.
+            await asyncio.gather(*(client.socket.send(json.dumps(f)) for client, f in frames))
+            replies = {}
+            for client, frame in frames:
+                while frame["id"] not in replies:
+                    got = await client.next_frame()
+                    if "id" in got:
+                        replies[got["id"]] = got
+                    else:
+                        client.pushes.append(got)
+            # Whichever of alice's two connections came first carries the upload.
+            won, lost = (102, 103) if replies[102]["ok"] else (103, 102)
+            assert error_of(replies[lost]) == (409, 50508)
+            message = replies[won]["result"]["message"]
+            assert (message["type"], message["body"]) == ("media", "" if won == 102 else "twice")
+            assert message["media"] == {
+                "sid": upload.sid, "content_type": "image/gif", "filename": "dot.gif", "size": 35,
+            }  # fmt: skip
+            assert replies[101]["ok"]
+            assert replies[104]["ok"]
+            pushed = await bob.push(
+                "message_added", where=lambda f: f["message"]["type"] == "media"
+            )
+            assert pushed["message"]["media"]["sid"] == upload.sid
+            history = (await bob.command("get_messages", channel="room"))["result"]["messages"]
+            assert [m["index"] for m in history] == [0, 1, 2]
+            assert [m["body"] for m in history if m["type"] == "text"] == ["one", "two"]
+            assert [m["sid"] for m in history if m["type"] == "media"] == [message["sid"]]
+            # Bob may not send alice's upload; a media message's body stays as sent.
+            other = await bob.command("send_message", channel="room", media_sid=upload.sid)
+            assert error_of(other) == (404, 50507)
+            edit = await alice.command(
+                "update_message", channel="room", sid=message["sid"], body="new words"
+            )
+            assert error_of(edit) == (400, 50509)
+
+    run(scenario())
+    assert store.get_media(creds.chat_service_sid, upload.sid).message_sid is not None

@@ -115,3 +115,36 @@ def test_media_goes_with_its_service(store: Store, service: Service) -> None:
 
     with pytest.raises(NotFound):
         store.get_media(service.sid, media.sid)
+
+
+def test_an_attached_upload_is_kept_by_a_delete_of_unattached_media(
+    store: Store, service: Service
+) -> None:
+    channel = store.create_channel(service.sid)
+    kept, loose = _upload(store, service), _upload(store, service)
+    store.attach_media(service.sid, kept.sid, channel_sid=channel.sid, message_sid="IM" + "1" * 32)
+
+    with pytest.raises(Conflict):
+        store.delete_media(service.sid, kept.sid, unattached=True)
+    store.delete_media(service.sid, loose.sid, unattached=True)
+
+    assert store.get_media(service.sid, kept.sid).message_sid == "IM" + "1" * 32
+    assert store.existing_media([kept.sid, loose.sid, "ME" + "0" * 32]) == {kept.sid}
+
+
+def test_media_of_deleted_messages_and_channels(store: Store, service: Service) -> None:
+    first = store.create_channel(service.sid)
+    second = store.create_channel(service.sid)
+    media = [_upload(store, service) for _ in range(4)]
+    messages = []
+    for channel, item in zip((first, first, second, second), media, strict=True):
+        message = store.create_message(service.sid, channel.sid, body="", from_="alice")
+        store.attach_media(service.sid, item.sid, channel_sid=channel.sid, message_sid=message.sid)
+        messages.append(message)
+    assert store.media_of_deleted_messages() == []
+
+    store.delete_message(service.sid, first.sid, messages[0].sid)
+    store.delete_channel(service.sid, second.sid)
+
+    gone = {m.sid for m in store.media_of_deleted_messages()}
+    assert gone == {media[0].sid, media[2].sid, media[3].sid}

@@ -67,9 +67,19 @@ class SdkServer:
         """The REST API's Chat Service (``rest.chat.v2.services(sid)``)."""
         return self.rest.chat.v2.services(self.service_sid)
 
-    def token(self, identity: str, ttl: int = 3600, *, service_sid: str | None = None) -> str:
-        """An Access Token for ``identity`` with a Chat grant for the service (or another)."""
-        grant = ChatGrant(service_sid=service_sid or self.service_sid)
+    def token(
+        self,
+        identity: str,
+        ttl: int = 3600,
+        *,
+        service_sid: str | None = None,
+        push_credential_sid: str | None = None,
+    ) -> str:
+        """An Access Token for ``identity`` with a Chat grant for the service (or another),
+        naming the push credential if given."""
+        grant = ChatGrant(
+            service_sid=service_sid or self.service_sid, push_credential_sid=push_credential_sid
+        )
         creds = self.credentials
         token = AccessToken(
             creds["account_sid"],
@@ -88,11 +98,14 @@ class SdkServer:
         identity: str | None = None,
         *,
         service_sid: str | None = None,
+        push_credential_sid: str | None = None,
         **options: Any,
     ) -> dict[str, Any]:
         """``create`` a client named ``client`` in ``driver`` as ``identity`` (its name unless
         given) and wait for it to initialise; returns the driver's answer."""
-        token = self.token(identity or client, service_sid=service_sid)
+        token = self.token(
+            identity or client, service_sid=service_sid, push_credential_sid=push_credential_sid
+        )
         result: dict[str, Any] = driver.call(
             "create", client=client, token=token, uri=self.ws_uri, **options
         )

@@ -24,10 +24,13 @@
 //   attributes, isPrivate}; join; leave; add {identity, attributes}; invite {identity}
 //   (twilio-chat); removeMember {identity}; decline (twilio-chat); updateChannel {friendlyName,
 //   attributes, newUniqueName}; deleteChannel; getMessages {pageSize, anchor, direction};
-//   nextPage / prevPage {page}; sendMessage {body, attributes}; updateMessageBody {index,
+//   nextPage / prevPage {page}; sendMessage {body, attributes}; sendMedia {contentType,
+//   base64, filename, attributes, how, body}; mediaContent {index}; updateMessageBody {index,
 //   body}; updateMessageAttributes {index, attributes}; removeMessage {index}; typing;
 //   setAllRead; advanceRead {index}; updateRead {index}; setNoneRead; unreadCount; counts;
-//   members; getUser {identity}; updateUser {friendlyName, attributes}; listen.
+//   members; getUser {identity}; updateUser {friendlyName, attributes}; listen;
+//   setPushRegistrationId {channelType, registrationId}; unsetPushRegistrationId
+//   {channelType}; removePushRegistrations {channelType, registrationId} (Conversations).
 // A result is what the SDK's object held when its promise resolved: what the server then
 // pushes (the new attributes after updateChannel, say) arrives later, as events.
 //
@@ -669,6 +672,43 @@ const OPS = {
     return channel.sendMessage(body, optional(args.attributes));
   },
 
+  // A media message: the bytes (base64) with a content type and file name, uploaded by the SDK
+  // to the configuration's media service, then sent. how: "options" (sendMessage({contentType,
+  // media: Buffer, filename}), every SDK; FormData works only in browsers), "builder"
+  // (Conversations' prepareMessage().setBody().addMedia().build().send()).
+  async sendMedia(args) {
+    const channel = await channelOf(args);
+    const media = {
+      contentType: need(args, "contentType"),
+      media: Buffer.from(need(args, "base64"), "base64"),
+      filename: optional(args.filename),
+    };
+    if (args.how === "builder") {
+      if (isChat) unsupported("prepareMessage");
+      let builder = channel.prepareMessage();
+      if (args.body !== undefined && args.body !== null) builder = builder.setBody(args.body);
+      return builder.addMedia(media).build().send();
+    }
+    return channel.sendMessage(media, optional(args.attributes));
+  },
+
+  // The bytes of the media of the message at "index", from the URL that
+  // media.getContentTemporaryUrl() resolves to, fetched without any token.
+  async mediaContent(args) {
+    const message = await messageAt(await channelOf(args), need(args, "index"));
+    const media = message.media;
+    if (!media) throw new DriverError("not_found", `message ${args.index} carries no media`);
+    const url = await media.getContentTemporaryUrl();
+    const response = await fetch(url);
+    const bytes = Buffer.from(await response.arrayBuffer());
+    return {
+      url,
+      status: response.status,
+      contentType: response.headers.get("content-type"),
+      base64: bytes.toString("base64"),
+    };
+  },
+
   async updateMessageBody(args) {
     const message = await messageAt(await channelOf(args), need(args, "index"));
     return messageInfo(await message.updateBody(need(args, "body")));
@@ -733,6 +773,26 @@ const OPS = {
     if (args.friendlyName !== undefined) await user.updateFriendlyName(args.friendlyName);
     if (args.attributes !== undefined) await user.updateAttributes(args.attributes);
     return userInfo(user);
+  },
+
+  // Push registration (ERS through twilsock); "removePushRegistrations" is Conversations'.
+  async setPushRegistrationId(args) {
+    const entry = entryOf(args);
+    await entry.client.setPushRegistrationId(need(args, "channelType"), need(args, "registrationId"));
+    return null;
+  },
+
+  async unsetPushRegistrationId(args) {
+    const entry = entryOf(args);
+    await entry.client.unsetPushRegistrationId(need(args, "channelType"));
+    return null;
+  },
+
+  async removePushRegistrations(args) {
+    const entry = entryOf(args);
+    if (typeof entry.client.removePushRegistrations !== "function") unsupported("removePushRegistrations");
+    await entry.client.removePushRegistrations(need(args, "channelType"), need(args, "registrationId"));
+    return null;
   },
 
   async listen(args) {

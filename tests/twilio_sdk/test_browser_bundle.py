@@ -11,6 +11,7 @@ horizon it sets reaches the server. Screenshots go to ``.cache/screenshots/twili
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ from tests.browser.test_chat_page import (
     messages,
     new_channel,
     people,
+    png,
     post,
     signed_in,
     typing_status,
@@ -226,3 +228,53 @@ def test_the_bundle_chats_with_the_chat_page(
     # The SDK complained of nothing but what it says of every server that, like hubbub, offers
     # no offline storage.
     assert [line for line in console if OFFLINE_STORAGE not in line] == []
+
+
+@pytest.mark.parametrize("sdk", list(BUNDLES))
+def test_files_between_the_bundle_and_the_chat_page(
+    sdk: str, people: People, chat_server: ChatServer, files: str, shots: Shots, tmp_path: Path
+) -> None:
+    """The bundle sends a file as browsers do (FormData, uploaded from another origin); the chat
+    page shows it inline. A file attached on the chat page reaches the bundle as a media
+    message, whose getContentTemporaryUrl() gives the bundle the same bytes."""
+    kind, identity, friend = BUNDLES[sdk]
+    name = f"{sdk}-files"
+    sid = new_channel(chat_server, name, (identity, friend))["sid"]
+    console: list[str] = []
+    bundle = open_bundle(people, files, sdk, console)
+    uri = f"{chat_server.base_url.replace('http://', 'ws://')}/v3/wsconnect"
+    harness(bundle, "start", kind, token(chat_server, identity), uri)
+    chat = signed_in(people, friend)
+    channel_button(chat, name).click()
+
+    picture = png(48, 30)
+    sent = harness(bundle, "sendFile", sid, "from-sdk.png", "image/png", _b64(picture))
+    assert sent == 0
+    image = messages(chat).get_by_role("img", name="from-sdk.png")
+    expect(image).to_be_visible()
+    width = eventually(
+        chat, lambda: image.evaluate("img => img.complete && img.naturalWidth"), "the image loads"
+    )
+    assert width == 48
+    shots(chat, "chat-page-shows-the-bundles-image")
+
+    notes = tmp_path / "from-page.txt"
+    notes.write_bytes(b"from the chat page\n" * 50)
+    chat.get_by_label("Attach a file").set_input_files(str(notes))
+    added = eventually(
+        bundle,
+        lambda: sdk_events(bundle, "messageAdded", sid=sid, author=friend),
+        "the chat page's file in the bundle",
+    )
+    assert [(m["index"], m["type"]) for m in added] == [(1, "media")]
+    assert added[0]["media"]["filename"] == "from-page.txt"
+    assert added[0]["media"]["contentType"] == "text/plain"
+    fetched = harness(bundle, "mediaBytes", sid, 1)
+    assert base64.b64decode(fetched) == notes.read_bytes()
+    shots(bundle, "bundle-hears-the-chat-pages-file")
+    harness(bundle, "shutdown")
+    assert [line for line in console if OFFLINE_STORAGE not in line] == []
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -8,7 +8,9 @@ after an SDK's write (and the other way round).
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -715,3 +717,79 @@ def test_another_service_sees_nothing_of_the_first(
             assert listed == []
     finally:
         sdk_server.rest.chat.v2.services(other.sid).delete()
+
+
+# --- Media ---------------------------------------------------------------------------------------
+#: Bytes that survive no careless text handling: every byte value, and then some.
+PAYLOAD = bytes(range(256)) * 40 + os.urandom(1000)
+
+
+def _sent(
+    server: SdkServer, pair: Pair, index: int, filename: str, content_type: str, data: bytes
+) -> None:
+    """What bob's SDK and the REST API show of the media message at ``index``."""
+    driver, sid = pair.driver, pair.sid
+    added = driver.wait_event("messageAdded", EVENT_WAIT, client="bob")["data"]["message"]
+    assert added["index"] == index
+    assert added["type"] == "media"
+    assert added["author"] == pair.alice
+    assert added["media"] == {
+        "sid": added["media"]["sid"],
+        "contentType": content_type,
+        # twilio-chat uploads without the file's name (FormData aside, which only browsers
+        # send); Conversations name it.
+        "filename": None if is_chat(pair.driver.sdk) else filename,
+        "size": len(data),
+    }
+    assert added["media"]["sid"].startswith("ME")
+    content = driver.call("mediaContent", client="bob", sid=sid, index=index)
+    assert content["status"] == 200
+    assert base64.b64decode(content["base64"]) == data
+    assert content["contentType"].startswith(content_type)
+    stored = server.chat.channels(sid).messages(added["sid"]).fetch()
+    assert (stored.type, stored.media["sid"], stored.media["size"]) == (
+        "media", added["media"]["sid"], len(data),
+    )  # fmt: skip
+
+
+def test_a_file_sent_by_one_sdk_is_read_by_another(sdk_server: SdkServer, pair: Pair) -> None:
+    driver, sid = pair.driver, pair.sid
+    index = driver.call(
+        "sendMedia", client="alice", sid=sid, contentType="application/octet-stream",
+        base64=base64.b64encode(PAYLOAD).decode(), filename="blob.bin", attributes={"k": 1},
+    )  # fmt: skip
+    assert int(index) == 0
+    _sent(sdk_server, pair, 0, "blob.bin", "application/octet-stream", PAYLOAD)
+    # Its history has it too, after a fresh read.
+    page = driver.call("getMessages", client="alice", sid=sid)
+    [message] = page["items"]
+    assert message["type"] == "media"
+    assert message["media"]["size"] == len(PAYLOAD)
+    # A body of a media message cannot be changed.
+    with pytest.raises(DriverError) as refused:
+        driver.call("updateMessageBody", client="alice", sid=sid, index=0, body="words")
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("conv_sdk", [sdk for sdk in SDKS if not is_chat(sdk)])
+def test_conversations_builder_sends_words_and_a_file(
+    sdk_server: SdkServer, drivers: Drivers, fresh: Fresh, conv_sdk: str
+) -> None:
+    """Conversations' prepareMessage(): a body and a file in one message."""
+    driver = drivers(conv_sdk)
+    alice, bob = fresh("alice"), fresh("bob")
+    sid = channel(sdk_server, alice, bob)
+    sdk_server.connect(driver, "alice", alice)
+    sdk_server.connect(driver, "bob", bob)
+    listen(driver, "bob", sid)
+    pair = Pair(driver, sid, alice, bob)
+    png = bytes.fromhex("89504e470d0a1a0a") + PAYLOAD[:500]
+    index = driver.call(
+        "sendMedia", client="alice", sid=sid, how="builder", body="look",
+        contentType="image/png", base64=base64.b64encode(png).decode(), filename="look.png",
+    )  # fmt: skip
+    assert int(index) == 0
+    _sent(sdk_server, pair, 0, "look.png", "image/png", png)
+    stored = sdk_server.chat.channels(sid).messages.list()
+    assert [(m.type, m.body) for m in stored] == [("media", "look")]
+    no_sdk_trouble(driver)

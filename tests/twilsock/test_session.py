@@ -301,6 +301,61 @@ def test_a_message_sent_through_the_socket_is_stored_and_answered(world: World) 
     assert second.body()["index"] == 1
 
 
+def test_media_messages_from_chat_and_conversations(world: World) -> None:
+    """Chat's SDKs name an upload in ``media_sid``, Conversations' in ``media_sids``; the
+    messages list item carries it as ``media`` for the one and ``medias`` for the other."""
+    room = _room(world)
+    session = opened(world)
+    path = f"Client/v2/Conversations/{room}/Messages"
+    uploads = [
+        world.store.create_media(
+            world.creds.account_sid, world.service_sid, "ME" + str(i) * 32,
+            content_type="image/png", size=10 + i, filename=f"{i}.png", author="alice",
+        )
+        for i in range(4)
+    ]  # fmt: skip
+    sends = [
+        {"media_sid": uploads[0].sid, "attributes": "{}"},  # chat 5 and 6
+        {"media_sids": [uploads[1].sid], "attributes": "{}"},  # Conversations' sendMedia
+        {"body": "with words", "media_sids": [uploads[2].sid]},  # Conversations' builder
+        {"body": "text only", "media_sids": []},  # the builder, without media
+    ]
+    for body in sends:
+        step = session.receive(request("POST", path, body), T0 + 1)
+        assert only(step).header["http_status"]["code"] == 200, only(step).body()
+    stored = world.store.list_messages(world.service_sid, room).items
+    assert [(m.type, m.body) for m in stored] == [
+        ("media", ""), ("media", ""), ("media", "with words"), ("text", "text only"),
+    ]  # fmt: skip
+    assert [m.media.sid for m in stored if m.media] == [u.sid for u in uploads[:3]]
+    items = only(
+        session.receive(request("GET", f"v3/Lists/{objects.of(MESSAGES, room)}/Items"), T0 + 2)
+    ).body()["items"]
+    first = items[0]["data"]
+    assert first["type"] == "media"
+    assert first["media"] == {
+        "sid": uploads[0].sid, "filename": "0.png", "contentType": "image/png", "size": 10,
+    }  # fmt: skip
+    assert first["medias"] == [{**first["media"], "category": "media"}]
+    assert (items[3]["data"]["type"], items[3]["data"]["media"]) == ("text", None)
+    assert "medias" not in items[3]["data"]
+
+    for body, status in [
+        ({"media_sids": [uploads[3].sid, uploads[3].sid]}, 400),  # one media per message
+        ({"media_sids": "ME" + "3" * 32}, 400),
+        ({"media_sid": uploads[0].sid}, 409),  # already sent
+        ({"media_sid": "ME" + "f" * 32}, 404),
+    ]:
+        reply = only(session.receive(request("POST", path, body), T0 + 3))
+        assert reply.header["http_status"]["code"] == status, body
+        _twilio_error(reply.body(), status)
+    assert len(world.store.list_messages(world.service_sid, room).items) == 4
+    config = only(session.receive(request("GET", "Client/v2/Configuration"), T0 + 4)).body()
+    assert config["links"]["media_service"].endswith(f"/v1/Services/{world.service_sid}/Media")
+    assert config["options"]["media_attachments_count_limit"] == 1
+    assert config["options"]["media_attachment_size_limit_in_mb"] == 150
+
+
 def test_a_deferred_message_waits_for_the_store(world: World) -> None:
     room = _room(world)
     session = opened(world)

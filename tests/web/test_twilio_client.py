@@ -240,6 +240,48 @@ def test_messages(chat: Any) -> None:
     fails(lambda: chat.channels("nowhere").messages.create(body="x"), 404, 20404)
 
 
+def test_media_messages(chat: Any, store: Any, creds: Credentials) -> None:
+    """A message carries an upload named by ``MediaSid``; each upload goes in one message."""
+    service_sid = creds.chat_service_sid
+    chat.channels.create(unique_name="photos")
+    messages = chat.channels("photos").messages
+    # What the media service writes once it holds an upload's bytes.
+    photo = store.create_media(
+        creds.account_sid, service_sid, "ME" + "1" * 32,
+        content_type="image/png", size=68, filename="dot.png", author="alice",
+    )  # fmt: skip
+    sent = messages.create(media_sid=photo.sid, from_="alice")
+    assert (sent.type, sent.body) == ("media", "")
+    expected = {"sid": photo.sid, "content_type": "image/png", "filename": "dot.png", "size": 68}
+    assert sent.media == expected
+    assert messages(sent.sid).fetch().media == expected
+    listed = messages.list()
+    assert [(m.type, m.media) for m in listed] == [("media", expected)]
+    attached = store.get_media(service_sid, photo.sid)
+    assert (attached.message_sid, attached.channel_sid) == (sent.sid, sent.channel_sid)
+
+    # A body rides along; a media message's body cannot be edited later.
+    notes = store.create_media(
+        creds.account_sid, service_sid, "ME" + "2" * 32, content_type="text/plain", size=5
+    )
+    both = messages.create(media_sid=notes.sid, body="see attached")
+    assert (both.type, both.body, both.media["filename"]) == ("media", "see attached", None)
+    fails(lambda: messages(both.sid).update(body="changed"), 400, 50509)
+    assert messages(both.sid).update(attributes='{"seen": true}').attributes == '{"seen": true}'
+
+    # Without a body, the service's compatibility message is the body old clients show.
+    chat.update(media_compatibility_message="[a file]")
+    clip = store.create_media(
+        creds.account_sid, service_sid, "ME" + "3" * 32, content_type="video/mp4", size=9
+    )
+    assert messages.create(media_sid=clip.sid).body == "[a file]"
+
+    fails(lambda: messages.create(media_sid=photo.sid), 409, 50508)
+    fails(lambda: messages.create(media_sid="ME" + "9" * 32), 404, 50507)
+    fails(lambda: messages.create(media_sid="not-a-media-sid"), 400, 20001)
+    assert [m.index for m in messages.list()] == [0, 1, 2]  # the refused ones stored nothing
+
+
 def test_invites(chat: Any) -> None:
     chat.channels.create(unique_name="club", type="private")
     invites = chat.channels("club").invites
@@ -314,12 +356,6 @@ def test_oversized_bodies_are_refused_unread(base_url: str, creds: Credentials) 
         urllib.request.urlopen(request, timeout=10)  # noqa: S310
     assert caught.value.code == 413
     assert json.loads(caught.value.read())["code"] == 20413
-
-
-def test_unsupported_resources_answer_in_twilio_shape(chat: Any, client: Client) -> None:
-    assert chat.bindings.list() == []
-    assert client.chat.v2.credentials.list() == []
-    fails(lambda: client.chat.v2.credentials.create(type="fcm", secret="x"), 405, 20004)
 
 
 def raw_request(

@@ -77,6 +77,34 @@ async def test_a_rewrite_that_breaks_the_rules_refuses_the_action(hooked: Hooked
 
 
 @synced
+async def test_a_media_message_refused_by_its_webhook_leaves_its_upload_free(
+    hooked: HookedServer,
+) -> None:
+    """A media message goes through onMessageSend and onMessageSent like any other; refused,
+    its upload is not used up: the next send carries it."""
+    client, channel = await _channel_with(hooked, "alice")
+    upload = hooked.store.create_media(
+        hooked.creds.account_sid, hooked.service_sid, "ME" + "d" * 32,
+        content_type="image/png", size=9, filename="a.png", author="alice",
+    )  # fmt: skip
+    hooked.hook("onMessageSend", "onMessageSent", pre=True, post=True)
+    hooked.receiver.default = Answer(403)
+    refused = await client.command("send_message", channel=channel, media_sid=upload.sid)
+    assert refused["error"]["status"] == 403
+    [pre] = hooked.receiver.wait_for(1)
+    assert (pre.form["EventType"], pre.form["Body"]) == ("onMessageSend", "")
+    assert hooked.store.get_media(hooked.service_sid, upload.sid).message_sid is None
+    hooked.receiver.default = Answer(200)
+    sent = await client.command("send_message", channel=channel, media_sid=upload.sid, body="hi")
+    assert sent["ok"], sent
+    message = sent["result"]["message"]
+    assert (message["type"], message["media"]["sid"]) == ("media", upload.sid)
+    post = hooked.receiver.wait_for(3)[2]
+    assert (post.form["EventType"], post.form["MessageSid"]) == ("onMessageSent", message["sid"])
+    assert post.form["Body"] == "hi"
+
+
+@synced
 async def test_pre_event_webhooks_are_retried_as_twilio_retries_them(
     hooked: HookedServer,
 ) -> None:

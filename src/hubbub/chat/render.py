@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from hubbub.store.records import (
     ApiKey,
+    Binding,
     Channel,
     ChannelWebhook,
+    Credential,
     Invite,
     Member,
     Message,
@@ -263,6 +266,52 @@ def user_channel(record: UserChannel, account_sid: str, urls: Urls) -> dict[str,
         "url": f"{urls.user(record.service_sid, record.user_sid)}/Channels/{record.channel_sid}",
         "notification_level": record.notification_level,
     }
+
+
+def credential(record: Credential, urls: Urls) -> dict[str, Any]:
+    """A push credential as ``/v2/Credentials`` returns it: never its secrets. ``sandbox`` is
+    a string (``"True"``/``"False"``), as Twilio's is; a ``webpush`` credential adds its
+    ``public_key`` (hubbub's own), which a page subscribes with."""
+    result: dict[str, Any] = {
+        "sid": record.sid,
+        "account_sid": record.account_sid,
+        "friendly_name": record.friendly_name,
+        "type": record.type,
+        "sandbox": str(record.sandbox),
+        "date_created": date(record.date_created),
+        "date_updated": date(record.date_updated),
+        "url": f"{urls.base}/v2/Credentials/{record.sid}",
+    }
+    if record.type == "webpush":
+        result["public_key"] = record.settings.get("public_key")
+    return result
+
+
+def binding(record: Binding, urls: Urls, *, user_sid: str | None = None) -> dict[str, Any]:
+    """A push binding, as ``/Bindings`` lists it, or as ``/Users/{US}/Bindings`` does when
+    ``user_sid`` is given. Message types by the REST API's short names (``new_message``)."""
+    user_url = urls.user(record.service_sid, quote(record.identity, safe=""))
+    if user_sid is None:
+        url = f"{urls.service(record.service_sid)}/Bindings/{record.sid}"
+    else:
+        url = f"{urls.user(record.service_sid, user_sid)}/Bindings/{record.sid}"
+    result: dict[str, Any] = {
+        "sid": record.sid,
+        "account_sid": record.account_sid,
+        "service_sid": record.service_sid,
+        "date_created": date(record.date_created),
+        "date_updated": date(record.date_updated),
+        "endpoint": record.endpoint,
+        "identity": record.identity,
+        "credential_sid": record.credential_sid,
+        "binding_type": record.binding_type,
+        "message_types": [name.removeprefix("twilio.channel.") for name in record.message_types],
+        "url": url,
+        "links": {"user": user_url},
+    }
+    if user_sid is not None:
+        result["user_sid"] = user_sid
+    return result
 
 
 def api_key(record: ApiKey, *, secret: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ client = await ChatClient.create(token, url="ws://127.0.0.1:8080/v1/ws")
 client.on("message_added", lambda message: print(message.author, message.body))
 channel = await client.get_channel_by_unique_name("general")
 await channel.send_message("hello")
+await channel.send_message(media="photo.png")  # a file: uploaded, then sent
 await client.shutdown()
 ```
 
@@ -16,6 +17,7 @@ from hubbub.client.channel import Channel, MessagePage, Paginator
 from hubbub.client.client import DEFAULT_URL, ChatClient, TokenProvider
 from hubbub.client.errors import ChatError, CommandTimeout, FrameTooLarge, NotConnected
 from hubbub.client.events import EVENTS, ConnectionState
+from hubbub.client.media import Media
 from hubbub.client.models import Member, Message, Typing, User
 from hubbub.client.pacing import Pacer
 from hubbub.client.policy import Backoff
@@ -30,6 +32,7 @@ __all__ = [
     "CommandTimeout",
     "ConnectionState",
     "FrameTooLarge",
+    "Media",
     "Member",
     "Message",
     "MessagePage",

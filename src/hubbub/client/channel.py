@@ -6,12 +6,14 @@ a reference held by the application stays current (as in Twilio's SDKs).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from hubbub.client.media import MediaService, MediaSource, read_source
 from hubbub.client.models import Member, Message, User, parse_attributes, parse_date
 
 Status = Literal["joined", "invited", "known"]
@@ -20,6 +22,8 @@ Direction = Literal["backwards", "forwards"]
 
 class Host(Protocol):
     """What a channel needs of its client."""
+
+    _media: MediaService
 
     async def _command(self, kind: str, params: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -117,10 +121,31 @@ class Channel:
         self.status = "known"
         return self
 
-    async def send_message(self, body: str, attributes: Mapping[str, Any] | None = None) -> int:
-        """Send a message once it is stored; returns its index in the channel."""
+    async def send_message(
+        self,
+        body: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        media: MediaSource | None = None,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> int:
+        """Send a message once it is stored; returns its index in the channel. With ``media``
+        (bytes, a path, or a binary file object) the file is uploaded first and the message
+        carries it: ``filename`` defaults to the path's name, ``content_type`` is guessed
+        from the name."""
+        media_sid = None
+        if media is not None:
+            # Reading a file may block: off the event loop.
+            data, name, kind = await asyncio.to_thread(read_source, media, filename, content_type)
+            media_sid = (await self._host._media.upload(data, name, kind)).sid
+        elif body is None:
+            raise ValueError("send a body, a media, or both")
         result = await self._run(
-            "send_message", body=body, attributes=encode_attributes(attributes)
+            "send_message",
+            body=body or "",
+            attributes=encode_attributes(attributes),
+            media_sid=media_sid,
         )
         return Message.from_json(result.get("message") or {}, self.sid).index
 
@@ -132,7 +157,10 @@ class Channel:
         result = await self._run(
             "get_messages", page_size=page_size, anchor=anchor, direction=direction
         )
-        messages = MessagePage(Message.from_json(m, self.sid) for m in result.get("messages") or [])
+        media = self._host._media
+        messages = MessagePage(
+            Message.from_json(m, self.sid, media) for m in result.get("messages") or []
+        )
         messages.truncated = result.get("truncated") is True
         # Known to the application now: their edits and removals are caught up after a drop.
         self._host._seen(self.sid, messages)
@@ -150,7 +178,7 @@ class Channel:
         result = await self._run(
             "update_message", sid=sid, body=body, attributes=encode_attributes(attributes)
         )
-        return Message.from_json(result.get("message") or {}, self.sid)
+        return Message.from_json(result.get("message") or {}, self.sid, self._host._media)
 
     async def remove_message(self, message: Message | str) -> None:
         sid = message if isinstance(message, str) else message.sid

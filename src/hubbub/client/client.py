@@ -28,6 +28,7 @@ from hubbub.client.channel import Channel, Paginator, Status, encode_attributes
 from hubbub.client.connection import Connection
 from hubbub.client.errors import ChatError, CommandTimeout, NotConnected
 from hubbub.client.events import Callback, ConnectionState, Emitter
+from hubbub.client.media import MediaService, media_url
 from hubbub.client.models import Member, Message, Typing, User
 from hubbub.client.pacing import Pacer
 from hubbub.client.policy import Action, Backoff, CloseCode, after_close
@@ -101,6 +102,8 @@ class ChatClient:
         self._timeline: Timeline[Message] = Timeline(window)
         self._events = Emitter()
         self._channels: dict[str, Channel] = {}
+        #: The binding this client registered per provider (``set_push_registration_id``).
+        self._push_bindings: dict[str, str] = {}
         self._conn: Connection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -111,6 +114,9 @@ class ChatClient:
         self._shut_down = False
         self._connected_at = 0.0
         self._renewing = False
+        self._media = MediaService(
+            lambda: media_url(self.url, self.service_sid or ""), lambda: self._token, timeout
+        )
 
     @classmethod
     async def create(
@@ -230,6 +236,39 @@ class ChatClient:
             return Paginator(channels, result.get("next_page_token"), fetch)
 
         return await fetch(None)
+
+    # -- push --------------------------------------------------------------------------------
+    async def set_push_registration_id(
+        self, binding_type: str, address: str, message_types: list[str] | None = None
+    ) -> str:
+        """Have this user's device told of chat events by push (Twilio's
+        ``setPushRegistrationId``): ``binding_type`` ``fcm``, ``apn`` or ``webpush``, and the
+        provider's address of the device (its registration token, device token, or Web Push
+        subscription JSON). The service's four chat message types unless ``message_types``
+        names others. Returns the binding's SID."""
+        params: dict[str, Any] = {"binding_type": binding_type, "address": address}
+        if message_types is not None:
+            params["message_types"] = list(message_types)
+        result = await self._command("register_push", params)
+        sid = str(result["binding_sid"])
+        self._push_bindings[binding_type] = sid
+        return sid
+
+    async def unset_push_registration_id(self, binding_type: str) -> None:
+        """Stop the pushes set up by ``set_push_registration_id`` for ``binding_type``."""
+        sid = self._push_bindings.pop(binding_type, None)
+        if sid is not None:
+            await self._command("unregister_push", {"binding_sid": sid})
+
+    async def remove_push_registrations(self, binding_type: str, address: str) -> None:
+        """Remove this user's registration of the device at ``address`` (Twilio's
+        ``removePushRegistrations``), whichever client made it."""
+        result = await self._command(
+            "unregister_push", {"binding_type": binding_type, "address": address}
+        )
+        removed = set(result.get("removed") or [])
+        if self._push_bindings.get(binding_type) in removed:
+            del self._push_bindings[binding_type]
 
     async def shutdown(self) -> None:
         """Close the connection and stop reconnecting; pending events are still delivered."""
@@ -500,7 +539,7 @@ class ChatClient:
         if anchor is not None:
             params["anchor"] = anchor
         result = await self._command("get_messages", params)
-        messages = [Message.from_json(m, sid) for m in result.get("messages") or []]
+        messages = [Message.from_json(m, sid, self._media) for m in result.get("messages") or []]
         return messages, result.get("truncated") is True
 
     def _deliver(self, changes: list[Change[Message]]) -> None:
@@ -511,7 +550,7 @@ class ChatClient:
     def _on_push(self, kind: str, data: dict[str, Any]) -> None:
         channel_sid = data.get("channel_sid")
         if kind in _MESSAGE_EVENTS:
-            message = Message.from_json(data.get("message") or {}, channel_sid)
+            message = Message.from_json(data.get("message") or {}, channel_sid, self._media)
             self._deliver(self._timeline.push(message.channel_sid, _MESSAGE_EVENTS[kind], message))
         elif kind in _MEMBER_EVENTS:
             self._events.emit(kind, Member.from_json(data.get("member") or {}, channel_sid))

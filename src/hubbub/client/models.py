@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hubbub.client.media import Media, MediaService
+
 
 def parse_date(value: Any) -> datetime | None:
     """``YYYY-MM-DDTHH:MM:SSZ`` as the server writes dates, or ``None``."""
@@ -47,7 +49,8 @@ class Message:
     body: str
     attributes: Any = None
     type: str = "text"
-    media: dict[str, Any] | None = None
+    #: The file of a ``media`` message.
+    media: Media | None = None
     was_edited: bool = False
     last_updated_by: str | None = None
     date_created: datetime | None = None
@@ -55,7 +58,13 @@ class Message:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], channel_sid: str | None = None) -> Message:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        channel_sid: str | None = None,
+        media_service: MediaService | None = None,
+    ) -> Message:
+        """``media_service`` is where the media's bytes are fetched from."""
         index = _int_or_none(data.get("index"))
         media = data.get("media")
         return cls(
@@ -66,7 +75,7 @@ class Message:
             body=str(data.get("body") or ""),
             attributes=parse_attributes(data.get("attributes")),
             type=str(data.get("type", "text")),
-            media=media if isinstance(media, dict) else None,
+            media=Media.from_json(media, media_service) if isinstance(media, dict) else None,
             was_edited=bool(data.get("was_edited", False)),
             last_updated_by=data.get("last_updated_by"),
             date_created=parse_date(data.get("date_created")),

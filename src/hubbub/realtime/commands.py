@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hubbub.chat import access, channels, fields, members, messages, render, users
+from hubbub.chat import access, channels, fields, members, messages, push, render, users
 from hubbub.chat.core import Actor, Core, Outcome
 from hubbub.chat.errors import ApiError, from_store, invalid
 from hubbub.chat.fields import MAX_INDEX, MAX_NAME
@@ -47,6 +47,10 @@ class Identity:
     user: User
     #: The same, as chat operations take it.
     actor: Actor
+    #: The Chat grant's ``push_credential_sid`` and ``endpoint_id``, as given (for push
+    #: registrations, which check them).
+    push_credential_sid: object = None
+    endpoint_id: object = None
 
 
 class Commands:
@@ -102,6 +106,7 @@ class Commands:
         except NotFound:
             raise InvalidGrants(f"the Chat Service {service_sid} is not in this account") from None
         user = users.ensure_user(self.store, service_sid, verified.identity)
+        chat: dict[str, Any] = verified.grants["chat"]  # a dict, or verify refused the token
         actor = Actor(verified.account_sid, service_sid, self.urls, verified.identity)
         return Identity(
             verified.account_sid,
@@ -111,6 +116,8 @@ class Commands:
             verified.expires_at,
             user,
             actor,
+            chat.get("push_credential_sid"),
+            chat.get("endpoint_id"),
         )
 
     def key_alive(self, who: Identity) -> bool:
@@ -232,8 +239,7 @@ class Commands:
     def cmd_send_message(self, who: Identity, params: Params) -> Outcome:
         draft = self.draft_message(who, params)
         with self.core.atomic():
-            stored = self.store.create_message(who.service_sid, draft.channel_sid, **draft.values)
-            return self.sent(draft, stored)
+            return self.sent(draft, messages.store_draft(self.store, draft))
 
     def draft_message(self, who: Identity, params: Params) -> Draft:
         """``send_message`` up to the write: checked, not stored. The adapter stores drafts of
@@ -241,6 +247,8 @@ class Commands:
         ref = _channel(params)
         body = fields.body(_text(params, "body", MAX_FRAME) or "", "body")
         values = {"body": body, "attributes": _attributes(params)}
+        if (media_sid := _text(params, "media_sid", 34)) is not None:
+            values["media_sid"] = media_sid
         try:
             return messages.prepare_message(self.core, who.actor, ref, values)
         except StoreError as exc:
@@ -306,6 +314,51 @@ class Commands:
         channel = access.channel(self.core, who.actor, ref)
         access.membership(self.core, who.actor, channel, ref=ref)
         return Outcome({"unread": self._unread(who, channel.sid)})
+
+    # -- push --------------------------------------------------------------------------------
+    def cmd_register_push(self, who: Identity, params: Params) -> Outcome:
+        """Register this device (or browser) for push: ``binding_type``, ``address`` (a Web
+        Push subscription may be given as its JSON object), ``message_types`` (optional)."""
+        types = params.get("message_types")
+        if types is not None and not isinstance(types, list):
+            raise invalid("message_types must be a list")
+        binding = push.register(
+            self.store,
+            who.account_sid,
+            who.service_sid,
+            who.identity,
+            binding_type=params.get("binding_type"),
+            address=params.get("address"),
+            message_types=types,
+            credential_sid=who.push_credential_sid,
+            endpoint_id=who.endpoint_id,
+        )
+        return Outcome(push.describe(binding))
+
+    def cmd_unregister_push(self, who: Identity, params: Params) -> Outcome:
+        """Remove one of the user's bindings, by ``binding_sid`` or ``binding_type`` and
+        ``address``; ``{"removed": [sids]}`` (empty when there was none)."""
+        removed = push.unregister(
+            self.store,
+            who.service_sid,
+            who.identity,
+            binding_sid=params.get("binding_sid"),
+            binding_type=params.get("binding_type"),
+            address=params.get("address"),
+        )
+        return Outcome({"removed": removed})
+
+    def cmd_get_webpush_key(self, who: Identity, params: Params) -> Outcome:
+        """The VAPID public key a browser subscribes with (``applicationServerKey``): the
+        webpush credential's that ``register_push`` would use, or ``null`` when there is none."""
+        try:
+            credential = push.credential_for(
+                self.store, who.account_sid, "webpush", who.push_credential_sid
+            )
+        except ApiError:
+            return Outcome({"public_key": None, "credential_sid": None})
+        key = credential.settings.get("public_key")
+        return Outcome({"public_key": key, "credential_sid": credential.sid})
 
     # -- helpers -----------------------------------------------------------------------------
     def _unread(self, who: Identity, channel_sid: str) -> int | None:

@@ -6,6 +6,11 @@ the store runs on the loop (SQLite, where a batch is what one turn brought) or i
 pool (PostgreSQL, where a batch is what came while the previous one was being written). Each
 sender hears back after its commit; its later frames wait for it, so its commands keep their
 order.
+
+A message that carries media is committed alone, in its turn: the text messages before it form
+one commit, it the next, those after it the one after. Its media may have been taken by another
+message since it was checked; alone, only its own transaction is undone. Media messages are few
+(each follows an upload), so they cost the batching little.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from hubbub.chat.messages import Draft, store_draft
 from hubbub.metrics import Metrics
 from hubbub.realtime.executor import Executor
 from hubbub.realtime.protocol import CloseCode
 from hubbub.realtime.session import Pending, Step
 from hubbub.store import Store
-from hubbub.store.errors import NotFound
+from hubbub.store.errors import NotFound, StoreError
 from hubbub.store.records import Message, NewMessage
 
 if TYPE_CHECKING:
@@ -63,6 +69,22 @@ def _store(
         return [(message, complete(i, message)) for i, message in zip(places, stored, strict=True)]
 
 
+def store_alone(
+    store: Store, draft: Draft, complete: Callable[[int, Message | StoreError], T]
+) -> list[tuple[Message | StoreError, T] | None]:
+    """``store_batch`` for one draft that carries media: stored with its media marked carried
+    in one transaction, or not at all (then ``complete`` hears why, outside it)."""
+    try:
+        with store.atomic():
+            stored = store_draft(store, draft)
+            return [(stored, complete(0, stored))]
+    except StoreError as exc:
+        return [(exc, complete(0, exc))]
+    except Exception:
+        log.exception("storing a message failed")
+        return [None]
+
+
 class Commits:
     """The messages waiting to be stored, and the commit in flight."""
 
@@ -88,20 +110,39 @@ class Commits:
 
     def _commit(self) -> None:
         self._scheduled = False
-        batch, self._waiting = self._waiting, []
+        batch = self._next_batch()
         self._committing = True
         started = time.perf_counter()
-        rows = [pending.draft.row() for _, pending in batch]
 
-        def complete(i: int, stored: Message | NotFound) -> Step:
+        def complete(i: int, stored: Message | StoreError) -> Step:
             link, pending = batch[i]
             return link.session.complete(pending, stored)
 
+        first = batch[0][1].draft
+        if first.media is not None:
+            self._executor.submit(
+                store_alone,
+                (self._store, first, complete),
+                lambda done: self._done(batch, done, started),
+            )
+            return
+        rows = [pending.draft.row() for _, pending in batch]
         self._executor.submit(
             store_batch,
             (self._store, rows, complete),
             lambda done: self._done(batch, done, started),
         )
+
+    def _next_batch(self) -> list[tuple[Link, Pending]]:
+        """The waiting text messages up to the first media message, or that one alone."""
+        waiting = self._waiting
+        end = next(
+            (i for i, (_, pending) in enumerate(waiting) if pending.draft.media is not None),
+            len(waiting),
+        )
+        end = end or 1
+        batch, self._waiting = waiting[:end], waiting[end:]
+        return batch
 
     def _done(self, batch: list[tuple[Link, Pending]], results: Any, started: float) -> None:
         self._committing = False

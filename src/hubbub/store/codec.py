@@ -65,6 +65,7 @@ def config_columns(config: ServiceConfig) -> dict[str, Any]:
             {
                 "size_limit_mb": config.media.size_limit_mb,
                 "compatibility_message": config.media.compatibility_message,
+                "allowed_types": list(config.media.allowed_types),
             }
         ),
     }
@@ -124,6 +125,7 @@ def service_of(row: Row[Any]) -> Service:
         media=ServiceMedia(
             size_limit_mb=int(media.get("size_limit_mb", ServiceMedia().size_limit_mb)),
             compatibility_message=media.get("compatibility_message"),
+            allowed_types=tuple(media.get("allowed_types", ())),
         ),
     )
     return Service(

@@ -702,10 +702,16 @@ class Store(Protocol):
         """Record an upload whose bytes are stored (under ``sid``), carried by no message yet."""
         ...
 
-    def get_media(self, service_sid: str, sid: str) -> Media: ...
+    def get_media(self, service_sid: str, sid: str, *, live: bool = False) -> Media:
+        """The media; with ``live``, ``NotFound`` also once the message that carried it is
+        deleted (the sweep frees its bytes later)."""
+        ...
 
-    def get_media_many(self, service_sid: str, sids: Sequence[str]) -> list[Media]:
-        """Those of ``sids`` that exist in the service, in no particular order."""
+    def get_media_many(
+        self, service_sid: str, sids: Sequence[str], *, live: bool = False
+    ) -> list[Media]:
+        """Those of ``sids`` that exist in the service (with ``live``, but for media of
+        deleted messages), in no particular order."""
         ...
 
     def attach_media(
@@ -714,10 +720,21 @@ class Store(Protocol):
         """Record that a message carries the media; ``Conflict`` if another already does."""
         ...
 
-    def delete_media(self, service_sid: str, sid: str) -> None: ...
+    def delete_media(self, service_sid: str, sid: str, *, unattached: bool = False) -> None:
+        """Delete the row; with ``unattached``, only while no message carries it (else
+        ``Conflict``)."""
+        ...
 
     def unattached_media(self, before: datetime, *, limit: int = 1000) -> list[Media]:
         """Uploads that no message carries, made before ``before``."""
+        ...
+
+    def media_of_deleted_messages(self, *, limit: int = 1000) -> list[Media]:
+        """Media whose message is gone (deleted, or its channel)."""
+        ...
+
+    def existing_media(self, sids: Sequence[str]) -> set[str]:
+        """Those of ``sids`` that have a media row, in any service."""
         ...
 
     # Push --------------------------------------------------------------------------------------

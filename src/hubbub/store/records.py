@@ -106,6 +106,9 @@ class ServiceNotifications:
 class ServiceMedia:
     size_limit_mb: int = 150
     compatibility_message: str | None = None
+    #: Content types uploads may have (``image/*``, ``application/pdf``); empty: any. A hubbub
+    #: extension, set with ``Media.AllowedTypes``.
+    allowed_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

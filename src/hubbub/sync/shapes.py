@@ -35,9 +35,10 @@ def document(channel: dict[str, Any], last: dict[str, Any] | None) -> dict[str, 
 
 
 def message_item(message: dict[str, Any]) -> dict[str, Any]:
-    """An item of a channel's messages list (its index is the message's)."""
+    """An item of a channel's messages list (its index is the message's). A media message's
+    file is in ``media`` (what Chat's SDKs read) and in ``medias`` (Conversations')."""
     media = message.get("media")
-    return {
+    item = {
         "sid": message["sid"],
         "text": message["body"],
         "author": message["from"],
@@ -55,6 +56,9 @@ def message_item(message: dict[str, Any]) -> dict[str, Any]:
             "size": media["size"],
         },
     }
+    if media:
+        item["medias"] = [{**item["media"], "category": "media"}]
+    return item
 
 
 def member_item(member: dict[str, Any], user_sid: str | None) -> dict[str, Any]:

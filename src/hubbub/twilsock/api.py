@@ -31,6 +31,7 @@ from hubbub.store.records import Channel, User
 from hubbub.sync import objects
 from hubbub.sync.objects import MY_CHANNELS, USER_INFO
 from hubbub.sync.reads import SyncReads, channel_objects
+from hubbub.twilsock import registrations
 
 CHAT = "/Client/v2"
 #: The most objects one subscription request may name (the SDKs send at most what the answer's
@@ -118,6 +119,12 @@ class Api:
             (re.compile(r"/v3/(Maps|Lists|Documents)/([^/]+)"), {"GET": self.sync_object}),
             (re.compile(r"/v3/(Maps|Lists)/([^/]+)/Items"), {"GET": self.sync_items}),
             (re.compile(r"/v4/Subscriptions"), {"POST": self.subscriptions}),
+            # Push registrations (ERS), whatever host the SDK names.
+            (
+                re.compile(r"/v1/registrations"),
+                {"POST": self.register_push, "DELETE": self.unregister_push},
+            ),
+            (re.compile(r"/v1/registrations/([^/]+)"), {"DELETE": self.unregister_push}),
         ]
 
     def handle(self, who: Identity, request: Request) -> Answer:
@@ -178,6 +185,12 @@ class Api:
                 "user_infos_to_subscribe": 100,
                 "http_cache_interval": "PT1S",
                 "consumption_report_interval": f"PT{config.consumption_report_interval}S",
+                # Conversations' limits of a message's attachments (``conversation.limits``).
+                "media_attachments_count_limit": 1,
+                "media_attachment_size_limit_in_mb": config.media.size_limit_mb,
+                "media_attachments_total_size_limit_in_mb": config.media.size_limit_mb,
+                "email_histories_allowed_mime_types": [],
+                "email_bodies_allowed_mime_types": [],
             },
         }
         return Answer(200, body)
@@ -433,6 +446,8 @@ class Api:
         body = _object(request.body)
         text = _text(body, "body", limit=fields.MAX_TEXT + 1) or ""
         values = {"body": fields.body(text, "body"), "attributes": _attributes(body)}
+        if (media_sid := _media_sid(body)) is not None:
+            values["media_sid"] = media_sid
         draft = messages.prepare_message(self.core, who.actor, args[0], values)
         return Answer(200, None, draft=draft)
 
@@ -509,6 +524,14 @@ class Api:
             "links": {"self": f"{self.base}{CHAT}/Users/{quote(user.identity, safe='')}"},
         }
 
+    # -- push registrations --------------------------------------------------------------------
+    def register_push(self, who: Identity, request: Request, args: list[str]) -> Answer:
+        return Answer(200, registrations.register(self.store, who, request.body))
+
+    def unregister_push(self, who: Identity, request: Request, args: list[str]) -> Answer:
+        registrations.unregister(self.store, who, request.body, args[0] if args else None)
+        return Answer(204, None)
+
     # -- Sync ----------------------------------------------------------------------------------
     def sync_object(self, who: Identity, request: Request, args: list[str]) -> Answer:
         ref = self.reads.ref(who.actor, args[1], args[0])
@@ -569,6 +592,22 @@ def _text(body: dict[str, Any], *names: str, limit: int = fields.MAX_TEXT) -> st
             raise invalid(f"{name} is not acceptable text (at most {limit} characters, no NUL)")
         return value
     return None
+
+
+def _media_sid(body: dict[str, Any]) -> str | None:
+    """The upload a message carries: chat's ``media_sid``, or conversations' ``media_sids``
+    (which its builder sends empty with text). One per message, as in Chat."""
+    single = _text(body, "media_sid", limit=34)
+    many = body.get("media_sids")
+    if many is None or many == []:
+        return single
+    if not isinstance(many, list) or not all(isinstance(sid, str) for sid in many):
+        raise invalid("media_sids must be a list of Media SIDs")
+    if len(many) > 1 or single is not None:
+        raise invalid(
+            "a message carries one media in hubbub: send each file in a message of its own"
+        )
+    return _text({"media_sids": many[0]}, "media_sids", limit=34)
 
 
 def _attributes(body: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from hubbub.chat.errors import ApiError
+from hubbub.chat.messages import store_draft
 from hubbub.realtime.commands import Commands, Identity
 from hubbub.realtime.protocol import BinaryOutgoing, CloseCode
 from hubbub.realtime.session import (
@@ -231,15 +232,12 @@ class TwilsockSession(Lifecycle):
             if defer:
                 step.pending = Pending(frame.id, answer.draft)
                 return
-            with self.commands.core.atomic():
-                stored: Message | StoreError
-                try:
-                    stored = self.commands.store.create_message(
-                        who.service_sid, answer.draft.channel_sid, **answer.draft.values
-                    )
-                except StoreError as exc:  # the channel went meanwhile
-                    stored = exc
-                done = self.complete(Pending(frame.id, answer.draft), stored)
+            try:
+                with self.commands.core.atomic():
+                    stored = store_draft(self.commands.store, answer.draft)
+                    done = self.complete(Pending(frame.id, answer.draft), stored)
+            except StoreError as exc:  # the channel or the media went meanwhile: none stored
+                done = self.complete(Pending(frame.id, answer.draft), exc)
             step.actions.extend(done.actions)
             step.events.extend(done.events)
             return

@@ -29,6 +29,9 @@ from hubbub.chat.keys import KeyRing
 from hubbub.chat.render import Urls
 from hubbub.crypto import SecretBox, check_auth_token, load_master_key
 from hubbub.masterkey import key_path
+from hubbub.media.blobs import Blobs
+from hubbub.media.setup import blobs_for, signer_for
+from hubbub.media.signing import Signer
 from hubbub.metrics import CONTENT_TYPE, Metrics
 from hubbub.realtime.hub import Broker
 from hubbub.realtime.node import Node, settle_gc
@@ -41,8 +44,9 @@ from hubbub.web.auth import BasicAuth
 from hubbub.web.context import Context
 from hubbub.web.endpoint import error_response
 from hubbub.web.endpoint import routes as bind
+from hubbub.web.media import MediaService
 from hubbub.web.metrics import MetricsMiddleware
-from hubbub.web.rest import channels, keys, services, unsupported, users, webhooks
+from hubbub.web.rest import channels, keys, push, services, users, webhooks
 from hubbub.web.tokenserver import FrontedStarlette, TokenServer, TokenSettings
 from hubbub.webhooks.addresses import Guard
 from hubbub.webhooks.hooks import WebhookHooks
@@ -66,6 +70,7 @@ def create_app(
     public_url: str | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     webhook_sender: Sender | None = None,
+    media: tuple[Blobs, Signer] | None = None,
 ) -> Starlette:
     """The whole HTTP side of hubbub over ``store``: REST API, WebSocket gateway, operations.
 
@@ -77,6 +82,8 @@ def create_app(
     ``monotonic`` is the token server's clock (its caches, limits and metrics); tests move it.
     ``webhook_sender`` calls pre-event webhooks; without one, only public addresses are
     reached. Post-event webhooks are queued in the store for the courier, which runs apart.
+    ``media`` (a blob store and the signer of temporary links) serves the media service
+    (``hubbub.web.media``); without it, it is not served.
     """
     metrics = metrics or Metrics()
 
@@ -118,6 +125,7 @@ def create_app(
     async def metrics_text(request: Request) -> Response:
         return Response(metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
+    media_service = MediaService(ctx, node, *media) if media is not None else None
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
@@ -129,8 +137,9 @@ def create_app(
         *bind(users.TABLE, ctx),
         *bind(services.TABLE, ctx),
         *bind(webhooks.TABLE, ctx),
-        *bind(unsupported.TABLE, ctx),
+        *bind(push.TABLE, ctx),
         *bind(keys.TABLE, ctx),
+        *(media_service.routes() if media_service is not None else ()),
     ]
 
     @contextlib.asynccontextmanager
@@ -142,6 +151,8 @@ def create_app(
         finally:
             await node.stop()
             await node.broker.close()
+            if media_service is not None:
+                media_service.close()
             Metrics.process_ended()
 
     app = FrontedStarlette(
@@ -215,6 +226,7 @@ def app_from_environment() -> Starlette:
         token_settings=tokens,
         public_url=settings.base_url,
         webhook_sender=sender_for(settings, store, box),
+        media=(blobs_for(settings, store), signer_for(master_key)),
     )
     app.state.node.compression = settings.ws_compression
     settle_gc()

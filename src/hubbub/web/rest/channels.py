@@ -163,8 +163,6 @@ def list_members(call: Call) -> Result:
 # -- messages ---------------------------------------------------------------------------------
 def send_message(call: Call) -> Result:
     form = call.form
-    if "MediaSid" in form:
-        raise invalid("MediaSid: media messages are not supported by hubbub yet")
     values = {
         "body": _body(form) or "",
         "from_": form.text("From", max_length=MAX_IDENTITY),
@@ -172,6 +170,8 @@ def send_message(call: Call) -> Result:
         "last_updated_by": form.text("LastUpdatedBy", max_length=MAX_IDENTITY),
         **_dates(form),
     }
+    if (media_sid := form.text("MediaSid", max_length=34)) is not None:
+        values["media_sid"] = media_sid
     outcome = messages.send_message(call.ctx.core, call.actor(), call.path("ChannelSid"), values)
     return 201, call.publish(outcome)
 

@@ -19,6 +19,9 @@ from hubbub.chat.errors import (
     invalid,
 )
 from hubbub.chat.permissions import unknown_permissions
+from hubbub.media.types import MAX_PATTERNS as MAX_MEDIA_TYPES
+from hubbub.media.types import MAX_SIZE_MB as MAX_MEDIA_MB
+from hubbub.media.types import is_pattern as media_type_pattern
 from hubbub.store.records import NotificationSetting, RoleType, ServiceConfig, ServiceMedia
 from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
@@ -192,12 +195,32 @@ def updated_config(config: ServiceConfig, form: Params) -> ServiceConfig:
         notifications = dataclasses.replace(notifications, log_enabled=log_enabled)
     changes["notifications"] = notifications
 
+    changes["media"] = _media_settings(config.media, form)
+    return dataclasses.replace(config, **changes)
+
+
+def _media_settings(media: ServiceMedia, form: Params) -> ServiceMedia:
+    """``media`` with the form's changes: Twilio's compatibility message, and hubbub's
+    ``Media.SizeLimitMb`` (at most Twilio's 150) and ``Media.AllowedTypes``."""
     message = form.text("Media.CompatibilityMessage", max_length=1024)
-    media: ServiceMedia = config.media
     if message is not None:
         media = dataclasses.replace(media, compatibility_message=message)
-    changes["media"] = media
-    return dataclasses.replace(config, **changes)
+    size = form.integer("Media.SizeLimitMb", minimum=1, maximum=MAX_MEDIA_MB)
+    if size is not None:
+        media = dataclasses.replace(media, size_limit_mb=size)
+    if "Media.AllowedTypes" in form:
+        # Empty values are dropped, so that "Media.AllowedTypes=" allows every type again.
+        given = [p for p in form.repeated("Media.AllowedTypes", max_length=255) if p]
+        if len(given) > MAX_MEDIA_TYPES:
+            raise invalid(f"Media.AllowedTypes takes at most {MAX_MEDIA_TYPES} patterns")
+        for pattern in given:
+            if not media_type_pattern(pattern):
+                raise invalid(
+                    f"Media.AllowedTypes: {pattern!r} is not a content type like image/png "
+                    "or image/*"
+                )
+        media = dataclasses.replace(media, allowed_types=tuple(p.lower() for p in given))
+    return media
 
 
 def _webhook_settings(form: Params) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import {
 import { onMessageAdded, onMessageChanged, onMessageRemoved } from "./chat/conversation.js";
 import { isolated, ui } from "./chat/dom.js";
 import { loadMembers, onMemberUpdated, onUserUpdated, setMember } from "./chat/members.js";
+import { forgetNotifications, offerNotifications } from "./chat/push.js";
 import {
   bindActions,
   clearChat,
@@ -66,6 +67,7 @@ ui.signinForm.addEventListener("submit", async (event) => {
 
 ui.signout.addEventListener("click", async () => {
   ui.signout.disabled = true;
+  await forgetNotifications();
   try {
     await post("/logout");
   } catch (error) {
@@ -102,6 +104,7 @@ async function startChat(info) {
   ui.chat.hidden = false;
   renderChannels();
   renderInvites();
+  offerNotifications().catch((error) => console.warn("notifications unavailable", error));
   const first = sortedChannels()[0];
   if (first) {
     await selectChannel(first.channel.sid);

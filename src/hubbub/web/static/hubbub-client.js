@@ -13,13 +13,15 @@ export { Channel, Paginator } from "./client/channel.js";
 export { ChatClient, defaultUrl } from "./client/client.js";
 export { ChatError, CommandTimeout, NotConnected } from "./client/errors.js";
 export { ConnectionState, EVENTS } from "./client/events.js";
-export { toMember, toMessage, toUser } from "./client/models.js";
+export { MediaService, mediaUrl } from "./client/media.js";
+export { toMedia, toMember, toMessage, toUser } from "./client/models.js";
 export { Backoff, CloseCode, afterClose } from "./client/policy.js";
 export { MAX_FRAME } from "./client/protocol.js";
 export { Timeline } from "./client/timeline.js";
 
 /** @typedef {import("./client/models.js").Message} Message */
 /** @typedef {import("./client/models.js").Member} Member */
+/** @typedef {import("./client/models.js").Media} Media */
 /** @typedef {import("./client/models.js").User} User */
 /** @typedef {import("./client/models.js").Typing} Typing */
 /** @typedef {import("./client/channel.js").MemberEntry} MemberEntry */

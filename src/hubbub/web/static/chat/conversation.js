@@ -199,3 +199,20 @@ ui.composer.addEventListener("submit", async (event) => {
     showError(error);
   }
 });
+
+// A chosen file is sent at once, in a message of its own (the text being typed stays).
+ui.attachFile.addEventListener("change", async () => {
+  const entry = currentEntry();
+  const file = ui.attachFile.files && ui.attachFile.files[0];
+  ui.attachFile.value = "";
+  if (!entry || !file) return;
+  ui.attachFile.disabled = true;
+  try {
+    await entry.channel.sendMessage(null, undefined, { media: file });
+    showError(null);
+  } catch (error) {
+    showError(error);
+  } finally {
+    ui.attachFile.disabled = !currentEntry();
+  }
+});

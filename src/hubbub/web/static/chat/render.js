@@ -186,7 +186,8 @@ export function renderInvites() {
 export function renderConversation() {
   const entry = currentEntry();
   ui.title.replaceChildren(entry ? isolated(entry.channel.name) : "No channel selected");
-  ui.message.disabled = ui.send.disabled = !entry;
+  ui.message.disabled = ui.send.disabled = ui.attachFile.disabled = !entry;
+  ui.attach.setAttribute("aria-disabled", String(!entry));
   ui.inviteIdentity.disabled = ui.inviteSend.disabled = !entry;
   ui.inviteResult.textContent = "";
   ui.messages.replaceChildren();
@@ -230,11 +231,69 @@ function messageElement(message) {
     });
     li.append(time);
   }
+  if (message.media) {
+    li.append(mediaElement(message.media));
+    // A media message's body is the sender's words, or the service's compatibility message
+    // for clients that cannot show files: this page can, so an empty one says nothing.
+    if (!message.body) return li;
+  }
   const body = document.createElement("p");
   body.className = "body";
   body.textContent = message.body;
   li.append(body);
   return li;
+}
+
+/**
+ * An image shown inline, anything else a link with its name and size. The bytes come from a
+ * short-lived URL that needs no token: asked for when shown, and again when a link is used.
+ * @param {import("../hubbub-client.js").Media} media
+ */
+function mediaElement(media) {
+  const name = media.filename || "file";
+  const client = state.client;
+  const url = () => (client ? client.getMediaContentUrl(media.sid) : Promise.reject(new Error("signed out")));
+  if (media.contentType.startsWith("image/")) {
+    const figure = document.createElement("figure");
+    figure.className = "media";
+    const img = document.createElement("img");
+    img.alt = name;
+    img.dataset.mediaSid = media.sid;
+    url().then(
+      (href) => {
+        img.src = href;
+      },
+      () => {
+        img.alt = `${name} (could not be loaded)`;
+      },
+    );
+    figure.append(img);
+    return figure;
+  }
+  const link = document.createElement("a");
+  link.className = "media";
+  link.href = "#";
+  link.download = name;
+  link.dataset.mediaSid = media.sid;
+  link.append(isolated(name), ` (${formatSize(media.size)})`);
+  link.addEventListener("click", async (event) => {
+    event.preventDefault();
+    const save = document.createElement("a");
+    save.href = await url();
+    save.download = name;
+    save.click();
+  });
+  return link;
+}
+
+/**
+ * A size for people: 812 bytes, 4.2 KB, 3.1 MB.
+ * @param {number} bytes
+ */
+export function formatSize(bytes) {
+  if (bytes < 1000) return `${bytes} bytes`;
+  if (bytes < 1000 * 1000) return `${(bytes / 1000).toFixed(1)} KB`;
+  return `${(bytes / (1000 * 1000)).toFixed(1)} MB`;
 }
 
 /**

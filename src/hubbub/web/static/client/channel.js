@@ -20,6 +20,7 @@ import { intOrNull, parseAttributes, parseDate, toMember, toMessage, toUser } fr
  * @property {(kind: string, params: Record<string, unknown>) => Promise<Json>} _command
  * @property {(channel: Channel) => void} _joined
  * @property {(channel: Channel) => void} _left
+ * @property {import("./media.js").MediaService} _media
  */
 
 /**
@@ -159,14 +160,24 @@ export class Channel {
   }
 
   /**
-   * Send a message; resolves, once it is stored, to its index in the channel.
-   * @param {string} body
+   * Send a message; resolves, once it is stored, to its index in the channel. With `media`
+   * (a File or Blob) the file is uploaded first and the message carries it; `filename`
+   * defaults to a File's name, `contentType` to the Blob's type.
+   * @param {string | null} body
    * @param {unknown} [attributes] anything JSON can encode
+   * @param {{media: Blob, filename?: string | null, contentType?: string | null}} [file]
    */
-  async sendMessage(body, attributes) {
+  async sendMessage(body, attributes, file) {
+    /** @type {string | undefined} */
+    let mediaSid;
+    if (file) {
+      const record = await this._client._media.upload(file.media, file);
+      mediaSid = String(record.sid);
+    }
     const result = await this._run("send_message", {
-      body,
+      body: body ?? "",
       attributes: encodeAttributes(attributes),
+      media_sid: mediaSid,
     });
     return toMessage(result.message || {}, this.sid).index;
   }

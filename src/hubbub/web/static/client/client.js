@@ -7,6 +7,7 @@
 // index, so that no message is missed or repeated (timeline.js decides which to deliver).
 
 import { Channel, Paginator, encodeAttributes } from "./channel.js";
+import { MediaService, mediaUrl } from "./media.js";
 import { intOrNull, toMember, toMessage, toUser } from "./models.js";
 import { Session, sleep } from "./session.js";
 import { Timeline } from "./timeline.js";
@@ -79,6 +80,21 @@ export class ChatClient extends Session {
     this._channels = new Map();
     /** @type {Timeline<Message>} */
     this._timeline = new Timeline();
+    /** The media service beside this server's /v1/ws, reached with this client's token. */
+    this._media = new MediaService(
+      () => mediaUrl(this.url, this.serviceSid || ""),
+      () => this._token,
+    );
+  }
+
+  /**
+   * A URL of a message's media bytes that needs no token (for an <img src> or a download
+   * link), valid a few minutes: ask again for a fresh one.
+   * @param {{sid: string} | string} media a message's `media`, or its SID
+   * @returns {Promise<string>}
+   */
+  getMediaContentUrl(media) {
+    return this._media.contentUrl(typeof media === "string" ? media : media.sid);
   }
 
   // -- the application's side --------------------------------------------------------------
@@ -145,6 +161,53 @@ export class ChatClient extends Session {
       return new Paginator(channels, result.next_page_token, fetch);
     };
     return fetch(null);
+  }
+
+  // -- push --------------------------------------------------------------------------------
+  /**
+   * The VAPID public key a browser subscribes with (`applicationServerKey`), or null when the
+   * account has no webpush credential.
+   * @returns {Promise<string | null>}
+   */
+  async getWebPushKey() {
+    const result = await this._command("get_webpush_key", {});
+    return typeof result.public_key === "string" ? result.public_key : null;
+  }
+
+  /**
+   * Have this user's device told of chat events by push (Twilio's `setPushRegistrationId`):
+   * `bindingType` "webpush" with a PushSubscription (or its JSON), or "fcm" / "apn" with the
+   * device's token. Resolves with the binding's SID.
+   * @param {string} bindingType
+   * @param {string | object} address
+   * @param {string[]} [messageTypes] the service's four chat types unless given
+   * @returns {Promise<string>}
+   */
+  async setPushRegistrationId(bindingType, address, messageTypes) {
+    /** @type {Record<string, unknown>} */
+    const params = {
+      binding_type: bindingType,
+      address: typeof address === "string" ? address : JSON.parse(JSON.stringify(address)),
+    };
+    if (messageTypes) params.message_types = messageTypes;
+    const result = await this._command("register_push", params);
+    return String(result.binding_sid);
+  }
+
+  /**
+   * Remove this user's registration of the device at `address` (Twilio's
+   * `removePushRegistrations`); resolves with the SIDs of the bindings removed.
+   * @param {string} bindingType
+   * @param {string | object} address
+   * @returns {Promise<string[]>}
+   */
+  async removePushRegistrations(bindingType, address) {
+    const params = {
+      binding_type: bindingType,
+      address: typeof address === "string" ? address : JSON.parse(JSON.stringify(address)),
+    };
+    const result = await this._command("unregister_push", params);
+    return Array.isArray(result.removed) ? result.removed.map(String) : [];
   }
 
   // -- catching up -------------------------------------------------------------------------

@@ -52,14 +52,28 @@ export function toMessage(data, channelSid = null) {
     body: String(data.body ?? ""),
     attributes: parseAttributes(data.attributes),
     type: String(data.type ?? "text"),
-    /** @type {Json | null} */
-    media: data.media && typeof data.media === "object" ? data.media : null,
+    media: data.media && typeof data.media === "object" ? toMedia(data.media) : null,
     wasEdited: Boolean(data.was_edited),
     /** @type {string | null} */
     lastUpdatedBy: data.last_updated_by ?? null,
     dateCreated: parseDate(data.date_created),
     dateUpdated: parseDate(data.date_updated),
     raw: data,
+  });
+}
+
+/**
+ * The file a media message carries (hubbub.client.Media); its bytes are at
+ * `client.getMediaContentUrl(media)`.
+ * @param {Json} data
+ */
+export function toMedia(data) {
+  return Object.freeze({
+    sid: String(data.sid ?? ""),
+    /** @type {string | null} */
+    filename: typeof data.filename === "string" ? data.filename : null,
+    contentType: String(data.content_type || "application/octet-stream"),
+    size: intOrNull(data.size) ?? 0,
   });
 }
 
@@ -107,5 +121,6 @@ export function toUser(data) {
 
 /** @typedef {ReturnType<typeof toMessage>} Message */
 /** @typedef {ReturnType<typeof toMember>} Member */
+/** @typedef {ReturnType<typeof toMedia>} Media */
 /** @typedef {ReturnType<typeof toUser>} User */
 /** @typedef {Readonly<{channelSid: string, identity: string}>} Typing */
