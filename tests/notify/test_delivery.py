@@ -289,3 +289,34 @@ def test_a_binding_without_a_credential_uses_its_accounts_and_a_deleted_one_give
     assert len(pushing.fcm.messages) == 1
     assert f"push to binding {named.sid} given up: no fcm credential" in caplog.text
     assert pushing.store.get_binding(pushing.service_sid, named.sid) == named
+
+
+def test_a_device_registered_over_the_socket_is_told_once_its_user_is_gone(
+    pushing: Pushing,
+) -> None:
+    pushing.service().update(notifications_new_message_enabled=True)
+    chat = pushing.service()
+    chat.channels.create(unique_name="general")
+    for identity in ("alice", "bob"):
+        chat.channels("general").members.create(identity=identity)
+
+    async def register_then_leave() -> None:
+        bob = await pushing.connect("bob")
+        made = await bob.command(
+            "register_push", binding_type="fcm", address="bob-fcm-registration-token"
+        )
+        assert made["ok"], made
+        # While bob is connected, a message reaches him over the socket, not by push.
+        chat.channels("general").messages.create(body="while you are here", from_="alice")
+        until(lambda: pushing.queued() == 0)
+        await bob.socket.close()
+
+    asyncio.run(register_then_leave())
+    assert pushing.fcm.messages == []
+    # His last session closed: he is offline, and the next message is pushed.
+    until(lambda: not pushing.store.get_user(pushing.service_sid, "bob").is_online)
+    chat.channels("general").messages.create(body="where are you?", from_="alice")
+    until(lambda: len(pushing.fcm.messages) == 1)
+    (message,) = pushing.fcm.messages
+    assert message["token"] == "bob-fcm-registration-token"
+    assert message["data"]["twi_body"] == "general;alice: where are you?"
