@@ -241,6 +241,45 @@ def test_a_dead_token_deletes_its_binding(pushing: Pushing) -> None:
             pushing.store.get_binding(pushing.service_sid, binding.sid)
 
 
+def test_a_dead_token_deletes_no_other_services_binding(pushing: Pushing) -> None:
+    pushing.service().update(notifications_added_to_channel_enabled=True)
+    dead_phone = pushing.bind("bob", "shared-fcm-token")
+    other = pushing.store.create_service(pushing.creds.account_sid, friendly_name="other")
+    elsewhere = pushing.store.register_binding(
+        pushing.creds.account_sid,
+        other.sid,
+        identity="bob",
+        binding_type="fcm",
+        address="shared-fcm-token",
+        endpoint="bob-fcm",
+        message_types=["twilio.channel.added_to_channel"],
+        credential_sid=pushing.fcm_credential,
+    )
+    pushing.fcm.script.append(fcm_error(404, "UNREGISTERED", "NOT_FOUND"))
+    pushing.service().channels.create(unique_name="general")
+    pushing.service().channels("general").members.create(identity="bob")
+    until(lambda: pushing.queued() == 0 and len(pushing.fcm.messages) == 1)
+    with pytest.raises(NotFound):
+        pushing.store.get_binding(pushing.service_sid, dead_phone.sid)
+    assert pushing.store.get_binding(other.sid, elsewhere.sid) == elsewhere
+
+
+@pytest.mark.parametrize("reason", ["BadDeviceToken", "DeviceTokenNotForTopic"])
+def test_an_apns_answer_blaming_the_credential_keeps_the_binding(
+    pushing: Pushing, caplog: pytest.LogCaptureFixture, reason: str
+) -> None:
+    pushing.service().update(notifications_added_to_channel_enabled=True)
+    ipad = pushing.bind("bob", DEVICE, "apn")
+    pushing.apns.script.append(Reply(400, {"reason": reason}))
+    pushing.service().channels.create(unique_name="general")
+    pushing.service().channels("general").members.create(identity="bob")
+    until(lambda: pushing.queued() == 0 and "given up" in caplog.text)
+    assert f"push to binding {ipad.sid} given up: apns: status 400 {reason}" in caplog.text
+    assert "Sandbox flag" in caplog.text
+    assert pushing.store.get_binding(pushing.service_sid, ipad.sid) == ipad
+    assert len(pushing.apns.delivered) == 1  # asked once: not retried
+
+
 def test_a_provider_that_answers_later_is_tried_again_after_the_backoff(
     pushing: Pushing,
 ) -> None:
@@ -289,6 +328,22 @@ def test_a_binding_without_a_credential_uses_its_accounts_and_a_deleted_one_give
     assert len(pushing.fcm.messages) == 1
     assert f"push to binding {named.sid} given up: no fcm credential" in caplog.text
     assert pushing.store.get_binding(pushing.service_sid, named.sid) == named
+
+
+def test_a_binding_whose_credential_was_rotated_away_uses_the_accounts_newest(
+    pushing: Pushing,
+) -> None:
+    pushing.service().update(notifications_added_to_channel_enabled=True)
+    phone = pushing.bind("bob", "bob-fcm-registration-token")
+    assert phone.credential_sid == pushing.fcm_credential
+    old = pushing.store.get_credential(pushing.creds.account_sid, pushing.fcm_credential)
+    # Rotation: a new credential (the same service account, here), the old one deleted.
+    pushing.store.create_credential(pushing.creds.account_sid, type="fcm", sealed=old.sealed)
+    pushing.store.delete_credential(pushing.creds.account_sid, old.sid)
+    pushing.service().channels.create(unique_name="general")
+    pushing.service().channels("general").members.create(identity="bob")
+    until(lambda: pushing.queued() == 0 and len(pushing.fcm.messages) == 1)
+    assert pushing.fcm.messages[0]["token"] == "bob-fcm-registration-token"
 
 
 def test_a_device_registered_over_the_socket_is_told_once_its_user_is_gone(

@@ -14,6 +14,8 @@ from tests.push.receivers import ApnsReceiver, Clock, Reply, apns_error, serving
 from tests.push.tls import Authority
 
 DEVICE = "a1b2c3d4" * 8  # 32 bytes in hex, as iOS gives them
+#: What a sender adds to an answer that blames the credential, not the device.
+CREDENTIAL_HINT = "check the credential's Sandbox flag and Topic"
 
 
 def test_a_notification_carries_aps_and_the_twi_fields(
@@ -121,11 +123,11 @@ def test_a_token_apple_keeps_finding_expired_is_not_renewed_in_a_loop(
         ),
         (
             apns_error(400, "BadDeviceToken"),
-            Outcome(False, gone=True, detail="apns: status 400 BadDeviceToken"),
+            Outcome(False, detail=f"apns: status 400 BadDeviceToken ({CREDENTIAL_HINT})"),
         ),
         (
             apns_error(400, "DeviceTokenNotForTopic"),
-            Outcome(False, gone=True, detail="apns: status 400 DeviceTokenNotForTopic"),
+            Outcome(False, detail=f"apns: status 400 DeviceTokenNotForTopic ({CREDENTIAL_HINT})"),
         ),
         (apns_error(400, "BadTopic"), Outcome(False, detail="apns: status 400 BadTopic")),
         (

@@ -155,9 +155,11 @@ def test_a_dead_address_is_forgotten(store: Store, service: Service) -> None:
     _register(store, other, "alice", "dead")
     kept = _register(store, service, "alice", "alive")
 
-    assert store.forget_address("fcm", "dead") == 2
-    assert store.forget_address("fcm", "dead") == 0
+    assert store.forget_address(service.sid, "fcm", "dead") == 1
+    assert store.forget_address(service.sid, "fcm", "dead") == 0
 
     assert [b.sid for b in store.list_bindings(service.sid).items] == [kept.sid]
+    # Another service's binding of the same address is its own: not the same credential.
+    assert [b.address for b in store.list_bindings(other.sid).items] == ["dead"]
     with pytest.raises(NotFound):
         store.get_binding(service.sid, dead.sid)

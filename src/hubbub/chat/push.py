@@ -139,6 +139,20 @@ def credential_for(
                 f"the push credential {wanted} is for {credential.type}, not for {kind} bindings"
             )
         return credential
+    newest = newest_credential(store, account_sid, kind)
+    if newest is None:
+        raise ApiError(
+            400,
+            20001,
+            f"no {kind} push credential in this account: create one (POST /v2/Credentials) "
+            "or name one in the token's push_credential_sid",
+        )
+    return newest
+
+
+def newest_credential(store: Store, account_sid: str, kind: str) -> Credential | None:
+    """The account's newest credential for the provider ``kind``: what a registration naming
+    none uses, and what a binding whose credential was deleted (rotated) falls back to."""
     newest: Credential | None = None
     cursor: str | None = None
     while True:
@@ -148,15 +162,7 @@ def credential_for(
                 newest = candidate  # listed oldest first
         cursor = page.next_cursor
         if cursor is None:
-            break
-    if newest is None:
-        raise ApiError(
-            400,
-            20001,
-            f"no {kind} push credential in this account: create one (POST /v2/Credentials) "
-            "or name one in the token's push_credential_sid",
-        )
-    return newest
+            return newest
 
 
 def endpoint_of(identity: str, kind: str, address: str, endpoint_id: object) -> str:

@@ -1,12 +1,14 @@
 """The courier's side of a ``PUSH`` row: one notification to one device through ``Pusher``.
 
 The binding's credential is opened (unsealed with the master key) and kept ``ttl`` seconds; a
-binding without one uses its account's credential of its type, if there is one. How the
+binding without one, or whose credential was deleted, uses its account's newest credential of
+its type, if there is one. How the
 provider answered decides what the courier does with the row: delivered, it is forgotten; worth
 another try (429, 5xx, no answer), it is tried again after the outbox's backoff while its
 retries last; the device is gone (FCM's 404 ``UNREGISTERED``, APNs' 410, Web Push's 404 or 410)
-and the binding is deleted, with every other binding of that address; anything else is given
-up and logged. Logs name the binding, never its address.
+and the binding is deleted, with any other binding of that address in its service (never another
+service's: its credential may differ); anything else is given up and logged. Logs name the
+binding, never its address.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from hubbub.chat.push import newest_credential
 from hubbub.crypto import SecretBox
 from hubbub.notify.expand import DONE
 from hubbub.notify.rows import read_push
@@ -72,7 +75,11 @@ class PushSender:
             return Attempt(None, "no credential")
         outcome = self.pusher.send(credential, row.address, row.notification, timeout=self.timeout)
         if outcome.gone:
-            forgotten = self.store.forget_address(row.binding_type, row.address)
+            forgotten = (
+                self.store.forget_address(row.service_sid, row.binding_type, row.address)
+                if row.service_sid
+                else 0
+            )
             log.info(
                 "binding %s of %s is gone (%s): %d binding(s) of its address deleted",
                 row.binding_sid,
@@ -119,18 +126,13 @@ class PushSender:
         if sid is not None:
             try:
                 found = self.store.get_credential(account_sid, sid)
-            except NotFound:  # deleted: its bindings' pushes are given up
-                return None
+            except NotFound:
+                # Deleted, as when a credential is rotated (a new one made, the old one
+                # deleted): its bindings move on to the account's newest, as a registration
+                # naming none would get.
+                return newest_credential(self.store, account_sid, binding_type)
             return found if found.type == binding_type else None
-        cursor: str | None = None
-        while True:
-            page = self.store.list_credentials(account_sid, limit=50, cursor=cursor)
-            for credential in page.items:
-                if credential.type == binding_type:
-                    return credential
-            cursor = page.next_cursor
-            if cursor is None:
-                return None
+        return newest_credential(self.store, account_sid, binding_type)
 
     def _open(self, credential: Credential | None) -> PushCredential | None:
         if credential is None:

@@ -27,6 +27,8 @@ class PushRow:
     """What one ``PUSH`` row says."""
 
     binding_sid: str
+    #: Empty in rows queued before it was written.
+    service_sid: str
     binding_type: str
     address: str
     credential_sid: str | None
@@ -52,6 +54,7 @@ def push_row(
         # What the courier's log names, should it give the row up; never the address.
         ("EventType", f"push {notification.message_type}"),
         ("binding_sid", binding.sid),
+        ("service_sid", binding.service_sid),
         ("binding_type", binding.binding_type),
         ("address", binding.address),
         ("credential_sid", binding.credential_sid or ""),
@@ -83,6 +86,7 @@ def read_push(params: Sequence[tuple[str, str]]) -> PushRow:
     )
     return PushRow(
         values["binding_sid"],
+        values.get("service_sid", ""),
         values["binding_type"],
         values["address"],
         values["credential_sid"] or None,

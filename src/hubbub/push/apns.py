@@ -33,7 +33,10 @@ TOKEN_REUSE = 50 * 60
 #: How long Apple keeps a notification for a device that is off (``apns-expiration``).
 TTL = 24 * 3600
 _DEVICE_TOKEN = re.compile(r"[0-9A-Fa-f]{16,200}")
-_GONE_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"})
+#: Answers that mean the credential, not the device, is wrong (the Sandbox flag does not match
+#: the app's build, or the Topic is not its bundle id): the binding is kept, and the push is
+#: not retried, since every retry would get the same answer.
+_CREDENTIAL_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +196,15 @@ class ApnsSender:
         reason = _http.json_object(response).get("reason")
         reason = reason if isinstance(reason, str) else ""
         detail = f"apns: status {status} {reason}".rstrip()
-        if status == 410 or (status == 400 and reason in _GONE_REASONS):
+        # Only 410 says the device is gone: Apple answers 400 BadDeviceToken or
+        # DeviceTokenNotForTopic for any token when the credential is misconfigured, and
+        # deleting bindings on those would wipe every device of the app.
+        if status == 410:
             return status, reason, Outcome(False, gone=True, detail=detail)
+        if status == 400 and reason in _CREDENTIAL_REASONS:
+            # The deliverer logs the detail as a push given up.
+            hint = "check the credential's Sandbox flag and Topic"
+            return status, reason, Outcome(False, detail=f"{detail} ({hint})")
         return status, reason, Outcome(False, retryable=_http.retryable(status), detail=detail)
 
 

@@ -810,8 +810,9 @@ class Store(Protocol):
 
     def delete_binding(self, service_sid: str, sid: str) -> None: ...
 
-    def forget_address(self, binding_type: str, address: str) -> int:
-        """Delete every binding of an address its provider said is dead; how many."""
+    def forget_address(self, service_sid: str, binding_type: str, address: str) -> int:
+        """Delete the service's binding of an address its provider said is dead (no other
+        service's); how many."""
         ...
 
     # What push notifications read -------------------------------------------------------------

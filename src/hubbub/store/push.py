@@ -242,8 +242,14 @@ class PushOps(Base):
             if conn.execute(stmt).rowcount == 0:
                 raise NotFound("Binding", sid)
 
-    def forget_address(self, binding_type: str, address: str) -> int:
-        """Delete every binding of a dead address (the provider said it is gone); how many."""
-        stmt = delete(_b).where(_b.c.binding_type == binding_type, _b.c.address == address)
+    def forget_address(self, service_sid: str, binding_type: str, address: str) -> int:
+        """Delete the service's binding of a dead address (the provider said it is gone); how
+        many. Only that service's: another service (or account) may reach the same address
+        through its own credential, and one provider's answer says nothing about that."""
+        stmt = delete(_b).where(
+            _b.c.service_sid == service_sid,
+            _b.c.binding_type == binding_type,
+            _b.c.address == address,
+        )
         with self._write() as conn:
             return int(conn.execute(stmt).rowcount)
