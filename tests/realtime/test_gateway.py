@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from typing import Any
 
 from hubbub.chat.provision import new_account
@@ -462,3 +463,52 @@ def test_the_authenticate_reply_comes_before_news_of_oneself(
     assert (first.get("id"), first["ok"]) == (1, True)
     assert second["type"] == "user_updated"
     assert (second["user"]["identity"], second["user"]["is_online"]) == ("alice", True)
+
+
+def test_presence_kept_for_push_is_not_shown_without_reachability(
+    realtime_server: RealtimeServer,
+) -> None:
+    creds = realtime_server.creds
+    store = realtime_server.store
+    rest = twilio_client(realtime_server.base_url, creds.account_sid, creds.auth_token)
+    chat = rest.chat.v2.services(creds.chat_service_sid)
+    # Push on, reachability off: presence is recorded (pushes go to those offline only), and
+    # shown nowhere, as Twilio shows null.
+    chat.update(notifications_new_message_enabled=True, reachability_enabled=False)
+
+    def users_online() -> list[Any]:
+        return [user.is_online for user in chat.users.list()]
+
+    async def scenario() -> None:
+        alice = await RawClient.open(realtime_server.url)
+        await alice.authenticate(realtime_server.mint("alice"))
+        await alice.command("create_channel", unique_name="lobby")
+        bob = await RawClient.open(realtime_server.url)
+        signed = await bob.authenticate(realtime_server.mint("bob"))
+        assert signed["result"]["user"]["is_online"] is None
+        await bob.command("join", channel="lobby")
+        members = await alice.command("get_members", channel="lobby")
+        assert [m["user"]["is_online"] for m in members["result"]["members"]] == [None, None]
+        assert store.get_user(creds.chat_service_sid, "bob").is_online  # recorded, for push
+        fetched = await asyncio.to_thread(lambda: chat.users("bob").fetch())
+        assert (fetched.is_online, fetched.is_notifiable) == (None, None)
+        assert await asyncio.to_thread(users_online) == [None, None]
+
+        await bob.socket.close()
+        await asyncio.to_thread(
+            lambda: _until(lambda: not store.get_user(creds.chat_service_sid, "bob").is_online)
+        )
+        # A later event as a barrier: whatever bob's leaving sent alice came before it.
+        await asyncio.to_thread(lambda: chat.channels("lobby").update(friendly_name="Lobby"))
+        await alice.push("channel_updated")
+        assert [p for p in alice.pushes if p["type"] == "user_updated"] == []
+        await alice.socket.close()
+
+    run(scenario())
+
+
+def _until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.02)

@@ -121,7 +121,10 @@ def role(record: Role, account_sid: str, urls: Urls) -> dict[str, Any]:
     }
 
 
-def user(record: User, account_sid: str, urls: Urls) -> dict[str, Any]:
+def user(record: User, account_sid: str, urls: Urls, *, reachability: bool) -> dict[str, Any]:
+    """The user; ``is_online`` and ``is_notifiable`` are null unless the service tracks
+    reachability (``reachability``), as Twilio's are: presence is recorded for push
+    notifications too, and must not show where the service's owner turned reachability off."""
     url = urls.user(record.service_sid, record.sid)
     return {
         "sid": record.sid,
@@ -131,8 +134,8 @@ def user(record: User, account_sid: str, urls: Urls) -> dict[str, Any]:
         "friendly_name": record.friendly_name,
         "role_sid": record.role_sid,
         "identity": record.identity,
-        "is_online": record.is_online,
-        "is_notifiable": record.is_notifiable,
+        "is_online": record.is_online if reachability else None,
+        "is_notifiable": record.is_notifiable if reachability else None,
         "date_created": date(record.date_created),
         "date_updated": date(record.date_updated),
         "joined_channels_count": record.joined_channels_count,

@@ -26,6 +26,15 @@ def channel_sids(store: Store, service_sid: str, identity: str) -> list[str]:
             return sids
 
 
+def reachability(store: Store, account_sid: str, service_sid: str) -> bool:
+    """Whether the service tracks reachability (whether its users' presence may be shown);
+    ``False`` for a service deleted meanwhile."""
+    try:
+        return store.get_service(account_sid, service_sid).config.reachability_enabled
+    except NotFound:
+        return False
+
+
 def ensure_user(store: Store, service_sid: str, identity: str) -> User:
     """The user of a verified token, created on first sight as Twilio does."""
     try:
@@ -52,7 +61,8 @@ def update_user(core: Core, actor: Actor, ref: str, changes: dict[str, Any]) -> 
     changes = core.before("update_user", actor, changes, subject)
     with core.atomic():
         user = store.update_user(actor.service_sid, ref, **changes)
-        rendered = render.user(user, actor.account_sid, actor.urls)
+        shown = reachability(store, actor.account_sid, actor.service_sid)
+        rendered = render.user(user, actor.account_sid, actor.urls, reachability=shown)
         event = user_updated(rendered, channel_sids(store, actor.service_sid, user.identity))
         return core.done("update_user", actor, Outcome(rendered, [event]))
 
@@ -74,7 +84,8 @@ def delete_user(core: Core, actor: Actor, ref: str) -> Outcome:
             rendered = render.member(member, actor.account_sid, actor.urls)
             events.append(channel_event("member_left", member.channel_sid, member=rendered))
         events.append(user_deleted(actor.service_sid, user.identity))
-        rendered_user = render.user(user, actor.account_sid, actor.urls)
+        shown = reachability(store, actor.account_sid, actor.service_sid)
+        rendered_user = render.user(user, actor.account_sid, actor.urls, reachability=shown)
         return core.done("delete_user", actor, Outcome(rendered_user, events))
 
 
@@ -113,14 +124,19 @@ def set_online(
         return []
     if user is None or not config.reachability_enabled:
         return []
-    events = [user_updated(render.user(user, actor.account_sid, actor.urls), channel_sids)]
+    rendered = render.user(user, actor.account_sid, actor.urls, reachability=True)
+    events = [user_updated(rendered, channel_sids)]
     return core.recorded(actor, events)
 
 
 def went_away(core: Core, account_sid: str, user: User, urls: Urls) -> list[Event]:
-    """``user_updated`` for a user whose every node went silent."""
+    """``user_updated`` for a user whose every node went silent; nothing where the service
+    does not track reachability (presence is recorded for push notifications then)."""
+    if not reachability(core.store, account_sid, user.service_sid):
+        return []
     channels = channel_sids(core.store, user.service_sid, user.identity)
-    events = [user_updated(render.user(user, account_sid, urls), channels)]
+    rendered = render.user(user, account_sid, urls, reachability=True)
+    events = [user_updated(rendered, channels)]
     return core.recorded(Actor(account_sid, user.service_sid, urls), events)
 
 

@@ -204,16 +204,17 @@ class Commands:
         page = self.store.list_members(
             who.service_sid, channel.sid, limit=size, cursor=_text(params, "page_token")
         )
+        service = self.store.get_service(who.account_sid, who.service_sid)
+        shown = service.config.reachability_enabled
         items = []
         for member in page.items:
             user = self.store.get_user(who.service_sid, member.identity)
             items.append(
                 {
                     "member": render.member(member, who.account_sid, self.urls),
-                    "user": render.user(user, who.account_sid, self.urls),
+                    "user": render.user(user, who.account_sid, self.urls, reachability=shown),
                 }
             )
-        service = self.store.get_service(who.account_sid, who.service_sid)
         return Outcome(
             {
                 "members": items,

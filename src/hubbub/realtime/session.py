@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hubbub import defaults
-from hubbub.chat import render
+from hubbub.chat import render, users
 from hubbub.chat.errors import ApiError
 from hubbub.chat.events import Event
 from hubbub.chat.messages import Draft
@@ -264,7 +264,14 @@ class Session(Lifecycle):
         self._warned = now >= who.expires_at - self.warning
         result = {
             "identity": who.identity,
-            "user": render.user(who.user, who.account_sid, self.commands.urls),
+            "user": render.user(
+                who.user,
+                who.account_sid,
+                self.commands.urls,
+                reachability=users.reachability(
+                    self.commands.store, who.account_sid, who.service_sid
+                ),
+            ),
             "service_sid": who.service_sid,
             "expires_at": who.expires_at,
             "about_to_expire_in": self.warning,

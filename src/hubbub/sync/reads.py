@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from hubbub.chat import access, render
+from hubbub.chat import access, render, users
 from hubbub.chat.core import Actor, Core
 from hubbub.chat.errors import ApiError, invalid
 from hubbub.store import NotFound
@@ -208,7 +208,8 @@ class SyncReads:
         store = self.core.store
         if ref.kind == USER_INFO:
             user = store.get_user(actor.service_sid, ref.owner_sid)
-            rendered = render.user(user, actor.account_sid, actor.urls)
+            shown = users.reachability(store, actor.account_sid, actor.service_sid)
+            rendered = render.user(user, actor.account_sid, actor.urls, reachability=shown)
             return list(shapes.user_info_items(rendered).items())
         if ref.kind == ROSTER:
             return self._roster(actor, ref.owner_sid)

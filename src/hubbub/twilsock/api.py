@@ -513,12 +513,14 @@ class Api:
 
     def _user(self, who: Identity, user: User) -> dict[str, Any]:
         info = objects.of(USER_INFO, user.sid)
+        # Null unless the service tracks reachability (presence is recorded for push too).
+        shown = users.reachability(self.store, who.account_sid, who.service_sid)
         return {
             "identity": user.identity,
             "friendly_name": user.friendly_name,
             "attributes": user.attributes,
-            "is_online": user.is_online,
-            "is_notifiable": user.is_notifiable,
+            "is_online": user.is_online if shown else None,
+            "is_notifiable": user.is_notifiable if shown else None,
             "sync_objects": {"user_info_map": info},
             "sync_unique_name": info,
             "links": {"self": f"{self.base}{CHAT}/Users/{quote(user.identity, safe='')}"},

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from hubbub.chat import fields, render
+from hubbub.chat import fields, render, users
 from hubbub.chat.core import Actor, Outcome
 from hubbub.chat.errors import ApiError
 from hubbub.store import Store
@@ -97,7 +97,7 @@ class WebhookHooks:
         hooks = self.targets.service(actor.account_sid, actor.service_sid)
         if hooks.pre_url is None or event not in hooks.filters:
             return values
-        rendered = _rendered(subject, actor, params.kind(event))
+        rendered = _rendered(self.store, subject, actor, params.kind(event))
         sent = params.build(event, actor, rendered, values, _reason(event, actor, subject))
         attempt = self._call(
             actor.account_sid, hooks.pre_url, hooks.method, sent, hooks.pre_retry_count
@@ -175,7 +175,7 @@ def _channel_of(event: str, resource: Mapping[str, Any]) -> str | None:
     return None if channel_sid is None else str(channel_sid)
 
 
-def _rendered(subject: object, actor: Actor, kind: str) -> dict[str, Any]:
+def _rendered(store: Store, subject: object, actor: Actor, kind: str) -> dict[str, Any]:
     """The record a pre-event is about, as the REST API renders it; a new message or member
     has only its channel (``subject``) so far."""
     if isinstance(subject, Channel) and kind != "Channel":
@@ -185,7 +185,8 @@ def _rendered(subject: object, actor: Actor, kind: str) -> dict[str, Any]:
     if isinstance(subject, Member):
         return render.member(subject, actor.account_sid, actor.urls)
     if isinstance(subject, User):
-        return render.user(subject, actor.account_sid, actor.urls)
+        shown = users.reachability(store, actor.account_sid, actor.service_sid)
+        return render.user(subject, actor.account_sid, actor.urls, reachability=shown)
     if isinstance(subject, Channel):
         return render.channel(subject, actor.account_sid, actor.urls)
     return {}

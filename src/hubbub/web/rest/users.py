@@ -6,6 +6,7 @@ from typing import Any
 
 from hubbub.chat import fields, members, render, users
 from hubbub.chat.fields import MAX_INDEX, MAX_NAME
+from hubbub.store.records import User
 from hubbub.web.endpoint import Call, Result, Table
 from hubbub.web.paging import envelope, page_request
 from hubbub.web.params import Params
@@ -25,12 +26,12 @@ def create_user(call: Call) -> Result:
         friendly_name=form.text("FriendlyName", max_length=MAX_NAME),
         attributes=form.attributes() or "{}",
     )
-    return 201, render.user(user, call.account_sid, call.urls)
+    return 201, _rendered(call, user)
 
 
 def fetch_user(call: Call) -> Result:
     user = call.ctx.store.get_user(call.service_sid(), call.path("Sid"))
-    return 200, render.user(user, call.account_sid, call.urls)
+    return 200, _rendered(call, user)
 
 
 def update_user(call: Call) -> Result:
@@ -54,7 +55,10 @@ def delete_user(call: Call) -> Result:
 def list_users(call: Call) -> Result:
     page = page_request(call.query)
     found = call.ctx.store.list_users(call.service_sid(), limit=page.size, cursor=page.token)
-    items = [render.user(user, call.account_sid, call.urls) for user in found.items]
+    shown = users.reachability(call.ctx.store, call.account_sid, call.service_sid())
+    items = [
+        render.user(user, call.account_sid, call.urls, reachability=shown) for user in found.items
+    ]
     return 200, envelope("users", items, page, call.url, found.next_cursor)
 
 
@@ -117,3 +121,8 @@ TABLE: Table = [
     (_CHANNELS + "/{ChannelSid}", "POST", update_user_channel),
     (_CHANNELS + "/{ChannelSid}", "DELETE", leave_user_channel),
 ]
+
+
+def _rendered(call: Call, user: User) -> dict[str, Any]:
+    shown = users.reachability(call.ctx.store, call.account_sid, call.service_sid())
+    return render.user(user, call.account_sid, call.urls, reachability=shown)
