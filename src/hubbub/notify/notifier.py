@@ -49,6 +49,9 @@ class PushNotifier:
         self.ttl = ttl
         self._clock = clock
         self._settings: dict[str, tuple[ServiceNotifications, float]] = {}
+        #: Bumped by each ``observe`` that drops settings: a read that began before it may
+        #: have seen the old row, and must not store what it read.
+        self._generation = 0
         self._lock = threading.Lock()
 
     def after(self, action: str, actor: Actor, outcome: Outcome) -> None:
@@ -79,7 +82,9 @@ class PushNotifier:
     def settings(self, account_sid: str, service_sid: str) -> ServiceNotifications:
         """The service's push settings, read at most every ``ttl`` seconds."""
         now = self._clock()
-        found = self._settings.get(service_sid)
+        with self._lock:
+            found = self._settings.get(service_sid)
+            generation = self._generation
         if found is not None and found[1] > now:
             return found[0]
         try:
@@ -87,6 +92,8 @@ class PushNotifier:
         except NotFound:
             settings = _OFF
         with self._lock:
+            if generation != self._generation:
+                return settings  # used once, not kept: an update came while it was read
             if len(self._settings) >= LIMIT:
                 self._settings.clear()
             self._settings[service_sid] = (settings, now + self.ttl)
@@ -98,6 +105,7 @@ class PushNotifier:
         frame = event.frame
         if frame.get("type") == "webhooks_changed":
             with self._lock:
+                self._generation += 1
                 self._settings.pop(frame.get("service_sid", ""), None)
 
 
