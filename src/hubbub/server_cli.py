@@ -100,6 +100,15 @@ def add_commands(commands: Any) -> None:
         help="a network outbound webhooks may reach although it is loopback, private or "
         "otherwise refused, e.g. 127.0.0.0/8: for development and tests (repeatable)",
     )
+    serve.add_argument(
+        "--push-allow",
+        action=_Repeated,
+        default=[n for n in os.environ.get("HUBBUB_PUSH_ALLOW", "").replace(",", " ").split()],
+        metavar="CIDR",
+        help="a network Web Push endpoints (which any chat user registers) may reach although "
+        "it is loopback, private or otherwise refused: for tests only (repeatable; "
+        "$HUBBUB_PUSH_ALLOW, comma-separated). --webhook-allow does not apply to them",
+    )
     for flag, variable, default, what in (
         ("--push-fcm-url", "HUBBUB_PUSH_FCM_URL", defaults.PUSH_FCM_URL, "FCM's"),
         ("--push-apns-url", "HUBBUB_PUSH_APNS_URL", defaults.PUSH_APNS_URL, "APNs'"),
@@ -296,6 +305,10 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         webhook_allow = tuple(str(network) for network in networks(args.webhook_allow or ()))
     except ValueError as exc:
         raise CommandError(f"--webhook-allow: {exc}") from None
+    try:
+        push_allow = tuple(str(network) for network in networks(args.push_allow or ()))
+    except ValueError as exc:
+        raise CommandError(f"--push-allow: {exc}") from None
     if args.media_store not in ("disk", "database"):
         raise CommandError(f"--media-store must be disk or database, not {args.media_store!r}")
     scheme = args.db.partition(":")[0].partition("+")[0]
@@ -319,6 +332,7 @@ def serve_settings(args: argparse.Namespace) -> ServeSettings:
         ws_compression=args.ws_compression,
         token_warning=warning,
         webhook_allow=webhook_allow,
+        push_allow=push_allow,
         push_fcm_url=_push_url(args.push_fcm_url, "--push-fcm-url"),
         push_apns_url=_push_url(args.push_apns_url, "--push-apns-url"),
         push_apns_sandbox_url=_push_url(args.push_apns_sandbox_url, "--push-apns-sandbox-url"),

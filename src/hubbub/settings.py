@@ -48,6 +48,9 @@ class ServeSettings:
     #: Networks (CIDR) outbound webhooks may reach although the SSRF guard refuses them
     #: (loopback, private…): for development and tests. See ``hubbub.webhooks.addresses``.
     webhook_allow: tuple[str, ...] = ()
+    #: The same for Web Push endpoints, which any chat user names (``webhook_allow``, which
+    #: the operator's webhooks and credentials' FCM token URIs use, does not apply to them).
+    push_allow: tuple[str, ...] = ()
     #: Where uploads' bytes live: ``disk`` (files in ``media_dir``) or ``database``
     #: (PostgreSQL only; see ``hubbub.media.blobs``).
     media_store: str = "disk"
@@ -63,6 +66,7 @@ class ServeSettings:
 
     def __post_init__(self) -> None:
         networks(self.webhook_allow)  # a ValueError names the one that is not a network
+        networks(self.push_allow)
 
     @property
     def media_directory(self) -> str:
@@ -92,6 +96,7 @@ class ServeSettings:
     def from_json(cls, text: str) -> ServeSettings:
         raw: dict[str, Any] = json.loads(text)
         raw["webhook_allow"] = tuple(raw.get("webhook_allow", ()))
+        raw["push_allow"] = tuple(raw.get("push_allow", ()))
         tokens = raw.pop("tokens")
         for name, value in tokens.items():
             if isinstance(value, list):  # JSON has no tuples

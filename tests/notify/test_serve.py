@@ -109,6 +109,13 @@ def test_push_settings_from_flags_and_the_environment(
         return serve_settings(build_parser().parse_args(["serve", *flags]))
 
     assert settings().push_fcm_url == "https://fcm.googleapis.com"
+    assert settings().push_allow == ()  # Web Push endpoints: public addresses only
+    monkeypatch.setenv("HUBBUB_PUSH_ALLOW", "127.0.0.0/8, ::1")
+    assert settings().push_allow == ("127.0.0.0/8", "::1/128")
+    assert settings("--push-allow", "10.0.0.0/8").push_allow == ("10.0.0.0/8",)  # replaces
+    assert settings("--webhook-allow", "10.0.0.0/8").push_allow == ("127.0.0.0/8", "::1/128")
+    with pytest.raises(CommandError, match=r"^--push-allow: not a network"):
+        settings("--push-allow", "localhost")
     monkeypatch.setenv("HUBBUB_PUSH_APNS_URL", "https://apns.test:8443/")
     chosen = settings("--push-fcm-url", "https://127.0.0.1:9443", "--push-ca-file", "ca.pem")
     assert (chosen.push_fcm_url, chosen.push_apns_url) == (
@@ -117,6 +124,7 @@ def test_push_settings_from_flags_and_the_environment(
     )
     assert chosen.push_apns_sandbox_url == "https://api.sandbox.push.apple.com"
     assert chosen.push_ca_file == "ca.pem"
+    assert chosen.push_allow == ("127.0.0.0/8", "::1/128")
     # Carried to the courier's process whole.
     assert ServeSettings.from_json(chosen.to_json()) == chosen
     with pytest.raises(CommandError, match=r"^--push-fcm-url must be https://"):

@@ -53,8 +53,8 @@ class FcmSender:
     """Sends FCM messages with the clients of ``clients``; safe to share between threads.
 
     The token endpoint is the service account's ``token_uri``: uploaded with a credential,
-    not configured by the operator, so it is asked through ``guarded``, the webhooks' client
-    that reaches only the addresses its guard allows (Google's are public).
+    not configured by the operator, so it is asked through ``guarded``, a client that reaches
+    only the addresses its guard allows (the webhooks' allow-list; Google's are public).
     """
 
     def __init__(

@@ -32,10 +32,11 @@ class Pusher:
 
     ``fcm_url`` and the APNs URLs are the providers' (operator configuration; tests point them
     at local receivers). ``tls`` is what FCM and APNs connections trust (the system's CAs when
-    ``None``). What credentials and clients name rather than the operator (Web Push
-    endpoints, service accounts' token URIs) goes through ``webpush_client``, the webhooks'
-    guarded client (by default one that reaches public addresses only). ``clock`` times
-    token lifetimes.
+    ``None``). What chat users name (Web Push endpoints) goes through ``webpush_client``;
+    what an account's owner names (FCM service accounts' token URIs) through ``token_client``
+    (``webpush_client`` when not given). Both are guarded clients (by default ones that reach
+    public addresses only); with ``own_clients`` :meth:`close` closes them too. ``clock``
+    times token lifetimes.
 
     :meth:`send` is synchronous and safe to call from many threads at once.
     """
@@ -48,12 +49,16 @@ class Pusher:
         apns_sandbox_url: str = "https://api.sandbox.push.apple.com",
         tls: ssl.SSLContext | None = None,
         webpush_client: Client | None = None,
+        token_client: Client | None = None,
         clock: Callable[[], float] = time.time,
+        own_clients: bool = False,
     ) -> None:
         self._clients = ClientPool(tls if tls is not None else True)
-        self._own_webpush_client = webpush_client is None
+        self._own_webpush_client = own_clients or webpush_client is None
         self._webpush_client = webpush_client or Client(Guard())
-        self.fcm = FcmSender(self._clients, self._webpush_client, fcm_url, clock)
+        self._own_token_client = own_clients and token_client is not None
+        self._token_client = token_client or self._webpush_client
+        self.fcm = FcmSender(self._clients, self._token_client, fcm_url, clock)
         self.apns = ApnsSender(
             self._clients, url=apns_url, sandbox_url=apns_sandbox_url, tls=tls, clock=clock
         )
@@ -93,3 +98,5 @@ class Pusher:
         self._clients.close()
         if self._own_webpush_client:
             self._webpush_client.close()
+        if self._own_token_client:
+            self._token_client.close()

@@ -34,8 +34,9 @@ def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
 
 def pusher_for(settings: ServeSettings) -> Pusher:
     """How the courier pushes: to the providers' URLs of the settings, trusting the system's
-    CAs and ``push_ca_file``. What credentials and clients name (Web Push endpoints, service
-    accounts' token URIs) goes where webhooks may go (``webhook_allow``)."""
+    CAs and ``push_ca_file``. Web Push endpoints, which any chat user registers, go where
+    ``push_allow`` lets them (public addresses only by default); service accounts' token URIs,
+    which the account's owner uploads, go where webhooks may go (``webhook_allow``)."""
     tls = None
     if settings.push_ca_file:
         tls = ssl.create_default_context()
@@ -49,7 +50,9 @@ def pusher_for(settings: ServeSettings) -> Pusher:
         apns_url=settings.push_apns_url,
         apns_sandbox_url=settings.push_apns_sandbox_url,
         tls=tls,
-        webpush_client=Client(Guard.from_strings(settings.webhook_allow), ssl_context=tls),
+        webpush_client=Client(Guard.from_strings(settings.push_allow), ssl_context=tls),
+        token_client=Client(Guard.from_strings(settings.webhook_allow), ssl_context=tls),
+        own_clients=True,
     )
 
 
