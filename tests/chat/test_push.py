@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -77,6 +78,15 @@ def test_registration_checks_type_address_and_message_types(
     _refused(store, acme, "https endpoint", binding_type="webpush", address=insecure)
     keyless = dict(subscription(), keys={"auth": "a"})
     _refused(store, acme, "p256dh", binding_type="webpush", address=keyless)
+    # 65 bytes that start 0x04, as a point's encoding does, but off the curve.
+    off_curve = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).decode().rstrip("=")
+    keys = {"auth": base64.urlsafe_b64encode(bytes(16)).decode(), "p256dh": off_curve}
+    wrong = dict(subscription(), keys=keys)
+    _refused(store, acme, "not a point on P-256", binding_type="webpush", address=wrong)
+    short = dict(subscription(), keys=dict(subscription()["keys"], auth="AAAA"))  # type: ignore[call-overload]
+    _refused(store, acme, "keys.auth is not 16 bytes", binding_type="webpush", address=short)
+    # Nested deeper than the parser goes: bad input, not an error of the server.
+    _refused(store, acme, "PushSubscription", binding_type="webpush", address="[" * 4000)
     _refused(store, acme, "not a push message type", message_types=["twilio.sms"])
     _refused(store, acme, "empty", message_types=[])
     _refused(store, acme, "list of strings", message_types=[1])

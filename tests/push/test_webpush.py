@@ -10,7 +10,10 @@ import pytest
 from hubbub.push import Notification, Outcome, new_vapid_key
 from hubbub.webhooks.addresses import Guard
 from tests.push.conftest import NEW_MESSAGE, Pushers, WebPush
-from tests.push.receivers import Clock, Reply
+from tests.push.receivers import Clock, Reply, b64url
+
+#: 65 bytes that start 0x04, as an uncompressed point does, but not on P-256.
+OFF_CURVE = b64url(b"\x04" + b"\x01" * 64)
 
 
 def test_a_message_is_encrypted_for_the_subscription_and_signed_with_vapid(
@@ -144,6 +147,16 @@ def test_a_vapid_key_the_browser_does_not_know_is_refused(
             ' "keys": {"p256dh": "AAAA", "auth": "AAAA"}}',
             "keys.p256dh is not an uncompressed P-256 point",
         ),
+        (
+            json.dumps(
+                {
+                    "endpoint": "https://push.example.com/x",
+                    "keys": {"p256dh": OFF_CURVE, "auth": "A" * 22},
+                }
+            ),
+            "keys.p256dh is not a point on P-256",
+        ),
+        ("[" * 5000, "the subscription is not JSON"),
     ],
 )
 def test_a_malformed_subscription_is_gone(

@@ -57,6 +57,7 @@ def test_a_browser_subscription_registers_as_a_webpush_binding(
                 {"binding_type": "webpush", "address": {"endpoint": "https://x"}},
                 {"binding_type": "carrier-pigeon", "address": "x"},
                 {"binding_type": "webpush", "address": browser, "message_types": "all"},
+                {"binding_type": "webpush", "address": "[" * 4000},  # deeper than parsers go
             ):
                 assert error_of(await alice.command("register_push", **bad)) == (400, 20001)
             # Bob cannot remove it.

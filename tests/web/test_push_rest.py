@@ -181,6 +181,10 @@ def test_bad_key_material_is_a_400_that_does_not_echo_it(
     status, error = _post(base_url, creds, "/v2/Credentials", Type="fcm", Secret=json.dumps(broken))
     assert (status, error["code"]) == (400, 20001)
     assert "not a key" not in error["message"]
+    # Nested deeper than the parser goes: a 400 as any other bad JSON, not a 500.
+    status, error = _post(base_url, creds, "/v2/Credentials", Type="fcm", Secret="[" * 5000)
+    assert (status, error["code"], error["status"]) == (400, 20001, 400)
+    assert "service account" in error["message"]
 
     cert, _ = apns_certificate()
     _, other_key = apns_certificate()

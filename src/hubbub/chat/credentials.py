@@ -157,7 +157,7 @@ def _refuse_others(kind: CredentialType, given: KeyMaterial) -> None:
 def _service_account(secret: str) -> dict[str, Any]:
     try:
         found = json.loads(secret)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser, too
         found = None
     if not isinstance(found, dict):
         raise invalid(

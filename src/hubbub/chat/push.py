@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from hubbub import sids
 from hubbub.chat import users
 from hubbub.chat.errors import ApiError, invalid
+from hubbub.push import webpush
 from hubbub.store import NotFound, Store
 from hubbub.store.records import CREDENTIAL, Binding, Credential, CredentialType
 
@@ -108,7 +109,7 @@ def _is_hex(value: str) -> bool:
 def _subscription(text: str) -> str:
     try:
         found = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser, too
         raise invalid("a webpush address must be a PushSubscription's JSON") from None
     keys = found.get("keys") if isinstance(found, dict) else None
     endpoint = found.get("endpoint") if isinstance(found, dict) else None
@@ -119,7 +120,12 @@ def _subscription(text: str) -> str:
     ):
         raise invalid("a webpush subscription needs its keys p256dh and auth")
     kept = {"endpoint": endpoint, "keys": {"auth": keys["auth"], "p256dh": keys["p256dh"]}}
-    return json.dumps(kept, separators=(",", ":"), sort_keys=True)
+    address = json.dumps(kept, separators=(",", ":"), sort_keys=True)
+    try:  # the keys as the sender will read them: a P-256 point and a 16-byte secret
+        webpush.subscription(address)
+    except ValueError as exc:
+        raise invalid(f"a webpush subscription's keys are not usable: {exc}") from None
+    return address
 
 
 def credential_for(

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from hubbub.push import ece, vapid
 from hubbub.push.keys import ec_p256_key
 from hubbub.push.notification import Notification, Outcome, PushCredential
@@ -49,7 +51,7 @@ def subscription(address: str) -> Subscription:
     """``PushSubscription.toJSON()`` as a browser gives it, or ``ValueError``."""
     try:
         raw = json.loads(address)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep for the parser, too
         raise ValueError("the subscription is not JSON") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("keys"), dict):
         raise ValueError("the subscription has no keys")
@@ -59,6 +61,10 @@ def subscription(address: str) -> Subscription:
     found = Subscription(endpoint, _key(raw["keys"], "p256dh"), _key(raw["keys"], "auth"))
     if len(found.p256dh) != 65 or found.p256dh[0] != 4:
         raise ValueError("keys.p256dh is not an uncompressed P-256 point")
+    try:  # 65 bytes that start 0x04 may still be off the curve: no key to encrypt for
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), found.p256dh)
+    except ValueError:
+        raise ValueError("keys.p256dh is not a point on P-256") from None
     if len(found.auth) != 16:
         raise ValueError("keys.auth is not 16 bytes")
     return found
