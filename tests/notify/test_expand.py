@@ -128,7 +128,7 @@ def test_membership_events_tell_the_user_someone_else_acted_on(world: World) -> 
     (added,) = _pushes(world.expand_all()).values()
     assert added["identity"] == "bob"
     assert added["n"].message_type == "twilio.channel.added_to_channel"
-    assert added["n"].body == "You have been added to channel general by "
+    assert added["n"].body == "You have been added to channel general"  # no "by " dangling
     assert dict(added["n"].data) == {"channel_sid": general}
     world.store.settle_deliveries(sent=[d.id for d in world.queued()])
 

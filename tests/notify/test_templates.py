@@ -64,9 +64,20 @@ def test_names_fall_back_as_twilio_says() -> None:
     assert render("${CHANNEL}", values) == CHANNEL
     # Missing names are empty, not "None".
     assert render("[${USER_FRIENDLY_NAME}][${CHANNEL_UNIQUE_NAME}]", values) == "[][]"
-    # No user at all: the application's server acted over REST.
+    # No user at all: the application's server acted over REST. The default templates read
+    # without their "by ${USER}"; a service's own says "system" (Twilio's REST author).
     nobody = _values(user_identity=None, user_friendly_name=None)
-    assert render("by ${USER}.", nobody) == "by ."
+    assert render("by ${USER}.", nobody) == "by system."
+    assert render("[${USER_IDENTITY}]", nobody) == "[]"
+    assert (
+        render(ADDED_TO_CHANNEL.template, nobody) == "You have been added to channel General chat"
+    )
+    assert render(INVITED_TO_CHANNEL.template, nobody) == (
+        "You have been invited to join the channel General chat"
+    )
+    assert render(REMOVED_FROM_CHANNEL.template, nobody) == (
+        "You have been removed from the channel General chat"
+    )
 
 
 def test_the_default_templates() -> None:

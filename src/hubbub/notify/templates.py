@@ -1,8 +1,10 @@
 """Twilio's push templates: the notification types, their default texts, ``${NAME}`` filled in.
 
 A template names variables as ``${NAME}``; the known ones are replaced (by an empty string when
-the event has no such value: ``${USER}`` of an action of the application's server), anything
-else is left as written, as a typo is easier to see that way. The text is cut to ``MAX_TEXT``
+the event has no such value), anything else is left as written, as a typo is easier to see that
+way. An action of the application's server (over REST) has no user: the default templates then
+read without the "by ${USER}" part, and in a service's own template ``${USER}`` is ``system``,
+the author Twilio gives a message sent over REST without ``From``. The text is cut to ``MAX_TEXT``
 characters, which keeps the outbox's rows small; each provider cuts it further to its own limit.
 """
 
@@ -49,6 +51,14 @@ REMOVED_FROM_CHANNEL = Kind(
     "twilio.channel.removed_from_channel",
     "${USER} has removed you from the channel ${CHANNEL}",
 )
+#: Who ``${USER}`` names when no user caused the event.
+SYSTEM = "system"
+#: The default templates as they read when no user caused the event.
+_WITHOUT_USER = {
+    ADDED_TO_CHANNEL.template: "You have been added to channel ${CHANNEL}",
+    INVITED_TO_CHANNEL.template: "You have been invited to join the channel ${CHANNEL}",
+    REMOVED_FROM_CHANNEL.template: "You have been removed from the channel ${CHANNEL}",
+}
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (NEW_MESSAGE, ADDED_TO_CHANNEL, INVITED_TO_CHANNEL, REMOVED_FROM_CHANNEL)
@@ -66,7 +76,7 @@ def variables(
 ) -> dict[str, str]:
     """The values of a template's variables for one event (``user_*``: who caused it)."""
     return {
-        "USER": user_friendly_name or user_identity or "",
+        "USER": user_friendly_name or user_identity or SYSTEM,
         "USER_FRIENDLY_NAME": user_friendly_name or "",
         "USER_IDENTITY": user_identity or "",
         "CHANNEL": channel_friendly_name or channel_unique_name or channel_sid,
@@ -79,6 +89,8 @@ def variables(
 
 def render(template: str, values: Mapping[str, str]) -> str:
     """``template`` with its known variables replaced, cut to ``MAX_TEXT`` characters."""
+    if not values.get("USER_IDENTITY") and not values.get("USER_FRIENDLY_NAME"):
+        template = _WITHOUT_USER.get(template, template)
     # One pass: a value that itself reads "${USER}" (a message's body) stays as it is.
     text = _VARIABLE.sub(lambda found: values.get(found.group(1), found.group(0)), template)
     return clip(text)
