@@ -27,7 +27,11 @@ at least once, and a push whose answer was lost is sent again), and the delivery
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_push_fanout.py [--members 1000]
         [--rate 5] [--seconds 6] [--rounds 2] [--warmup 2] [--courier after|during]
-        [--drain-timeout 600]
+        [--drain-timeout 600] [--postgres URL]
+
+With ``--postgres URL`` (a server, e.g. ``$(scripts/postgres)``) the server runs on a
+throw-away database created there and dropped afterwards, instead of SQLite: PostgreSQL has
+no single writer, so the two show what of the cost is SQLite's write lock.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -46,8 +49,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypercorn.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from bench_webhooks import Lease, configure, pre_send
+from bench_media import throwaway_database
+from bench_webhooks import configure, pre_send
 from realtime_load import (
     Pipe,
     Server,
@@ -66,11 +72,13 @@ from tests.push.tls import Authority, key_pem  # noqa: E402
 
 from hubbub.crypto import SecretBox, load_master_key  # noqa: E402
 from hubbub.store import open_store  # noqa: E402
-from hubbub.webhooks.courier import RENEW  # noqa: E402
+from hubbub.webhooks.courier import LEASE_NAME, RENEW  # noqa: E402
 
 GOAL_RATIO = 1.10  # p99 with notifications at most 10 % above without
 EMAIL = "pusher@hubbub-bench.iam.gserviceaccount.com"
 PROJECT = "hubbub-bench"
+#: Who holds the courier's lease while it is held off (``--courier after``).
+HOLDER = "bench_push_fanout"
 
 
 class TimedFcm(FcmReceiver):
@@ -114,21 +122,51 @@ async def receive_pushes(pipe: Pipe, authority: Authority, key: rsa.RSAPrivateKe
                 break
 
 
-def outbox_length(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
-    finally:
-        conn.close()
+class Database:
+    """The server's database as the benchmark reads and writes it beside the server: the
+    outbox's length, and the courier's lease (held by the benchmark so that the courier
+    stands by), with the same SQL on SQLite and PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("postgresql"):
+            self.engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
+        else:
+            self.engine = create_engine(url, connect_args={"timeout": 30})
+
+    def outbox_length(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox")).scalar_one())
+
+    def hold(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO leases (name, holder, until) VALUES (:name, :holder, :until) "
+                    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                    "until = excluded.until"
+                ),
+                {"name": LEASE_NAME, "holder": HOLDER, "until": time.time() + 3600},
+            )
+
+    def release(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("DELETE FROM leases WHERE name = :name AND holder = :holder"),
+                {"name": LEASE_NAME, "holder": HOLDER},
+            )
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def set_up_pushes(
-    server: Server, token_uri: str, key: rsa.RSAPrivateKey, members: list[str]
+    server: Server, db_url: str, token_uri: str, key: rsa.RSAPrivateKey, members: list[str]
 ) -> None:
     """An FCM credential and one binding per member, written as the REST API and the
     registration doors would (sealed with the server's master key)."""
     box = SecretBox(load_master_key(server.work / "master.key", env=None))
-    store = open_store(f"sqlite:///{server.db}")
+    store = open_store(db_url)
     try:
         account = {
             "type": "service_account",
@@ -197,7 +235,17 @@ def main() -> None:
         "lease), so the sends show what queueing notifications costs them, then it expands and "
         "delivers alone; during: it works meanwhile, on the same 2 CPUs as the local receiver",
     )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server: the server runs on a throw-away database there, not SQLite",
+    )
     args = parser.parse_args()
+    with throwaway_database(args.postgres) as postgres:
+        run(args, postgres)
+
+
+def run(args: argparse.Namespace, postgres: str | None) -> None:
 
     authority = Authority()
     key = rsa.generate_private_key(65537, 2048)
@@ -215,17 +263,19 @@ def main() -> None:
             str(ca_file),
             "--webhook-allow",
             "127.0.0.0/8",
+            # The last --db counts: the Server's own is SQLite.
+            *(("--db", postgres) if postgres else ()),
         )
         with Server(serve_args=serve_args) as server:
             server.set_limits(max(args.members, 250))
             channel = server.create_channel("fanout")
             t0 = time.monotonic()
             server.add_members(channel, ["sender", *members])
-            set_up_pushes(server, token_uri, key, members)
+            db = Database(postgres or f"sqlite:///{server.db}")
+            set_up_pushes(server, db.url, token_uri, key, members)
             setup = time.monotonic() - t0
             token = server.minter().chat_token("sender", server.service_sid, ttl=3600)
             phases: list[Phase] = []
-            lease = Lease(server.db)
             with Workers(pre_send, [(server.url, [(token, channel)], args.rate)]) as sending:
                 sending.gather(60)
 
@@ -233,17 +283,17 @@ def main() -> None:
                     value = "true" if notified else "false"
                     configure(server, **{"Notifications.NewMessage.Enabled": value})
                     if args.courier == "after":
-                        lease.hold()
+                        db.hold()
                         # The courier notices at its next renewal (every 2 s), and finishes
                         # what it has in hand.
                         time.sleep(RENEW + 1.0)
                     start_at = time.time() + 0.2
                     sending.send_all(("go", number, start_at, start_at + seconds))
                     ((_, result),) = sending.gather(seconds + 60)
-                    queued = outbox_length(server.db)
-                    lease.release()
+                    queued = db.outbox_length()
+                    db.release()
                     ended = time.monotonic()
-                    while outbox_length(server.db):
+                    while db.outbox_length():
                         if time.monotonic() - ended > args.drain_timeout:
                             raise RuntimeError("the outbox did not drain")
                         time.sleep(0.05)
@@ -262,7 +312,7 @@ def main() -> None:
                         phases.append(phase(number, notified, args.seconds))
                         number += 1
                 sending.send_all(("quit",))
-            lease.close()
+            db.close()
             sids = {sid for _, sid in server.messages(channel)}
             given_up = [
                 line
@@ -283,7 +333,8 @@ def main() -> None:
         f"{args.seconds:g} s per phase, {args.rounds} rounds without/with "
         f"Notifications.NewMessage.Enabled (ABBA), the outbox drained between phases, the "
         f"courier working {args.courier} the sends; "
-        f"1 server process, SQLite, a local FCM receiver over TLS (HTTP/2); {machine()}; "
+        f"1 server process, {'PostgreSQL' if postgres else 'SQLite'}, "
+        f"a local FCM receiver over TLS (HTTP/2); {machine()}; "
         f"hubbub from {code}; setup {setup:.1f} s"
     )
     by_message: dict[str, list[tuple[float, str]]] = {}

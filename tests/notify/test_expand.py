@@ -4,15 +4,20 @@ courier into one PUSH row per binding of the recipients who are not connected.""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
+
+import pytest
 
 from hubbub.chat import channels, members, messages
 from hubbub.notify.expand import Expander
 from hubbub.notify.notifier import NOTIFY
 from hubbub.notify.rows import PUSH, read_push
-from hubbub.store import Binding
-from hubbub.store.records import Delivery, NotificationSetting
+from hubbub.store import Binding, Store
+from hubbub.store.outbox import CHUNK
+from hubbub.store.records import Delivery, NewDelivery, NotificationSetting
 from hubbub.webhooks.targets import changed
 from tests.notify.conftest import World
 
@@ -251,3 +256,47 @@ def test_bindings_are_one_row_each_in_their_own_lane(world: World) -> None:
     rows = world.expand_all()
     assert sorted(read_push(r.new.params).binding_sid for r in rows) == sorted(b.sid for b in bound)
     assert len({r.new.lane for r in rows}) == len(bound)
+
+
+class _DiesAfter:
+    """A store whose process dies (raises) at its ``n``-th ``queue_deliveries``: the one
+    fault here that cannot be caused for real inside a test."""
+
+    def __init__(self, store: Store, n: int) -> None:
+        self._store, self._left = store, n
+
+    def queue_deliveries(self, deliveries: Sequence[NewDelivery]) -> None:
+        self._left -= 1
+        if self._left == 0:
+            raise SystemExit("the courier died")
+        self._store.queue_deliveries(deliveries)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_a_large_expansion_lands_in_chunks_and_a_courier_dying_between_them_loses_no_push(
+    world: World,
+) -> None:
+    names = [f"user{i:03}" for i in range(2 * CHUNK + 30)]
+    _channel(world, "huge", "alice", *names)
+    world.notify(new_message=ON)
+    bound = {world.bind(name, f"{name}-token").sid for name in names}
+    _send(world, "alice", "huge", "to everyone")
+    (note,) = world.queued(NOTIFY)
+    new = note.new
+
+    # Each chunk is its own transaction: the first two are queued when the third fails.
+    dying = Expander(cast(Store, _DiesAfter(world.store, 3)))
+    with pytest.raises(SystemExit):
+        dying.attempt(new.account_sid, new.url, new.method, new.params, 0)
+    assert len(world.queued(PUSH)) == 2 * CHUNK
+    # The notification was not forgotten: the next courier expands it in full again.
+    assert [d.id for d in world.queued(NOTIFY)] == [note.id]
+    pushes = world.expand_all()
+    by_binding = Counter(read_push(r.new.params).binding_sid for r in pushes)
+    assert set(by_binding) == bound
+    assert len(pushes) == 2 * CHUNK + len(bound)
+    # Each device's pushes still go in a lane of its own.
+    lanes = [r.new.lane for r in sorted(pushes, key=lambda r: r.id)]
+    assert len(set(lanes)) == len(bound)

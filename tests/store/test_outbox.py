@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from hubbub.store import Conflict, LimitExceeded, Service, Store
+from hubbub.store.outbox import CHUNK
 from hubbub.store.records import NewDelivery, ServiceLimits
 
 T = 1_800_000_000.0
@@ -106,3 +107,13 @@ def test_one_holder_has_a_lease_until_it_runs_out_or_is_dropped(store: Store) ->
     long_name = f"4242:7f00aa@{'pod-' * 40}"
     assert store.take_lease("long", long_name, now=T, until=T + 6)
     assert store.take_lease("long", long_name, now=T + 1, until=T + 7)
+
+
+def test_settling_more_than_a_chunk_forgets_them_all_and_counts_the_retries(store: Store) -> None:
+    store.queue_deliveries([_new(f"L{i}", str(i)) for i in range(2 * CHUNK + 7)])
+    found = store.due_deliveries(now=T, limit=10 * CHUNK)
+    assert len(found) == 2 * CHUNK + 7
+    sent, (retried, *_) = [d.id for d in found[1:]], found
+    store.settle_deliveries(sent=sent, retry=[(retried.id, T + 5)])
+    (left,) = store.due_deliveries(now=T + 5, limit=10 * CHUNK)
+    assert (left.id, left.attempts) == (retried.id, 1)

@@ -2,7 +2,8 @@
 
 Expanding one event reads, whatever the size of the channel, the service, the channel, its
 members (one statement), their users, their bindings and for badges their unread counts, and
-queues one ``PUSH`` row per binding in one insert (``notify.rows``). Recipients are:
+queues one ``PUSH`` row per binding (``notify.rows``), in short transactions of ``CHUNK`` rows
+each (``Expander.attempt``). Recipients are:
 
 - of a new message: the channel's members but its author and those whose notification level
   is ``muted``;
@@ -18,6 +19,7 @@ badge of a new message (with ``NewMessage.BadgeCountEnabled``) is each user's un
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 
 from hubbub.notify.rows import push_row
@@ -25,6 +27,7 @@ from hubbub.notify.templates import KINDS, NEW_MESSAGE, Kind, clip, render, vari
 from hubbub.push import Notification
 from hubbub.store import Store
 from hubbub.store.errors import NotFound
+from hubbub.store.outbox import CHUNK, WRITER_PAUSE
 from hubbub.store.records import Binding, NewDelivery, Service
 from hubbub.webhooks.http import Response
 from hubbub.webhooks.params import Params
@@ -46,8 +49,18 @@ class Expander:
         self, account_sid: str, url: str, method: str, params: Params, retry: int
     ) -> Attempt:
         """Expand one notification: its pushes are queued before the courier forgets it (so a
-        courier that dies between the two expands it again: at least once, like webhooks)."""
-        self.store.queue_deliveries(self.expand(account_sid, dict(params)))
+        courier that dies between the two expands it again: at least once, like webhooks).
+
+        They are queued ``CHUNK`` at a time, each chunk a transaction of its own with a pause
+        after it: on SQLite the workers' writes wait for the one in progress, and a channel's
+        999 pushes at once would keep them waiting tens of milliseconds. A courier that dies
+        between chunks queues them all again (the notification is still in the outbox), so a
+        device may be told twice, never not at all."""
+        rows = self.expand(account_sid, dict(params))
+        for start in range(0, len(rows), CHUNK):
+            if start:
+                time.sleep(WRITER_PAUSE)
+            self.store.queue_deliveries(rows[start : start + CHUNK])
         return DONE
 
     def close(self) -> None:

@@ -44,7 +44,7 @@ RUN = 50
 POLL = 0.05
 #: How often at most the courier marks what it sent: each time is a write transaction, and on
 #: SQLite the workers' writes queue behind it.
-SETTLE_EVERY = 0.1
+SETTLE_EVERY = 0.25
 #: The wait before the next attempt, by attempts so far (the last repeats).
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
 

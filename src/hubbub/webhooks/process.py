@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import ssl
+import sys
 import threading
 
 from hubbub.crypto import SecretBox, load_master_key
@@ -23,6 +24,8 @@ log = logging.getLogger("hubbub.push")
 
 #: How much lower than the workers' the courier's CPU priority is.
 NICENESS = 10
+#: The courier's GIL switch interval, seconds (see ``run``).
+SWITCH_INTERVAL = 0.0005
 
 
 def sender_for(settings: ServeSettings, store: Store, box: SecretBox) -> Sender:
@@ -68,6 +71,11 @@ def run(settings_json: str, parent: int) -> None:
     # Senders first: on a machine short of CPU the courier falls behind (its outbox keeps what
     # it has not sent) rather than slow the workers down.
     os.nice(NICENESS)
+    # A thread holding the database's write lock (which on SQLite the workers wait for) lets
+    # go of the GIL at each statement, and while the lanes' threads push, getting it back
+    # takes up to a switch interval (5 ms by default) each time: shorter, the lock is held
+    # about as long as the statements take.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     settings = ServeSettings.from_json(settings_json)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
