@@ -12,6 +12,7 @@ own.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import hashlib
@@ -119,7 +120,7 @@ def verified_jwt(
     return header, claims
 
 
-class Receiver:
+class Receiver(abc.ABC):
     """The ASGI side every receiver shares; subclasses implement :meth:`handle`."""
 
     def __init__(self, clock: Clock) -> None:
@@ -130,8 +131,9 @@ class Receiver:
         self.lock = threading.Lock()
         self.base_url = ""
 
+    @abc.abstractmethod
     def handle(self, request: Request) -> Reply:
-        raise NotImplementedError
+        """The answer to a request that reached this provider's paths."""
 
     def scripted(self) -> Reply | None:
         with self.lock:
